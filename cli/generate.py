@@ -1,0 +1,51 @@
+"""``seqtext generate``: continue a seed text with a language model."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+
+@click.command()
+@click.argument("seed", required=False, default="")
+@click.option("-m", "--model", default="shakespeare", help="Shipped model name, user model name, or model directory.")
+@click.option("-n", "--max-length", type=click.IntRange(0), default=500, help="Most tokens to generate after the seed.")
+@click.option("-t", "--temperature", type=click.FloatRange(0), default=0.8, help="Sampling temperature; 0 means greedy.")
+@click.option("-k", "--top-k", type=click.IntRange(1), default=None, help="Sample only from the k most likely tokens.")
+@click.option("-p", "--top-p", type=click.FloatRange(0, 1, min_open=True), default=None, help="Sample from the smallest set of tokens whose probability reaches p (nucleus sampling).")
+@click.option("-b", "--beam-size", type=click.IntRange(1), default=1, help="Beam search with this many beams (1: sampling).")
+@click.option("-s", "--num-samples", type=click.IntRange(1), default=1, help="Independent samples, generated as one batch.")
+@click.option("--seed", "random_seed", type=int, default=None, help="Random seed, for reproducible samples.")
+@click.option("--stop", multiple=True, help="End a sample at this string (repeatable); the string itself is not printed.")
+@click.option("--format", "fmt", type=click.Choice(["text", "jsonl"]), default="text", help="Plain text, or one JSON object per sample.")
+def generate(seed, model, max_length, temperature, top_k, top_p, beam_size, num_samples, random_seed, stop, fmt):
+    """Continue SEED with a language model until its end token or --max-length.
+
+    SEED may be '-' to read it from standard input; without SEED the model starts from scratch.
+    One sample in text format is printed as it is generated.
+    """
+    from seqtext import load
+    from seqtext.errors import SeqtextError
+
+    if seed == "-":
+        seed = sys.stdin.read()
+    lm = load(model)
+    if getattr(lm, "kind", None) != "language_model":
+        raise SeqtextError(f"model {model!r} is a {lm.kind}, not a language model")
+    stop = tuple(s.encode().decode("unicode_escape") for s in stop)  # lets users write --stop '\n\n'
+    if fmt == "text" and num_samples == 1 and beam_size == 1:
+        click.echo(seed, nl=False)
+        for piece in lm.stream(seed, max_length, temperature, top_k, top_p, stop, random_seed):
+            click.echo(piece, nl=False)
+        click.echo()
+        return
+    samples = lm.generate(seed, max_length, temperature, top_k, top_p, beam_size, num_samples, stop, random_seed)
+    for index, sample in enumerate(samples):
+        if fmt == "jsonl":
+            click.echo(json.dumps({"sample": index, "seed": seed, **sample}, ensure_ascii=False))
+        else:
+            if index:
+                click.echo("-" * 40)
+            click.echo(seed + sample["text"])

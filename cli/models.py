@@ -1,0 +1,26 @@
+"""``seqtext models``: what models are there."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per model.")
+def models(as_json):
+    """List the shipped models and the user's models (in $SEQTEXT_HOME/models, default ~/.seqtext/models)."""
+    from seqtext.modelio import list_models, user_model_dir
+
+    found = list_models()
+    if as_json:
+        for entry in found:
+            click.echo(json.dumps(entry))
+        return
+    if not found:
+        click.echo(f"no models found (user models go in {user_model_dir()})")
+    for entry in found:
+        headline = entry["metrics"].get("loss")
+        score = f"val loss {headline:.3f}" if isinstance(headline, float) else ""
+        click.echo(f"{entry['name']:<14} {entry['source']:<8} {entry['kind']:<16} {entry['tokenizer'] or '':<14} {score}")

@@ -1,0 +1,268 @@
+"""The recurrent language model: the network, and the object users hold (network + tokenizer).
+
+Shapes in comments: B batch, T time steps, V vocabulary, E embedding size, H hidden size,
+L layers.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from seqtext import generation, modelio
+from seqtext.errors import SeqtextError, SeqtextWarning
+from seqtext.tokenizers import BOS, PAD, Tokenizer
+
+CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+
+
+@dataclass
+class LMConfig:
+    vocab_size: int
+    embedding_dim: int = 128
+    hidden_size: int = 512
+    num_layers: int = 2
+    cell: str = "lstm"
+    dropout: float = 0.2
+    tie_weights: bool = False
+
+
+class RecurrentLM(nn.Module):
+    """Embedding -> stack of LSTM/GRU/RNN layers -> linear decoder over the vocabulary.
+
+    With ``tie_weights`` the decoder reuses the embedding matrix (Press & Wolf 2017); when the
+    hidden size differs from the embedding size a projection brings the states down to E first.
+    """
+
+    def __init__(self, config: LMConfig):
+        super().__init__()
+        if config.cell not in CELLS:
+            raise SeqtextError(f"unknown cell {config.cell!r}: choose from {', '.join(CELLS)}")
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim)
+        self.dropout = nn.Dropout(config.dropout)
+        self.rnn = CELLS[config.cell](
+            config.embedding_dim,
+            config.hidden_size,
+            config.num_layers,
+            batch_first=True,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+        )
+        out_dim = config.hidden_size
+        self.projection = None
+        if config.tie_weights and config.hidden_size != config.embedding_dim:
+            self.projection = nn.Linear(config.hidden_size, config.embedding_dim)
+            out_dim = config.embedding_dim
+        self.decoder = nn.Linear(out_dim, config.vocab_size)
+        if config.tie_weights:
+            self.decoder.weight = self.embedding.weight
+
+    @property
+    def tied_keys(self) -> list[str]:
+        """State-dict keys that alias another tensor and are not stored on disk."""
+        return ["decoder.weight"] if self.config.tie_weights else []
+
+    def forward(self, ids: torch.Tensor, state=None):
+        """ids (B, T) -> logits (B, T, V), new recurrent state."""
+        x = self.dropout(self.embedding(ids))  # (B, T, E)
+        out, state = self.rnn(x, state)  # (B, T, H)
+        out = self.dropout(out)
+        if self.projection is not None:
+            out = self.projection(out)  # (B, T, E)
+        return self.decoder(out), state
+
+
+def detach_state(state):
+    """Cut the graph behind the state (truncated BPTT) but keep its values."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()
+
+
+def select_state(state, index: torch.Tensor):
+    """The state rows of the batch entries in ``index`` (repeat, reorder or drop streams)."""
+    if isinstance(state, tuple):
+        return tuple(s.index_select(1, index) for s in state)
+    return state.index_select(1, index)
+
+
+def targets_of(ids: torch.Tensor) -> torch.Tensor:
+    """Targets for the loss: <bos> and <pad> are never predicted, so they are ignored."""
+    targets = ids.long()
+    return targets.masked_fill((targets == BOS) | (targets == PAD), -100)
+
+
+def batchify(ids: np.ndarray, batch_size: int) -> np.ndarray:
+    """Cut one long stream into ``batch_size`` parallel streams: (N,) -> (B, N // B).
+
+    Row b continues where row b-1's text left off, so carrying the hidden state from one window
+    to the next keeps each row's context intact. A view when ``ids`` is memory-mapped.
+    """
+    length = len(ids) // batch_size
+    return ids[: length * batch_size].reshape(batch_size, length)
+
+
+def window(streams: np.ndarray, start: int, bptt: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs (B, T) and targets (B, T) for the window that starts at ``start``."""
+    end = min(start + bptt, streams.shape[1] - 1)
+    chunk = torch.from_numpy(np.ascontiguousarray(streams[:, start : end + 1]).astype(np.int64))
+    return chunk[:, :-1], targets_of(chunk[:, 1:])
+
+
+@torch.inference_mode()
+def stream_nll(network: RecurrentLM, ids: np.ndarray, batch_size: int = 16, bptt: int = 256) -> tuple[float, int]:
+    """Total negative log-likelihood (nats) of a stream and the number of predicted tokens."""
+    network.eval()
+    batch_size = max(1, min(batch_size, len(ids) // (bptt + 1) or 1))
+    streams = batchify(ids, batch_size)
+    total, count, state = 0.0, 0, None
+    for start in range(0, streams.shape[1] - 1, bptt):
+        inputs, targets = window(streams, start, bptt)
+        logits, state = network(inputs, state)
+        total += F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100, reduction="sum").item()
+        count += int((targets != -100).sum())
+    return total, count
+
+
+class LanguageModel:
+    """A trained language model: what ``seqtext.load`` returns for kind ``language_model``."""
+
+    kind = "language_model"
+
+    def __init__(self, network: RecurrentLM, tokenizer: Tokenizer, metrics: dict | None = None, info: dict | None = None):
+        self.network = network.eval()
+        self.tokenizer = tokenizer
+        self.metrics = metrics or {}
+        self.info = info or {}
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self, directory: Path | str, metrics: dict | None = None, weights_dtype: str = "float32") -> Path:
+        return modelio.save_model(
+            directory,
+            kind=self.kind,
+            network=self.network,
+            model_config=asdict(self.network.config),
+            tokenizer=self.tokenizer,
+            metrics=metrics if metrics is not None else self.metrics,
+            info=self.info,
+            weights_dtype=weights_dtype,
+        )
+
+    @classmethod
+    def from_directory(cls, directory: Path, config: dict) -> "LanguageModel":
+        network = RecurrentLM(LMConfig(**config["model"]))
+        tokenizer = modelio.load_parts(directory, config, network)
+        return cls(network, tokenizer, modelio.read_metrics(directory), config.get("info", {}))
+
+    # -- generation --------------------------------------------------------------------------
+    def _prefix(self, seed: str) -> list[int]:
+        unknown = self.tokenizer.unknown(seed)
+        if unknown:
+            shown = " ".join(repr(u) for u in unknown[:10])
+            warnings.warn(f"the model does not know {shown} in the seed; they are read as <unk>", SeqtextWarning, stacklevel=3)
+        return [BOS] + self.tokenizer.encode(seed)
+
+    def _generator(self, seed: int | None) -> torch.Generator:
+        generator = torch.Generator()
+        generator.manual_seed(seed if seed is not None else torch.seed())
+        return generator
+
+    def stream(
+        self,
+        seed: str = "",
+        max_length: int = 500,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        stop: tuple[str, ...] = (),
+        random_seed: int | None = None,
+    ) -> Iterator[str]:
+        """Yield the continuation of ``seed`` piece by piece as it is sampled (one stream)."""
+        ids = self._prefix(seed)
+        tokens = generation.sample(
+            self.network, ids, max_length, temperature, top_k, top_p, 1, self._generator(random_seed)
+        )
+        decoder = generation.StreamDecoder(self.tokenizer, stop)
+        for step in tokens:
+            piece = decoder.add(int(step[0]))
+            if piece:
+                yield piece
+            if decoder.stopped:
+                return
+        rest = decoder.rest()
+        if rest:
+            yield rest
+
+    def generate(
+        self,
+        seed: str = "",
+        max_length: int = 500,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        beam_size: int = 1,
+        num_samples: int = 1,
+        stop: tuple[str, ...] = (),
+        random_seed: int | None = None,
+    ) -> list[dict]:
+        """Continuations of ``seed``: a list of ``{"text", "tokens", "finish"}`` dicts.
+
+        ``finish`` says why a sample ended: ``eos`` (the model's end token), ``stop`` (a stop
+        string; the text is cut before it) or ``length`` (``max_length`` tokens).
+        Beam search returns the ``num_samples`` best beams, best first.
+        """
+        ids = self._prefix(seed)
+        if beam_size > 1:
+            if num_samples > beam_size:
+                raise SeqtextError(f"--num-samples ({num_samples}) cannot exceed --beam-size ({beam_size})")
+            sequences = generation.beam_search(self.network, ids, max_length, beam_size)[:num_samples]
+        else:
+            steps = generation.sample(
+                self.network, ids, max_length, temperature, top_k, top_p, num_samples, self._generator(random_seed)
+            )
+            sequences = generation.collect(steps, num_samples)
+        results = []
+        for sequence in sequences:
+            decoder = generation.StreamDecoder(self.tokenizer, stop)
+            for token in sequence:
+                decoder.add(token)
+                if decoder.stopped:
+                    break
+            results.append({"text": decoder.text, "tokens": decoder.count, "finish": decoder.finish()})
+        return results
+
+    # -- evaluation --------------------------------------------------------------------------
+    def evaluate_texts(self, texts: list[str], batch_size: int = 16, bptt: int = 256) -> dict:
+        """Cross-entropy per token, perplexity, bits per character and perplexity per word.
+
+        Per-character and per-word figures divide the same total log-likelihood by the number of
+        characters and whitespace-separated words of the text, so models with different
+        tokenizers can be compared on them.
+        """
+        from seqtext.corpus import encode_stream
+
+        if self.tokenizer.line_based:
+            texts = [line for text in texts for line in text.splitlines() if line.strip()]
+        ids = encode_stream(texts, self.tokenizer)
+        nll, count = stream_nll(self.network, ids, batch_size, bptt)
+        chars = sum(len(t) for t in texts)
+        words = sum(len(t.split()) for t in texts)
+        return {
+            "tokens": count,
+            "characters": chars,
+            "words": words,
+            "cross_entropy": nll / count,
+            "perplexity": math.exp(nll / count),
+            "bits_per_character": nll / chars / math.log(2),
+            "word_perplexity": math.exp(nll / words),
+        }

@@ -1,0 +1,253 @@
+"""Tokenizers: text <-> integer ids, one interface for characters, words and subwords.
+
+Every tokenizer reserves the same four ids so that models never need to ask which tokenizer
+they were built with: ``<pad>``=0, ``<unk>``=1, ``<bos>``=2, ``<eos>``=3. A tokenizer is saved
+into a model directory as plain files (JSON, or SentencePiece's own protobuf model) and its
+settings as a small dict inside ``config.json``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Iterable
+
+from seqtext.errors import DataError, ModelError
+
+SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
+PAD, UNK, BOS, EOS = range(4)
+
+VOCAB_FILE = "vocab.json"
+SENTENCEPIECE_FILE = "sentencepiece.model"
+
+# Words with inner apostrophes or hyphens stay whole; every other non-space character is a token.
+WORD_PATTERN = re.compile(r"\w+(?:['’-]\w+)*|[^\w\s]", re.UNICODE)
+
+
+class Tokenizer:
+    """Common interface. Subclasses fill in ``encode``, ``decode`` and the save format."""
+
+    kind: str = ""
+    # True when the tokenizer cannot represent a line break, so corpora are read line by line
+    # and each line ends with <eos> (word level); False when newlines are ordinary tokens.
+    line_based: bool = False
+
+    @property
+    def vocab_size(self) -> int:
+        raise NotImplementedError
+
+    def encode(self, text: str) -> list[int]:
+        raise NotImplementedError
+
+    def decode(self, ids: Iterable[int]) -> str:
+        raise NotImplementedError
+
+    def unknown(self, text: str) -> list[str]:
+        """The pieces of ``text`` this tokenizer will map to ``<unk>``, in order, unique."""
+        return []
+
+    def save(self, directory: Path) -> dict:
+        """Write the tokenizer's files into ``directory``; return its settings for config.json."""
+        raise NotImplementedError
+
+
+class _VocabTokenizer(Tokenizer):
+    """A tokenizer whose vocabulary is an explicit list of strings (characters or words)."""
+
+    def __init__(self, tokens: list[str]):
+        if list(tokens[: len(SPECIALS)]) != list(SPECIALS):
+            raise ModelError(f"{self.kind} vocabulary must start with {', '.join(SPECIALS)}")
+        self.itos = list(tokens)
+        self.stoi = {token: i for i, token in enumerate(self.itos)}
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.itos)
+
+    def split(self, text: str) -> list[str]:
+        raise NotImplementedError
+
+    def encode(self, text: str) -> list[int]:
+        get = self.stoi.get
+        return [get(piece, UNK) for piece in self.split(text)]
+
+    def unknown(self, text: str) -> list[str]:
+        return list(dict.fromkeys(p for p in self.split(text) if p not in self.stoi))
+
+    def _pieces(self, ids: Iterable[int]) -> list[str]:
+        itos = self.itos
+        return [itos[i] for i in ids if i not in (PAD, BOS, EOS)]
+
+    def _settings(self) -> dict:
+        return {}
+
+    def save(self, directory: Path) -> dict:
+        path = Path(directory) / VOCAB_FILE
+        path.write_text(json.dumps(self.itos, ensure_ascii=False), encoding="utf-8")
+        return {"kind": self.kind, "file": VOCAB_FILE, **self._settings()}
+
+    @staticmethod
+    def _vocabulary(counts: Counter, min_freq: int, max_size: int | None) -> list[str]:
+        kept = [t for t, c in counts.most_common() if c >= min_freq and t not in SPECIALS]
+        if max_size is not None:
+            kept = kept[: max(0, max_size - len(SPECIALS))]
+        return list(SPECIALS) + sorted(kept)
+
+
+class CharTokenizer(_VocabTokenizer):
+    """One token per Unicode code point; exact round trip for every character it has seen."""
+
+    kind = "char"
+
+    def split(self, text: str) -> list[str]:
+        return list(text)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return "".join(self._pieces(ids))
+
+    @classmethod
+    def train(cls, texts: Iterable[str], min_freq: int = 1, max_size: int | None = None):
+        counts = Counter()
+        for text in texts:
+            counts.update(text)
+        return cls(cls._vocabulary(counts, min_freq, max_size))
+
+
+class WordTokenizer(_VocabTokenizer):
+    """Words and punctuation marks (``split="regex"``) or whitespace-separated tokens
+    (``split="whitespace"``, for corpora that are tokenized already). Decoding joins tokens
+    with single spaces, so the round trip keeps the tokens, not the original spacing."""
+
+    kind = "word"
+    line_based = True
+
+    def __init__(self, tokens: list[str], split: str = "regex", lowercase: bool = False):
+        if split not in ("regex", "whitespace"):
+            raise ModelError(f"unknown word split {split!r}: use 'regex' or 'whitespace'")
+        super().__init__(tokens)
+        self.split_mode = split
+        self.lowercase = lowercase
+
+    def split(self, text: str) -> list[str]:
+        if self.lowercase:
+            text = text.lower()
+        if self.split_mode == "whitespace":
+            return text.split()
+        return WORD_PATTERN.findall(text)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return " ".join(self._pieces(ids))
+
+    def _settings(self) -> dict:
+        return {"split": self.split_mode, "lowercase": self.lowercase}
+
+    @classmethod
+    def train(
+        cls,
+        texts: Iterable[str],
+        min_freq: int = 1,
+        max_size: int | None = None,
+        split: str = "regex",
+        lowercase: bool = False,
+    ):
+        splitter = cls(list(SPECIALS), split=split, lowercase=lowercase)
+        counts = Counter()
+        for text in texts:
+            counts.update(splitter.split(text))
+        return cls(cls._vocabulary(counts, min_freq, max_size), split=split, lowercase=lowercase)
+
+
+class SentencePieceTokenizer(Tokenizer):
+    """Subwords (BPE or unigram) learned with the sentencepiece library.
+
+    Trained with identity normalisation, no dummy prefix and byte fallback, so that decoding
+    gives back the exact text, spaces, newlines, Chinese and emoji included, even for characters
+    never seen in training (they become UTF-8 byte pieces). The one exception is the character
+    U+2581, which SentencePiece itself uses to mark spaces.
+    """
+
+    kind = "sentencepiece"
+
+    def __init__(self, model_proto: bytes):
+        import sentencepiece
+
+        self.model_proto = model_proto
+        self.processor = sentencepiece.SentencePieceProcessor(model_proto=model_proto)
+        if [self.processor.id_to_piece(i) for i in range(4)] != list(SPECIALS):
+            raise ModelError("SentencePiece model does not reserve <pad> <unk> <bos> <eos> as ids 0-3")
+
+    @property
+    def vocab_size(self) -> int:
+        return self.processor.get_piece_size()
+
+    def encode(self, text: str) -> list[int]:
+        return self.processor.encode(text)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return self.processor.decode([int(i) for i in ids if i not in (PAD, BOS, EOS)])
+
+    def save(self, directory: Path) -> dict:
+        (Path(directory) / SENTENCEPIECE_FILE).write_bytes(self.model_proto)
+        return {"kind": self.kind, "file": SENTENCEPIECE_FILE}
+
+    @classmethod
+    def train(cls, texts: Iterable[str], vocab_size: int = 4000, model_type: str = "bpe"):
+        import sentencepiece
+
+        if model_type not in ("bpe", "unigram"):
+            raise DataError(f"unknown SentencePiece model type {model_type!r}: use 'bpe' or 'unigram'")
+        # SentencePiece learns from sentences; long lines are cut to keep training memory flat.
+        lines = (line[:4096] for text in texts for line in text.splitlines() if line.strip())
+        model = io.BytesIO()
+        try:
+            sentencepiece.SentencePieceTrainer.train(
+                sentence_iterator=lines,
+                model_writer=model,
+                vocab_size=vocab_size,
+                model_type=model_type,
+                byte_fallback=True,
+                character_coverage=0.9995,
+                normalization_rule_name="identity",
+                remove_extra_whitespaces=False,
+                add_dummy_prefix=False,
+                allow_whitespace_only_pieces=True,
+                split_digits=True,
+                hard_vocab_limit=False,
+                pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS,
+                pad_piece=SPECIALS[PAD], unk_piece=SPECIALS[UNK],
+                bos_piece=SPECIALS[BOS], eos_piece=SPECIALS[EOS],
+                minloglevel=2,
+            )
+        except RuntimeError as err:
+            raise DataError(f"SentencePiece training failed: {str(err).splitlines()[-1]}") from None
+        return cls(model.getvalue())
+
+
+TOKENIZERS = {cls.kind: cls for cls in (CharTokenizer, WordTokenizer, SentencePieceTokenizer)}
+
+
+def train_tokenizer(kind: str, texts: list[str], **options) -> Tokenizer:
+    """Build a tokenizer of ``kind`` from ``texts``; options are passed to its ``train``."""
+    if kind not in TOKENIZERS:
+        raise DataError(f"unknown tokenizer {kind!r}: choose from {', '.join(TOKENIZERS)}")
+    return TOKENIZERS[kind].train(texts, **options)
+
+
+def load_tokenizer(directory: Path, settings: dict) -> Tokenizer:
+    """Rebuild the tokenizer described by ``settings`` (from config.json) from its files."""
+    directory = Path(directory)
+    kind = settings.get("kind")
+    path = directory / settings.get("file", "")
+    if kind not in TOKENIZERS:
+        raise ModelError(f"{directory}: unknown tokenizer kind {kind!r}")
+    if not path.is_file():
+        raise ModelError(f"{directory}: tokenizer file {path.name} is missing")
+    if kind == "sentencepiece":
+        return SentencePieceTokenizer(path.read_bytes())
+    tokens = json.loads(path.read_text(encoding="utf-8"))
+    if kind == "word":
+        return WordTokenizer(tokens, split=settings.get("split", "regex"), lowercase=settings.get("lowercase", False))
+    return CharTokenizer(tokens)

@@ -1,0 +1,301 @@
+"""One training loop for every model kind.
+
+A *task* knows its data and loss; the trainer owns everything else: AdamW, the learning-rate
+schedule, gradient clipping, evaluation, early stopping, keeping the best model, the JSONL log,
+and checkpoints that make ``resume`` continue exactly where a run stopped.
+
+What a task provides (duck-typed):
+
+- ``network``: the ``nn.Module`` being trained;
+- ``steps_per_epoch() -> int``;
+- ``batches(epoch, start) -> iterator`` over the epoch's batches from index ``start`` on; the
+  order must depend only on ``(epoch, seed)`` so that a resumed run sees the same batches;
+- ``loss(batch) -> (mean loss tensor, weight)``;
+- ``evaluate() -> dict`` with a ``"loss"`` entry (lower is better; ``"score"`` higher is
+  better takes precedence when present);
+- ``save(directory, metrics)``: write the model directory for the current weights;
+- optionally ``state_dict()`` / ``load_state_dict()`` for task state that a resume needs
+  (the language model's carried hidden state) and ``sample() -> str`` for a look at progress.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from seqtext.errors import TrainingError, TrainingInterrupted
+
+CHECKPOINT_FILE = "checkpoint.pt"
+LOG_FILE = "log.jsonl"
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    max_steps: int | None = None  # stop after this many optimizer steps in all
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    schedule: str = "cosine"  # cosine | plateau | constant
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.05  # cosine decays to lr * this
+    plateau_factor: float = 0.5  # plateau: multiply lr by this when validation stops improving
+    clip_norm: float = 1.0
+    eval_every: int | None = None  # steps between evaluations; None: at the end of each epoch
+    checkpoint_every: int = 200  # steps between checkpoints
+    patience: int | None = None  # evaluations without improvement before stopping early
+    seed: int = 0
+    progress: bool = True
+    extra: dict = field(default_factory=dict)  # recorded in the log only
+
+
+class Trainer:
+    def __init__(self, task, config: TrainConfig, out_dir, log: Callable[[str], None] | None = None):
+        if config.schedule not in ("cosine", "plateau", "constant"):
+            raise TrainingError(f"unknown schedule {config.schedule!r}: use cosine, plateau or constant")
+        self.task = task
+        self.config = config
+        self.out_dir = Path(out_dir)
+        self.log = log or (lambda message: None)
+        self.network = task.network
+        decay = [p for n, p in self.network.named_parameters() if p.dim() >= 2 and "embedding" not in n]
+        no_decay = [p for n, p in self.network.named_parameters() if not (p.dim() >= 2 and "embedding" not in n)]
+        self.optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=config.lr,
+        )
+        self.steps_per_epoch = task.steps_per_epoch()
+        total = config.epochs * self.steps_per_epoch
+        self.total_steps = min(total, config.max_steps) if config.max_steps else total
+        # Everything below is saved in the checkpoint.
+        self.step = 0
+        self.epoch = 0
+        self.epoch_step = 0
+        self.plateau_scale = 1.0
+        self.best = None
+        self.best_metrics: dict = {}
+        self.bad_evals = 0
+        self.last_eval_step = -1
+        self.stop_requested = False
+        self.finished = False
+        self.bar = None
+
+    # -- learning rate -------------------------------------------------------------------------
+    def lr_at(self, step: int) -> float:
+        c = self.config
+        warmup = min(1.0, (step + 1) / c.warmup_steps) if c.warmup_steps else 1.0
+        if c.schedule == "cosine":
+            progress = min(1.0, step / max(1, self.total_steps))
+            decay = c.min_lr_ratio + (1 - c.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+        elif c.schedule == "plateau":
+            decay = self.plateau_scale
+        else:
+            decay = 1.0
+        return c.lr * warmup * decay
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out_dir / CHECKPOINT_FILE
+
+    def save_checkpoint(self) -> None:
+        state = {
+            "network": self.network.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": torch.get_rng_state(),
+            "task": self.task.state_dict() if hasattr(self.task, "state_dict") else {},
+            "progress": {
+                "step": self.step,
+                "epoch": self.epoch,
+                "epoch_step": self.epoch_step,
+                "plateau_scale": self.plateau_scale,
+                "best": self.best,
+                "best_metrics": json.dumps(self.best_metrics),
+                "bad_evals": self.bad_evals,
+                "last_eval_step": self.last_eval_step,
+                "finished": self.finished,
+            },
+            "config": json.dumps(asdict(self.config)),
+        }
+        tmp = self.checkpoint_path.with_name(f".{CHECKPOINT_FILE}.tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, self.checkpoint_path)
+
+    def load_checkpoint(self) -> None:
+        if not self.checkpoint_path.is_file():
+            raise TrainingError(f"nothing to resume: {self.checkpoint_path} does not exist")
+        # weights_only: a checkpoint is read with torch's restricted unpickler, never running code.
+        state = torch.load(self.checkpoint_path, weights_only=True)
+        self.network.load_state_dict(state["network"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        if hasattr(self.task, "load_state_dict"):
+            self.task.load_state_dict(state["task"])
+        progress = state["progress"]
+        self.step, self.epoch, self.epoch_step = progress["step"], progress["epoch"], progress["epoch_step"]
+        self.plateau_scale, self.best = progress["plateau_scale"], progress["best"]
+        self.best_metrics = json.loads(progress["best_metrics"])
+        self.bad_evals, self.finished = progress["bad_evals"], progress["finished"]
+        self.last_eval_step = progress["last_eval_step"]
+
+    # -- logging -------------------------------------------------------------------------------
+    def write_log(self, record: dict) -> None:
+        with open(self.out_dir / LOG_FILE, "a", encoding="utf-8") as log:
+            log.write(json.dumps(record) + "\n")
+
+    # -- the loop ------------------------------------------------------------------------------
+    def request_stop(self, *_):
+        """Ask the loop to checkpoint and stop after the current step (what Ctrl-C does)."""
+        if self.stop_requested:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self.stop_requested = True
+
+    def fit(self, resume: bool = False, on_step: Callable[["Trainer"], None] | None = None) -> dict:
+        """Train until the epochs or max_steps are done or early stopping triggers; return the
+        best validation metrics. The best model is kept in ``out_dir`` as a model directory."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if resume:
+            self.load_checkpoint()
+            self.log(f"resuming at step {self.step} (epoch {self.epoch + 1})")
+        else:
+            torch.manual_seed(self.config.seed)
+            (self.out_dir / LOG_FILE).unlink(missing_ok=True)
+        if self.finished:
+            self.log("this run had already finished; nothing to do")
+            return self.best_metrics
+        previous_handler = None
+        if hasattr(signal, "SIGINT") and _in_main_thread():
+            previous_handler = signal.signal(signal.SIGINT, self.request_stop)
+        self.bar = self._progress_bar()
+        try:
+            self._loop(self.bar, on_step)
+        finally:
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
+            if previous_handler is not None:
+                signal.signal(signal.SIGINT, previous_handler)
+        return self.best_metrics
+
+    def _progress_bar(self):
+        if not self.config.progress:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=self.total_steps, initial=self.step, unit="step", dynamic_ncols=True, leave=True)
+
+    def _loop(self, bar, on_step) -> None:
+        c = self.config
+        started = time.time()
+        running, running_weight = 0.0, 0.0
+        while self.epoch < c.epochs and not self._done():
+            for batch in self.task.batches(self.epoch, self.epoch_step):
+                self.network.train()
+                lr = self.lr_at(self.step)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                loss, weight = self.task.loss(batch)
+                if not torch.isfinite(loss):
+                    raise TrainingError(
+                        f"loss became {loss.item()} at step {self.step + 1}; stopped. The last good checkpoint "
+                        f"is kept in {self.checkpoint_path}; try a lower --lr or --clip-norm"
+                    )
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                norm = torch.nn.utils.clip_grad_norm_(self.network.parameters(), c.clip_norm or float("inf"))
+                if not torch.isfinite(norm):
+                    raise TrainingError(
+                        f"gradient became {norm.item()} at step {self.step + 1}; stopped. The last good checkpoint "
+                        f"is kept in {self.checkpoint_path}; try a lower --lr or --clip-norm"
+                    )
+                self.optimizer.step()
+                self.step += 1
+                self.epoch_step += 1
+                running += loss.item() * weight
+                running_weight += weight
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(epoch=self.epoch + 1, loss=f"{loss.item():.3f}", lr=f"{lr:.2e}", refresh=False)
+                if on_step is not None:
+                    on_step(self)
+                if c.eval_every and self.step % c.eval_every == 0:
+                    self._evaluate(running / max(running_weight, 1e-9), started)
+                    running, running_weight = 0.0, 0.0
+                if self._done() or self.stop_requested:
+                    break
+                if self.step % c.checkpoint_every == 0:
+                    self.save_checkpoint()
+            if self.stop_requested:
+                self.save_checkpoint()
+                raise TrainingInterrupted(
+                    f"interrupted at step {self.step}; checkpoint saved, continue with --resume"
+                )
+            if self.epoch_step >= self.steps_per_epoch:
+                if not c.eval_every:
+                    self._evaluate(running / max(running_weight, 1e-9), started)
+                    running, running_weight = 0.0, 0.0
+                self.epoch += 1
+                self.epoch_step = 0
+            self.save_checkpoint()
+        if self.last_eval_step != self.step:
+            self._evaluate(running / max(running_weight, 1e-9), started)
+        self.finished = True
+        self.save_checkpoint()
+
+    def _done(self) -> bool:
+        over = self.config.max_steps is not None and self.step >= self.config.max_steps
+        return over or self.finished or self.early_stopped
+
+    @property
+    def early_stopped(self) -> bool:
+        return self.config.patience is not None and self.bad_evals >= self.config.patience
+
+    def _say(self, message: str) -> None:
+        if self.bar is not None:
+            self.bar.clear()
+        self.log(message)
+        if self.bar is not None:
+            self.bar.refresh()
+
+    def _evaluate(self, train_loss: float, started: float) -> None:
+        self.last_eval_step = self.step
+        metrics = self.task.evaluate()
+        higher_better = "score" in metrics
+        value = metrics["score"] if higher_better else metrics["loss"]
+        improved = self.best is None or (value > self.best if higher_better else value < self.best)
+        record = {
+            "step": self.step,
+            "epoch": self.epoch + 1,
+            "lr": self.lr_at(max(0, self.step - 1)),
+            "train_loss": train_loss,
+            **{f"val_{k}": v for k, v in metrics.items()},
+            "elapsed_s": round(time.time() - started, 1),
+        }
+        if improved:
+            self.best, self.bad_evals = value, 0
+            self.best_metrics = {"step": self.step, "epoch": self.epoch + 1, **metrics}
+            self.task.save(self.out_dir, self.best_metrics)
+        else:
+            self.bad_evals += 1
+            if self.config.schedule == "plateau":
+                self.plateau_scale *= self.config.plateau_factor
+        self.write_log(record)
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
+        self._say(f"step {self.step} epoch {self.epoch + 1}: train loss {train_loss:.4f}, val {shown}{' (best)' if improved else ''}")
+        if hasattr(self.task, "sample"):
+            self._say(f"sample: {self.task.sample()!r}")
+        if self.early_stopped:
+            self._say(f"no improvement in {self.config.patience} evaluations; stopping early")
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()

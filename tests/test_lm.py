@@ -1,0 +1,168 @@
+import math
+from collections import Counter
+
+import pytest
+import torch
+
+import seqtext
+from seqtext.errors import SeqtextWarning, TrainingError, TrainingInterrupted
+from seqtext.lm import LMConfig, RecurrentLM
+from seqtext.lm_training import LMDataOptions, train_language_model
+from seqtext.tokenizers import EOS
+from seqtext.trainer import TrainConfig
+
+
+def unigram_perplexity(train: str, test: str) -> float:
+    counts = Counter(train)
+    total = sum(counts.values())
+    nll = -sum(math.log((counts[c] + 1) / (total + len(counts) + 1)) for c in test)
+    return math.exp(nll / len(test))
+
+
+def test_tiny_lm_beats_unigram_baseline(tiny_lm_dir, shakespeare_text):
+    lm = seqtext.load(tiny_lm_dir)
+    held_out = shakespeare_text[-20_000:]
+    result = lm.evaluate_texts([held_out])
+    baseline = unigram_perplexity(shakespeare_text[:200_000], held_out)
+    assert result["perplexity"] < 0.6 * baseline, (result["perplexity"], baseline)
+    assert result["bits_per_character"] == pytest.approx(result["cross_entropy"] * result["tokens"] / result["characters"] / math.log(2))
+
+
+def test_save_load_identical_outputs(tiny_lm_dir, tmp_path):
+    lm = seqtext.load(tiny_lm_dir)
+    lm.save(tmp_path / "copy")
+    again = seqtext.load(tmp_path / "copy")
+    ids = torch.tensor([lm.tokenizer.encode("ROMEO: What say you?")])
+    with torch.no_grad():
+        assert torch.equal(lm.network(ids)[0], again.network(ids)[0])
+    assert again.generate("KING", max_length=40, temperature=0.0) == lm.generate("KING", max_length=40, temperature=0.0)
+
+
+def test_tied_weights_round_trip_in_float16(tmp_path):
+    from seqtext.tokenizers import CharTokenizer
+    from seqtext.lm import LanguageModel
+
+    network = RecurrentLM(LMConfig(vocab_size=10, embedding_dim=8, hidden_size=16, tie_weights=True))
+    lm = LanguageModel(network, CharTokenizer.train(["abcdef"]))
+    lm.save(tmp_path / "tied", weights_dtype="float16")
+    again = seqtext.load(tmp_path / "tied")
+    assert again.network.decoder.weight is again.network.embedding.weight
+    assert torch.allclose(again.network.embedding.weight, network.embedding.weight, atol=1e-3)
+
+
+def test_greedy_is_deterministic_and_stops(tiny_lm_dir):
+    lm = seqtext.load(tiny_lm_dir)
+    first = lm.generate("ROMEO:", max_length=60, temperature=0.0)[0]
+    second = lm.generate("ROMEO:", max_length=60, temperature=0.0, random_seed=123)[0]
+    assert first == second
+    assert first["finish"] in ("eos", "length")
+    if first["finish"] == "length":
+        assert first["tokens"] == 60
+
+
+def test_generation_stops_at_eos(tiny_lm_dir):
+    lm = seqtext.load(tiny_lm_dir)
+    # Make <eos> the only possible next token: generation must end at once with nothing.
+    with torch.no_grad():
+        lm.network.decoder.bias.fill_(-1e4)
+        lm.network.decoder.bias[EOS] = 1e4
+    sample = lm.generate("ROMEO:", max_length=50, temperature=1.0, random_seed=0)[0]
+    assert sample == {"text": "", "tokens": 0, "finish": "eos"}
+
+
+def test_top_k_one_equals_greedy(tiny_lm_dir):
+    lm = seqtext.load(tiny_lm_dir)
+    greedy = lm.generate("First", max_length=80, temperature=0.0)
+    assert lm.generate("First", max_length=80, temperature=1.3, top_k=1, random_seed=7) == greedy
+
+
+def test_sampling_is_reproducible_and_batched(tiny_lm_dir):
+    lm = seqtext.load(tiny_lm_dir)
+    a = lm.generate("The", max_length=50, num_samples=4, random_seed=3)
+    b = lm.generate("The", max_length=50, num_samples=4, random_seed=3)
+    assert a == b and len(a) == 4
+    assert len({s["text"] for s in a}) > 1
+
+
+def test_stream_matches_generate(tiny_lm_dir):
+    lm = seqtext.load(tiny_lm_dir)
+    streamed = "".join(lm.stream("ROMEO:", max_length=80, temperature=0.9, top_p=0.9, random_seed=5))
+    generated = lm.generate("ROMEO:", max_length=80, temperature=0.9, top_p=0.9, random_seed=5)[0]["text"]
+    assert streamed == generated
+
+
+def test_stop_string_cuts_text(tiny_lm_dir):
+    lm = seqtext.load(tiny_lm_dir)
+    full = lm.generate("ROMEO:", max_length=200, temperature=0.0)[0]["text"]
+    assert "\n" in full
+    cut = lm.generate("ROMEO:", max_length=200, temperature=0.0, stop=("\n",))[0]
+    assert cut["finish"] == "stop" and cut["text"] == full[: full.index("\n")]
+    assert "".join(lm.stream("ROMEO:", max_length=200, temperature=0.0, stop=("\n",))) == cut["text"]
+
+
+def test_beam_search_scores_at_least_greedy(tiny_lm_dir):
+    lm = seqtext.load(tiny_lm_dir)
+    beams = lm.generate("ROMEO:", max_length=30, beam_size=4, num_samples=4)
+    assert len(beams) == 4 and len({b["text"] for b in beams}) == 4
+
+
+def test_unknown_seed_characters_warn(tiny_lm_dir):
+    lm = seqtext.load(tiny_lm_dir)
+    with pytest.warns(SeqtextWarning, match="does not know '😀'"):
+        lm.generate("ROMEO 😀", max_length=5, temperature=0.0)
+
+
+def _run(corpus, out, max_steps, on_step=None, resume=False):
+    return train_language_model(
+        [str(corpus)],
+        out,
+        LMConfig(vocab_size=0, embedding_dim=16, hidden_size=32, num_layers=2, dropout=0.3),
+        LMDataOptions(batch_size=8, bptt=32),
+        TrainConfig(epochs=1, max_steps=max_steps, warmup_steps=3, checkpoint_every=4, progress=False, seed=11),
+        resume=resume,
+        on_step=on_step,
+    )
+
+
+def test_resume_after_interrupt_equals_uninterrupted_run(small_corpus, tmp_path):
+    _run(small_corpus, tmp_path / "straight", 14)
+
+    def interrupt(trainer):
+        if trainer.step == 6:
+            trainer.request_stop()
+
+    with pytest.raises(TrainingInterrupted, match="--resume"):
+        _run(small_corpus, tmp_path / "resumed", 14, on_step=interrupt)
+    _run(small_corpus, tmp_path / "resumed", None, resume=True)
+    straight = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
+    resumed = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)
+    assert straight["progress"]["step"] == resumed["progress"]["step"] == 14
+    for key, value in straight["network"].items():
+        assert torch.equal(value, resumed["network"][key]), key
+
+
+def test_same_seed_same_run(small_corpus, tmp_path):
+    a = _run(small_corpus, tmp_path / "a", 5)
+    b = _run(small_corpus, tmp_path / "b", 5)
+    assert a.metrics["loss"] == b.metrics["loss"]
+
+
+def test_nan_loss_stops_with_checkpoint_kept(small_corpus, tmp_path):
+    def poison(trainer):
+        if trainer.step == 5:  # after the checkpoint of step 4
+            with torch.no_grad():
+                trainer.network.decoder.bias.fill_(float("nan"))
+
+    with pytest.raises(TrainingError, match="loss became nan at step 6"):
+        _run(small_corpus, tmp_path / "nan", 20, on_step=poison)
+    kept = torch.load(tmp_path / "nan" / "checkpoint.pt", weights_only=True)
+    assert kept["progress"]["step"] == 4
+    assert torch.isfinite(kept["network"]["decoder.bias"]).all()
+
+
+def test_tiny_corpus_falls_back_to_smaller_batch(tmp_path):
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text("To be, or not to be, that is the question.\n" * 5)
+    with pytest.warns(SeqtextWarning, match="using batch size"):
+        lm = _run(corpus, tmp_path / "out", 3)
+    assert math.isfinite(lm.metrics["loss"])
