@@ -1,4 +1,4 @@
-"""``seqtext evaluate``: score a model on a file."""
+"""``seqtext evaluate``: score a model on files."""
 
 from __future__ import annotations
 
@@ -7,23 +7,46 @@ import json
 import click
 
 
+def _print_report(result: dict) -> None:
+    for key, value in result.items():
+        if isinstance(value, dict):
+            continue
+        click.echo(f"{key:>20}  {value:.4f}" if isinstance(value, float) else f"{key:>20}  {value}")
+    per_class = result.get("per_class")
+    if per_class:
+        width = max(10, *(len(label) for label in per_class))
+        click.echo(f"\n{'class':<{width}}  precision  recall      f1  support")
+        for label, scores in per_class.items():
+            click.echo(f"{label:<{width}}  {scores['precision']:9.4f}  {scores['recall']:6.4f}  {scores['f1']:6.4f}  {scores['support']:7d}")
+    confusion = result.get("confusion")
+    if confusion:
+        labels = list(confusion)
+        width = max(8, *(len(label) for label in labels))
+        click.echo("\nconfusion (rows: gold, columns: predicted)")
+        click.echo(" " * width + "".join(f"{label:>{width + 1}}" for label in labels))
+        for gold in labels:
+            click.echo(f"{gold:<{width}}" + "".join(f"{confusion[gold][p]:>{width + 1}}" for p in labels))
+
+
 @click.command()
 @click.argument("model")
 @click.argument("files", nargs=-1, required=True)
 @click.option("--text-column", default="text", help="Column holding the text in JSONL/CSV files.")
+@click.option("--label-column", default="label", help="Column holding the label (classifiers).")
+@click.option("--format", "fmt", type=click.Choice(["auto", "csv", "tsv", "jsonl", "fasttext", "label-text", "disk"]), default="auto", help="Input format for classifiers.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-def evaluate(model, files, text_column, as_json):
+def evaluate(model, files, text_column, label_column, fmt, as_json):
     """Score MODEL (name or directory) on FILES.
 
-    For a language model: cross-entropy per token (nats), perplexity, bits per character and
+    Language model: cross-entropy per token (nats), perplexity, bits per character and
     perplexity per whitespace-separated word (comparable across tokenizers).
+    Classifier: accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix.
     """
     from seqtext import load
     from seqtext.evaluation import evaluate_files
 
-    result = evaluate_files(load(model), list(files), text_column=text_column)
+    result = evaluate_files(load(model), list(files), text_column=text_column, label_column=label_column, fmt=fmt)
     if as_json:
         click.echo(json.dumps(result))
-        return
-    for key, value in result.items():
-        click.echo(f"{key:>20}  {value:.4f}" if isinstance(value, float) else f"{key:>20}  {value}")
+    else:
+        _print_report(result)

@@ -51,3 +51,51 @@ def train_lm(files, val_file, val_fraction, text_column, tokenizer, vocab_size, 
                               val_files=list(val_file) or None, resume=options["resume"], log=logger(options))
     loss = lm.metrics.get("loss")
     click.echo(f"saved to {options['output']} (validation loss {loss:.4f})" if loss is not None else f"saved to {options['output']}")
+
+
+@train.command("classifier")
+@click.argument("train_file")
+@click.option("--dev", "dev_file", default=None, help="Dev file for choosing the best epoch; without it the last --dev-fraction of TRAIN_FILE.")
+@click.option("--dev-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1, help="Share of the training examples held out when no --dev is given.")
+@click.option("--format", "fmt", type=click.Choice(["auto", "csv", "tsv", "jsonl", "fasttext", "label-text", "disk"]), default="auto", help="Input format; auto guesses from the name and first line.")
+@click.option("--text-column", default="text", help="Text column (CSV/TSV/JSONL/saved dataset).")
+@click.option("--label-column", default="label", help="Label column (CSV/TSV/JSONL/saved dataset).")
+@click.option("--label-names", default=None, help="Rename labels, e.g. '0=negative,1=positive'.")
+@click.option("--multi-label", is_flag=True, help="Several labels per text (comma-separated in columns, repeated __label__ in fastText files).")
+@click.option("--tokenizer", type=click.Choice(["word", "sentencepiece", "char"]), default="word", help="Token unit.")
+@click.option("--vocab-size", type=click.IntRange(300), default=8000, help="SentencePiece vocabulary size.")
+@click.option("--min-freq", type=click.IntRange(1), default=1, help="word/char: rarer tokens become <unk>.")
+@click.option("--lowercase", is_flag=True, help="word: lower-case the text.")
+@click.option("--max-tokens", type=click.IntRange(1), default=512, help="Longer texts are cut to this many tokens (with a count, not an error).")
+@click.option("--cell", type=click.Choice(["gru", "lstm", "rnn"]), default="gru", help="Recurrent cell.")
+@click.option("--layers", type=click.IntRange(1), default=1, help="Bidirectional recurrent layers.")
+@click.option("--hidden", type=click.IntRange(1), default=128, help="Hidden size per direction.")
+@click.option("--embedding-dim", type=click.IntRange(1), default=128, help="Token embedding size.")
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.3, help="Dropout on embeddings, pooled vector and MLP.")
+@click.option("--pooling", type=click.Choice(["last", "mean", "max", "attention"]), default="attention", help="How the states become one vector.")
+@click.option("--batch-size", type=click.IntRange(1), default=32, help="Texts per batch (bucketed by length).")
+@click.option("--class-weights", type=click.Choice(["none", "balanced"]), default="none", help="Weight classes by inverse frequency for unbalanced data.")
+@trainer_options
+def train_classifier_command(train_file, dev_file, dev_fraction, fmt, text_column, label_column, label_names, multi_label,
+                             tokenizer, vocab_size, min_freq, lowercase, max_tokens, cell, layers, hidden, embedding_dim,
+                             dropout, pooling, batch_size, class_weights, **options):
+    """Train a text classifier on TRAIN_FILE (CSV/TSV, JSONL, fastText, 'label text' lines or a saved dataset)."""
+    from seqtext.classifier import ClassifierConfig
+    from seqtext.classifier_training import ClassifierDataOptions, train_classifier
+
+    names = None
+    if label_names:
+        try:
+            names = dict(pair.split("=", 1) for pair in label_names.split(","))
+        except ValueError:
+            raise click.BadParameter("use the form '0=negative,1=positive'", param_hint="--label-names") from None
+    model = ClassifierConfig(vocab_size=0, num_classes=0, embedding_dim=embedding_dim, hidden_size=hidden,
+                             num_layers=layers, cell=cell, dropout=dropout, pooling=pooling, multi_label=multi_label)
+    data = ClassifierDataOptions(format=fmt, text_column=text_column, label_column=label_column, tokenizer=tokenizer,
+                                 vocab_size=vocab_size, min_freq=min_freq, lowercase=lowercase, max_tokens=max_tokens,
+                                 batch_size=batch_size, class_weights=class_weights, label_names=names,
+                                 weights_dtype=options["weights_dtype"])
+    classifier = train_classifier(train_file, dev_file, options["output"], model, data, train_config(options),
+                                  dev_fraction=dev_fraction, resume=options["resume"], log=logger(options))
+    accuracy = classifier.metrics.get("accuracy")
+    click.echo(f"saved to {options['output']} (dev accuracy {accuracy:.4f})" if accuracy is not None else f"saved to {options['output']}")

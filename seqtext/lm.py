@@ -174,7 +174,10 @@ class LanguageModel:
 
     def _generator(self, seed: int | None) -> torch.Generator:
         generator = torch.Generator()
-        generator.manual_seed(seed if seed is not None else torch.seed())
+        if seed is None:
+            generator.seed()  # non-deterministic, and leaves the global RNG alone
+        else:
+            generator.manual_seed(seed)
         return generator
 
     def stream(

@@ -122,9 +122,10 @@ def read_config(directory: Path) -> dict:
 
 
 def _loaders():
+    from seqtext.classifier import TextClassifier
     from seqtext.lm import LanguageModel
 
-    return {LanguageModel.kind: LanguageModel}
+    return {cls.kind: cls for cls in (LanguageModel, TextClassifier)}
 
 
 def resolve(name_or_path) -> Path:

@@ -49,6 +49,10 @@ class Tokenizer:
         """The pieces of ``text`` this tokenizer will map to ``<unk>``, in order, unique."""
         return []
 
+    def pieces(self, text: str) -> list[str]:
+        """The text of each token ``encode`` gives, for showing per-token scores."""
+        return [self.decode([i]) for i in self.encode(text)]
+
     def save(self, directory: Path) -> dict:
         """Write the tokenizer's files into ``directory``; return its settings for config.json."""
         raise NotImplementedError
@@ -76,6 +80,9 @@ class _VocabTokenizer(Tokenizer):
 
     def unknown(self, text: str) -> list[str]:
         return list(dict.fromkeys(p for p in self.split(text) if p not in self.stoi))
+
+    def pieces(self, text: str) -> list[str]:
+        return self.split(text)
 
     def _pieces(self, ids: Iterable[int]) -> list[str]:
         itos = self.itos
@@ -185,6 +192,9 @@ class SentencePieceTokenizer(Tokenizer):
 
     def encode(self, text: str) -> list[int]:
         return self.processor.encode(text)
+
+    def pieces(self, text: str) -> list[str]:
+        return self.processor.encode(text, out_type=str)
 
     def decode(self, ids: Iterable[int]) -> str:
         return self.processor.decode([int(i) for i in ids if i not in (PAD, BOS, EOS)])

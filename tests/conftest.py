@@ -3,12 +3,23 @@ model trained once per session (a few seconds) that several test files use."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAKESPEARE = ROOT / "corpora" / "shakespeare.txt"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The benchmark corpora beside the checkout (``../shared/data``, or $SEQTEXT_DATA_DIR).
+    They cannot be copied into the repository; CI has them next to its clone."""
+    path = Path(os.environ.get("SEQTEXT_DATA_DIR", ROOT.parent / "shared" / "data"))
+    if not path.is_dir():
+        pytest.skip(f"benchmark corpora not found at {path} (set SEQTEXT_DATA_DIR)")
+    return path
 
 
 @pytest.fixture(scope="session")

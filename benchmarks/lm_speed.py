@@ -1,0 +1,166 @@
+"""Language-model speed on this machine: training tokens per second and achieved GFLOP/s for
+the shipped model's configuration, next to the machine's fp32 GEMM GFLOP/s, a reference loop in
+the style of PyTorch's ``word_language_model`` example on the same model and data, and
+generation characters per second for 1 and 32 streams.
+
+    python benchmarks/lm_speed.py [--data-dir ../shared/data] [--steps 20]
+
+Ratios are measured in one run; absolute numbers move with the machine's load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+import seqtext
+from seqtext.corpus import encode_stream
+from seqtext.lm import RecurrentLM, batchify, detach_state, window
+from seqtext.lm_training import LMDataOptions, LMTask
+
+
+def gemm_gflops(n: int = 1024, repeats: int = 20) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def matmul_params(network: RecurrentLM) -> int:
+    """Parameters that take part in a matrix multiply per token (embeddings are lookups)."""
+    return sum(p.numel() for n, p in network.named_parameters() if p.dim() == 2 and not n.startswith("embedding"))
+
+
+def time_steps(step, steps: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - start) / steps
+
+
+def seqtext_step_fn(lm, ids, batch_size, bptt):
+    """One optimizer step of seqtext's own training task and trainer update."""
+    network = RecurrentLM(lm.network.config)
+    task = LMTask(network, lm.tokenizer, ids, ids[:1000], LMDataOptions(batch_size=batch_size, bptt=bptt), {})
+    optimizer = torch.optim.AdamW(network.parameters(), lr=1e-3)
+    batches = iter(())
+
+    def step():
+        nonlocal batches
+        batch = next(batches, None)
+        if batch is None:
+            batches = task.batches(0, 0)
+            batch = next(batches)
+        network.train()
+        loss, _ = task.loss(batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
+        optimizer.step()
+
+    return step
+
+
+class ExampleStyleRNN(nn.Module):
+    """The model of PyTorch's word_language_model example: time-major LSTM, log-softmax output."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.drop = nn.Dropout(config.dropout)
+        self.encoder = nn.Embedding(config.vocab_size, config.embedding_dim)
+        self.rnn = nn.LSTM(config.embedding_dim, config.hidden_size, config.num_layers, dropout=config.dropout)
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
+
+    def forward(self, x, hidden):
+        output, hidden = self.rnn(self.drop(self.encoder(x)), hidden)
+        decoded = self.decoder(self.drop(output)).view(-1, self.decoder.out_features)
+        return F.log_softmax(decoded, dim=1), hidden
+
+
+def example_step_fn(config, ids, batch_size, bptt):
+    """The example's training step: time-major batches, NLL loss, clipping, plain SGD."""
+    model = ExampleStyleRNN(config)
+    data = torch.from_numpy(batchify(ids, batch_size).astype(np.int64)).t().contiguous()  # (N / B, B)
+    criterion = nn.NLLLoss()
+    position, hidden = 0, None
+
+    def step():
+        nonlocal position, hidden
+        if position + bptt + 1 > data.size(0):
+            position, hidden = 0, None
+        x, y = data[position : position + bptt], data[position + 1 : position + 1 + bptt].reshape(-1)
+        position += bptt
+        hidden = detach_state(hidden)
+        model.train()
+        model.zero_grad()
+        output, hidden = model(x, hidden)
+        loss = criterion(output, y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 0.25)
+        for p in model.parameters():
+            p.data.add_(p.grad, alpha=-20)
+
+    return step
+
+
+def generation_rate(lm, streams: int, length: int) -> float:
+    start = time.perf_counter()
+    samples = lm.generate("ROMEO:", max_length=length, num_samples=streams, temperature=1.0, random_seed=0)
+    chars = sum(len(s["text"]) for s in samples)
+    return chars / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", default="../shared/data", help="Folder with shakespeare/input.txt.")
+    parser.add_argument("--model", default="shakespeare", help="Model whose configuration is measured.")
+    parser.add_argument("--steps", type=int, default=20, help="Timed training steps per loop.")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--bptt", type=int, default=128)
+    parser.add_argument("--json", action="store_true", help="Print the results as JSON.")
+    args = parser.parse_args()
+
+    corpus = Path(args.data_dir) / "shakespeare" / "input.txt"
+    if not corpus.is_file():
+        corpus = Path(__file__).resolve().parents[1] / "corpora" / "shakespeare.txt"
+    lm = seqtext.load(args.model)
+    ids = encode_stream([corpus.read_text(encoding="utf-8")], lm.tokenizer)
+    config = lm.network.config
+    tokens = args.batch_size * args.bptt
+    flops_per_token = 6 * matmul_params(lm.network)  # forward 2 + backward 4 per weight
+
+    torch.manual_seed(0)
+    ours = time_steps(seqtext_step_fn(lm, ids, args.batch_size, args.bptt), args.steps)
+    torch.manual_seed(0)
+    reference = time_steps(example_step_fn(config, ids, args.batch_size, args.bptt), args.steps)
+    results = {
+        "threads": torch.get_num_threads(),
+        "model": f"{config.cell} {config.num_layers}x{config.hidden_size}, embedding {config.embedding_dim}, vocab {config.vocab_size}",
+        "gemm_gflops": round(gemm_gflops(), 1),
+        "train_tokens_per_s": round(tokens / ours),
+        "train_gflops": round(tokens / ours * flops_per_token / 1e9, 1),
+        "example_tokens_per_s": round(tokens / reference),
+        "speedup_vs_example": round(reference / ours, 3),
+        "generate_chars_per_s_1_stream": round(generation_rate(lm, 1, 500)),
+        "generate_chars_per_s_32_streams": round(generation_rate(lm, 32, 500)),
+    }
+    if args.json:
+        print(json.dumps(results))
+    else:
+        for key, value in results.items():
+            print(f"{key:>32}  {value}")
+
+
+if __name__ == "__main__":
+    main()

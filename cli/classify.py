@@ -1,0 +1,78 @@
+"""``seqtext classify``: label texts with a classifier."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+
+import click
+
+
+def _highlight(scores: list[tuple[str, float]], joiner: str) -> str:
+    """Tokens that moved the decision most in bold colour: green for, red against."""
+    if not scores:
+        return ""
+    top = max(abs(s) for _, s in scores) or 1.0
+    shown = []
+    for piece, score in scores:
+        strength = abs(score) / top
+        if strength >= 0.5:
+            shown.append(click.style(piece, fg="green" if score >= 0 else "red", bold=True))
+        elif strength >= 0.2:
+            shown.append(click.style(piece, fg="green" if score >= 0 else "red"))
+        else:
+            shown.append(piece)
+    return joiner.join(shown)
+
+
+def _echo_csv(row: list) -> None:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(row)
+    click.echo(buffer.getvalue(), nl=False)
+
+
+@click.command()
+@click.argument("text", required=False)
+@click.option("-m", "--model", default="sentiment", help="Shipped name, user model name, or model directory.")
+@click.option("--probs", is_flag=True, help="Print every class probability.")
+@click.option("--format", "fmt", type=click.Choice(["text", "jsonl", "csv"]), default="text", help="Output format.")
+@click.option("--explain", is_flag=True, help="Show which tokens moved the decision most, highlighted.")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, help="Multi-label models: a label is given from this probability on.")
+@click.option("--batch-size", type=click.IntRange(1), default=256, help="Texts classified together.")
+def classify(text, model, probs, fmt, explain, threshold, batch_size):
+    """Classify TEXT, or one text per line from standard input with '-' (or no TEXT).
+
+    Input is read and classified batch by batch, so a file of any size runs in constant memory.
+    """
+    from seqtext import load
+    from seqtext.errors import SeqtextError
+
+    classifier = load(model)
+    if getattr(classifier, "kind", None) != "classifier":
+        raise SeqtextError(f"model {model!r} is a {classifier.kind}, not a classifier")
+    lines = [text] if text not in (None, "-") else (line.rstrip("\n") for line in sys.stdin)
+    if fmt == "csv":
+        _echo_csv(["text", "label", *(f"p_{label}" for label in classifier.labels)] if probs else ["text", "label"])
+
+    for result in classifier.predict(lines, batch_size=batch_size, threshold=threshold):
+        line = result["text"]
+        label = ",".join(result["labels"]) if "labels" in result else result["label"]
+        if fmt == "jsonl":
+            record = {"text": line, ("labels" if "labels" in result else "label"): result.get("labels", result.get("label"))}
+            if probs:
+                record["probs"] = result["probs"]
+            click.echo(json.dumps(record, ensure_ascii=False))
+        elif fmt == "csv":
+            _echo_csv([line, label, *(f"{p:.4f}" for p in result["probs"].values())] if probs else [line, label])
+        else:
+            shown = label
+            if probs:
+                shown += "\t" + " ".join(f"{name}={p:.4f}" for name, p in result["probs"].items())
+            if explain:
+                joiner = "" if classifier.tokenizer.kind in ("char", "sentencepiece") else " "
+                shown += "\t" + _highlight(classifier.explain(line), joiner)
+            click.echo(shown)
+    if classifier.truncated:
+        click.echo(f"Warning: {classifier.truncated} text(s) were cut to {classifier.max_tokens} tokens", err=True)

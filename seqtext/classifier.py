@@ -1,0 +1,237 @@
+"""The recurrent text classifier: the network, and the object users hold (network, tokenizer,
+labels). Shapes: B batch, T tokens, E embedding size, H hidden size, C classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from seqtext import modelio
+from seqtext.errors import DataError, SeqtextError
+from seqtext.lm import CELLS
+from seqtext.tokenizers import PAD, Tokenizer
+
+POOLINGS = ("last", "mean", "max", "attention")
+
+
+@dataclass
+class ClassifierConfig:
+    vocab_size: int
+    num_classes: int
+    embedding_dim: int = 128
+    hidden_size: int = 128
+    num_layers: int = 1
+    cell: str = "gru"
+    dropout: float = 0.3
+    pooling: str = "attention"
+    mlp_hidden: int = 128
+    multi_label: bool = False
+
+
+class RecurrentClassifier(nn.Module):
+    """Embedding -> bidirectional RNN stack (packed) -> pooling over time -> MLP -> logits.
+
+    ``attention`` pooling learns a score per time step and averages the states with the
+    softmax of those scores (Bahdanau-style attention over a single sequence); its weights are
+    also what ``explain`` shows.
+    """
+
+    def __init__(self, config: ClassifierConfig):
+        super().__init__()
+        if config.cell not in CELLS:
+            raise SeqtextError(f"unknown cell {config.cell!r}: choose from {', '.join(CELLS)}")
+        if config.pooling not in POOLINGS:
+            raise SeqtextError(f"unknown pooling {config.pooling!r}: choose from {', '.join(POOLINGS)}")
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=PAD)
+        self.dropout = nn.Dropout(config.dropout)
+        self.rnn = CELLS[config.cell](
+            config.embedding_dim,
+            config.hidden_size,
+            config.num_layers,
+            batch_first=True,
+            bidirectional=True,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+        )
+        states = 2 * config.hidden_size
+        self.attention = nn.Linear(states, 1) if config.pooling == "attention" else None
+        self.head = nn.Sequential(
+            nn.Linear(states, config.mlp_hidden), nn.ReLU(), nn.Dropout(config.dropout), nn.Linear(config.mlp_hidden, config.num_classes)
+        )
+
+    def encode(self, embedded: torch.Tensor, lengths: torch.Tensor):
+        """(B, T, E), (B,) -> pooled (B, 2H), attention weights (B, T) or None."""
+        packed = pack_padded_sequence(self.dropout(embedded), lengths.cpu(), batch_first=True, enforce_sorted=False)
+        packed_out, final = self.rnn(packed)
+        out, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=embedded.size(1))  # (B, T, 2H)
+        mask = torch.arange(out.size(1))[None, :] < lengths[:, None]  # (B, T)
+        pooling = self.config.pooling
+        weights = None
+        if pooling == "last":
+            hidden = final[0] if isinstance(final, tuple) else final  # (2L, B, H)
+            pooled = torch.cat([hidden[-2], hidden[-1]], dim=-1)
+        elif pooling == "mean":
+            pooled = (out * mask[..., None]).sum(1) / lengths[:, None].clamp(min=1)
+        elif pooling == "max":
+            pooled = out.masked_fill(~mask[..., None], float("-inf")).max(1).values
+        else:
+            scores = self.attention(out).squeeze(-1).masked_fill(~mask, float("-inf"))  # (B, T)
+            weights = scores.softmax(-1)
+            pooled = (weights[..., None] * out).sum(1)
+        return self.dropout(pooled), weights
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """ids (B, T) padded with <pad>, lengths (B,) -> logits (B, C)."""
+        pooled, _ = self.encode(self.embedding(ids), lengths)
+        return self.head(pooled)
+
+
+def pad_batch(sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lists of ids -> ids (B, T) padded with <pad>, lengths (B,). Empty lists count as length 1."""
+    lengths = torch.tensor([max(1, len(s)) for s in sequences])
+    ids = torch.full((len(sequences), int(lengths.max())), PAD, dtype=torch.long)
+    for row, sequence in enumerate(sequences):
+        ids[row, : len(sequence)] = torch.as_tensor(sequence, dtype=torch.long)
+    return ids, lengths
+
+
+class TextClassifier:
+    """A trained classifier: what ``seqtext.load`` returns for kind ``classifier``."""
+
+    kind = "classifier"
+
+    def __init__(self, network: RecurrentClassifier, tokenizer: Tokenizer, labels: list[str], max_tokens: int = 512,
+                 metrics: dict | None = None, info: dict | None = None, label_aliases: dict | None = None):
+        self.network = network.eval()
+        self.tokenizer = tokenizer
+        self.labels = list(labels)
+        # Names in data files -> label names, e.g. {"1": "positive"}: files keep their own labels.
+        self.label_aliases = dict(label_aliases or {})
+        self.max_tokens = max_tokens
+        self.metrics = metrics or {}
+        self.info = info or {}
+        self.truncated = 0  # texts cut to max_tokens so far
+
+    @property
+    def multi_label(self) -> bool:
+        return self.network.config.multi_label
+
+    def save(self, directory, metrics: dict | None = None, weights_dtype: str = "float32") -> Path:
+        return modelio.save_model(
+            directory,
+            kind=self.kind,
+            network=self.network,
+            model_config=asdict(self.network.config),
+            tokenizer=self.tokenizer,
+            metrics=metrics if metrics is not None else self.metrics,
+            info=self.info,
+            extra={"labels": self.labels, "label_aliases": self.label_aliases, "max_tokens": self.max_tokens},
+            weights_dtype=weights_dtype,
+        )
+
+    @classmethod
+    def from_directory(cls, directory: Path, config: dict) -> "TextClassifier":
+        network = RecurrentClassifier(ClassifierConfig(**config["model"]))
+        tokenizer = modelio.load_parts(directory, config, network)
+        return cls(network, tokenizer, config["labels"], config.get("max_tokens", 512), modelio.read_metrics(directory),
+                   config.get("info", {}), config.get("label_aliases"))
+
+    def encode(self, text: str) -> list[int]:
+        ids = self.tokenizer.encode(text)
+        if len(ids) > self.max_tokens:
+            self.truncated += 1
+            ids = ids[: self.max_tokens]
+        return ids
+
+    @torch.inference_mode()
+    def probabilities(self, texts: list[str]) -> torch.Tensor:
+        """(N, C): softmax over classes, or one sigmoid per label for multi-label models."""
+        self.network.eval()
+        ids, lengths = pad_batch([self.encode(t) for t in texts])
+        logits = self.network(ids, lengths)
+        return logits.sigmoid() if self.multi_label else logits.softmax(-1)
+
+    def predict(self, texts: Iterable[str], batch_size: int = 256, threshold: float = 0.5) -> Iterator[dict]:
+        """Yield ``{"text", "label" or "labels", "probs"}`` per text, reading ``texts`` lazily in batches,
+        so an input of any length classifies in constant memory, in input order."""
+        batch: list[str] = []
+        for text in texts:
+            batch.append(text)
+            if len(batch) == batch_size:
+                yield from self._predict_batch(batch, threshold)
+                batch = []
+        if batch:
+            yield from self._predict_batch(batch, threshold)
+
+    def _predict_batch(self, texts: list[str], threshold: float) -> list[dict]:
+        probs = self.probabilities(texts).tolist()
+        results = []
+        for text, row in zip(texts, probs):
+            result = {"text": text, "probs": dict(zip(self.labels, row))}
+            if self.multi_label:
+                result["labels"] = [label for label, p in zip(self.labels, row) if p >= threshold]
+            else:
+                result["label"] = self.labels[max(range(len(row)), key=row.__getitem__)]
+            results.append(result)
+        return results
+
+    def explain(self, text: str) -> list[tuple[str, float]]:
+        """How much each token moved the decision: attention weights for attention pooling,
+        otherwise gradient x input on the embeddings for the predicted class (signed)."""
+        ids = self.encode(text)
+        if not ids:
+            return []
+        pieces = self.tokenizer.pieces(text)[: len(ids)]
+        batch, lengths = pad_batch([ids])
+        self.network.eval()
+        embedded = self.network.embedding(batch).detach().requires_grad_(True)
+        pooled, weights = self.network.encode(embedded, lengths)
+        if weights is not None:
+            return list(zip(pieces, weights[0].tolist()))
+        logits = self.network.head(pooled)[0]
+        logits[int(logits.argmax())].backward()
+        scores = (embedded.grad * embedded).sum(-1)[0]
+        return list(zip(pieces, scores.tolist()))
+
+    def evaluate_examples(self, examples) -> dict:
+        """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix."""
+        from seqtext.metrics import multi_label_report, single_label_report
+
+        known = set(self.labels)
+        for example in examples:
+            example.labels = [self.label_aliases.get(label, label) for label in example.labels]
+            unknown = [label for label in example.labels if label not in known]
+            if unknown:
+                raise DataError(f"{example.where}: label {unknown[0]!r} was not seen in training (labels: {', '.join(self.labels)})")
+        predictions = list(self.predict(e.text for e in examples))
+        if self.multi_label:
+            return multi_label_report([set(e.labels) for e in examples], [set(p["labels"]) for p in predictions], self.labels)
+        return single_label_report([e.labels[0] for e in examples], [p["label"] for p in predictions], self.labels)
+
+
+def class_weights(label_ids: list[list[int]], num_classes: int, multi_label: bool) -> torch.Tensor:
+    """"Balanced" weights: N / (C * n_c) per class, or (N - n_c) / n_c as the positive weight
+    of each label in multi-label training. Classes never seen get weight 1."""
+    counts = torch.zeros(num_classes)
+    for ids in label_ids:
+        for i in ids:
+            counts[i] += 1
+    total = len(label_ids)
+    if multi_label:
+        return torch.where(counts > 0, (total - counts) / counts.clamp(min=1), torch.ones(num_classes))
+    return torch.where(counts > 0, total / (num_classes * counts.clamp(min=1)), torch.ones(num_classes))
+
+
+def classification_loss(logits: torch.Tensor, targets: torch.Tensor, multi_label: bool, weights: torch.Tensor | None):
+    """Cross-entropy over classes, or binary cross-entropy per label (targets (B, C) of 0/1)."""
+    if multi_label:
+        return F.binary_cross_entropy_with_logits(logits, targets.float(), pos_weight=weights)
+    return F.cross_entropy(logits, targets, weight=weights)
+
