@@ -12,12 +12,16 @@ def _print_report(result: dict) -> None:
         if isinstance(value, dict):
             continue
         click.echo(f"{key:>20}  {value:.4f}" if isinstance(value, float) else f"{key:>20}  {value}")
-    per_class = result.get("per_class")
+    per_class = result.get("per_class") or result.get("per_type")
     if per_class:
         width = max(10, *(len(label) for label in per_class))
         click.echo(f"\n{'class':<{width}}  precision  recall      f1  support")
         for label, scores in per_class.items():
             click.echo(f"{label:<{width}}  {scores['precision']:9.4f}  {scores['recall']:6.4f}  {scores['f1']:6.4f}  {scores['support']:7d}")
+    if result.get("top_confusions"):
+        click.echo("\nmost frequent confusions (gold -> predicted)")
+        for row in result["top_confusions"]:
+            click.echo(f"{row['gold']:>10} -> {row['predicted']:<10} {row['count']:6d}")
     confusion = result.get("confusion")
     if confusion:
         labels = list(confusion)
@@ -33,19 +37,24 @@ def _print_report(result: dict) -> None:
 @click.argument("files", nargs=-1, required=True)
 @click.option("--text-column", default="text", help="Column holding the text in JSONL/CSV files.")
 @click.option("--label-column", default="label", help="Column holding the label (classifiers).")
-@click.option("--format", "fmt", type=click.Choice(["auto", "csv", "tsv", "jsonl", "fasttext", "label-text", "disk"]), default="auto", help="Input format for classifiers.")
+@click.option("--format", "fmt", type=click.Choice(["auto", "csv", "tsv", "jsonl", "fasttext", "label-text", "disk", "conll", "conllu"]), default="auto", help="Input format (classifiers and taggers); auto goes by the file.")
+@click.option("--tag-column", default="-1", help="Taggers: CoNLL tag column, or upos/xpos for CoNLL-U.")
+@click.option("--tag-scheme", type=click.Choice(["auto", "iob1", "bio", "bioes"]), default="auto", help="Taggers: scheme of the gold tags (default: the model's training data's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-def evaluate(model, files, text_column, label_column, fmt, as_json):
+def evaluate(model, files, text_column, label_column, fmt, tag_column, tag_scheme, as_json):
     """Score MODEL (name or directory) on FILES.
 
     Language model: cross-entropy per token (nats), perplexity, bits per character and
     perplexity per whitespace-separated word (comparable across tokenizers).
     Classifier: accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix.
+    Tagger: token accuracy; span precision/recall/F1 per type and micro-averaged as conlleval
+    does (seqeval) for NER and chunking; the most frequent confusions for POS.
     """
     from seqtext import load
     from seqtext.evaluation import evaluate_files
 
-    result = evaluate_files(load(model), list(files), text_column=text_column, label_column=label_column, fmt=fmt)
+    result = evaluate_files(load(model), list(files), text_column=text_column, label_column=label_column, fmt=fmt,
+                            tag_column=tag_column, tag_scheme=tag_scheme)
     if as_json:
         click.echo(json.dumps(result))
     else:

@@ -44,10 +44,11 @@ def main(debug: bool) -> None:
 
 
 def _register() -> None:
-    from seqtext.cli import classify, evaluate, generate, models, train
+    from seqtext.cli import classify, evaluate, generate, models, tag, train
 
     main.add_command(generate.generate)
     main.add_command(classify.classify)
+    main.add_command(tag.tag)
     main.add_command(evaluate.evaluate)
     main.add_command(models.models)
     main.add_command(train.train)

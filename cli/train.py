@@ -99,3 +99,44 @@ def train_classifier_command(train_file, dev_file, dev_fraction, fmt, text_colum
                                   dev_fraction=dev_fraction, resume=options["resume"], log=logger(options))
     accuracy = classifier.metrics.get("accuracy")
     click.echo(f"saved to {options['output']} (dev accuracy {accuracy:.4f})" if accuracy is not None else f"saved to {options['output']}")
+
+
+@train.command("tagger")
+@click.argument("train_file")
+@click.option("--dev", "dev_file", default=None, help="Dev file for choosing the best epoch; without it the last --dev-fraction of TRAIN_FILE.")
+@click.option("--dev-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1, help="Share of the training sentences held out when no --dev is given.")
+@click.option("--format", "fmt", type=click.Choice(["auto", "conll", "conllu", "jsonl"]), default="auto", help="Input format; auto goes by the file name (.conllu, .jsonl, else CoNLL).")
+@click.option("--word-column", type=int, default=0, help="CoNLL: column of the words.")
+@click.option("--tag-column", default="-1", help="CoNLL: column of the tags (negative counts from the end); CoNLL-U: upos or xpos.")
+@click.option("--tag-scheme", type=click.Choice(["auto", "iob1", "bio", "bioes", "none"]), default="auto", help="Scheme of the tags in the files.")
+@click.option("--train-scheme", type=click.Choice(["bioes", "bio"]), default="bioes", help="Scheme span tags are learnt in.")
+@click.option("--embeddings", type=click.Path(exists=True, dir_okay=False), default=None, help="Pretrained word vectors (word2vec text or GloVe); nothing is downloaded.")
+@click.option("--char-encoder", type=click.Choice(["lstm", "cnn", "none"]), default="lstm", help="Character features of each word.")
+@click.option("--decoder", type=click.Choice(["crf", "softmax"]), default="crf", help="Output layer.")
+@click.option("--cell", type=click.Choice(["lstm", "gru", "rnn"]), default="lstm", help="Recurrent cell.")
+@click.option("--layers", type=click.IntRange(1), default=1, help="Bidirectional recurrent layers.")
+@click.option("--hidden", type=click.IntRange(1), default=200, help="Hidden size per direction.")
+@click.option("--word-dim", type=click.IntRange(1), default=100, help="Word embedding size (taken from --embeddings when given).")
+@click.option("--char-dim", type=click.IntRange(1), default=30, help="Character embedding size.")
+@click.option("--char-hidden", type=click.IntRange(1), default=50, help="Character Bi-LSTM size per direction, or CNN filters.")
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.5, help="Dropout before and after the recurrent layers.")
+@click.option("--word-dropout", type=click.FloatRange(0, 1, max_open=True), default=0.05, help="Share of training words replaced by <unk>.")
+@click.option("--min-freq", type=click.IntRange(1), default=1, help="Words seen fewer times get no embedding of their own.")
+@click.option("--batch-size", type=click.IntRange(1), default=16, help="Sentences per batch (bucketed by length).")
+@trainer_options
+def train_tagger_command(train_file, dev_file, dev_fraction, fmt, word_column, tag_column, tag_scheme, train_scheme, embeddings,
+                         char_encoder, decoder, cell, layers, hidden, word_dim, char_dim, char_hidden, dropout, word_dropout,
+                         min_freq, batch_size, **options):
+    """Train a sequence tagger (POS, NER, chunking) on TRAIN_FILE (CoNLL, CoNLL-U or JSONL)."""
+    from seqtext.tagger import TaggerConfig
+    from seqtext.tagger_training import TaggerDataOptions, train_tagger
+
+    model = TaggerConfig(0, 0, 0, word_dim=word_dim, char_dim=char_dim, char_hidden=char_hidden, char_encoder=char_encoder,
+                         hidden_size=hidden, num_layers=layers, cell=cell, dropout=dropout, decoder=decoder)
+    data = TaggerDataOptions(format=fmt, word_column=word_column, tag_column=tag_column, tag_scheme=tag_scheme,
+                             train_scheme=train_scheme, min_freq=min_freq, word_dropout=word_dropout, batch_size=batch_size,
+                             embeddings=embeddings, dev_fraction=dev_fraction, weights_dtype=options["weights_dtype"])
+    tagger = train_tagger(train_file, dev_file, options["output"], model, data, train_config(options),
+                          resume=options["resume"], log=logger(options))
+    score = tagger.metrics.get("score")
+    click.echo(f"saved to {options['output']} (dev {'F1' if tagger.spans else 'accuracy'} {score:.4f})" if score is not None else f"saved to {options['output']}")

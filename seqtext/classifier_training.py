@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from seqtext.batching import bucketed_batches
 from seqtext.classifier import ClassifierConfig, RecurrentClassifier, TextClassifier, class_weights, classification_loss, pad_batch
 from seqtext.errors import DataError, SeqtextWarning, TrainingError
 from seqtext.labelled import read_examples
@@ -34,18 +35,6 @@ class ClassifierDataOptions:
     class_weights: str = "none"  # none | balanced
     label_names: dict | None = None  # rename labels found in the files, e.g. {"1": "positive"}
     weights_dtype: str = "float32"
-
-
-def bucketed_batches(lengths: list[int], batch_size: int, generator: torch.Generator) -> list[list[int]]:
-    """Index batches of similar length: shuffle, sort inside windows of 50 batches by length,
-    cut into batches, shuffle the batches. Little padding, and still a new order every epoch."""
-    order = torch.randperm(len(lengths), generator=generator).tolist()
-    window = batch_size * 50
-    batches = []
-    for start in range(0, len(order), window):
-        chunk = sorted(order[start : start + window], key=lengths.__getitem__)
-        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
-    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
 
 
 class ClassifierTask:

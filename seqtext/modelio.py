@@ -124,8 +124,9 @@ def read_config(directory: Path) -> dict:
 def _loaders():
     from seqtext.classifier import TextClassifier
     from seqtext.lm import LanguageModel
+    from seqtext.tagger import SequenceTagger
 
-    return {cls.kind: cls for cls in (LanguageModel, TextClassifier)}
+    return {cls.kind: cls for cls in (LanguageModel, TextClassifier, SequenceTagger)}
 
 
 def resolve(name_or_path) -> Path:
