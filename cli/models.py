@@ -21,6 +21,13 @@ def models(as_json):
     if not found:
         click.echo(f"no models found (user models go in {user_model_dir()})")
     for entry in found:
-        headline = entry["metrics"].get("loss")
-        score = f"val loss {headline:.3f}" if isinstance(headline, float) else ""
+        metrics = entry["metrics"]
+        if "f1" in metrics:
+            score = f"dev F1 {100 * metrics['f1']:.2f}"
+        elif "accuracy" in metrics:
+            score = f"dev accuracy {100 * metrics['accuracy']:.2f}"
+        elif "loss" in metrics:
+            score = f"val loss {metrics['loss']:.3f}"
+        else:
+            score = ""
         click.echo(f"{entry['name']:<14} {entry['source']:<8} {entry['kind']:<16} {entry['tokenizer'] or '':<14} {score}")

@@ -66,6 +66,7 @@ def save_model(
     }
     tmp = directory / f".{WEIGHTS_FILE}.tmp"
     save_file(state, str(tmp), metadata={"format": "pt"})
+    os.chmod(tmp, 0o644)  # safetensors writes 0600; a shipped or shared model must be readable
     os.replace(tmp, directory / WEIGHTS_FILE)
     tokenizer_settings = tokenizer.save(directory)
     config = {

@@ -194,6 +194,7 @@ class Trainer:
     def _loop(self, bar, on_step) -> None:
         c = self.config
         started = time.time()
+        self.session_start_step = self.step
         running, running_weight = 0.0, 0.0
         while self.epoch < c.epochs and not self._done():
             for batch in self.task.batches(self.epoch, self.epoch_step):
@@ -257,6 +258,11 @@ class Trainer:
     def early_stopped(self) -> bool:
         return self.config.patience is not None and self.bad_evals >= self.config.patience
 
+    def seconds_per_epoch(self, started: float) -> float:
+        """Training time per epoch in this session so far (evaluations included)."""
+        steps = self.step - self.session_start_step
+        return (time.time() - started) / max(steps, 1) * self.steps_per_epoch
+
     def _say(self, message: str) -> None:
         if self.bar is not None:
             self.bar.clear()
@@ -280,7 +286,12 @@ class Trainer:
         }
         if improved:
             self.best, self.bad_evals = value, 0
-            self.best_metrics = {"step": self.step, "epoch": self.epoch + 1, **metrics}
+            self.best_metrics = {
+                "step": self.step,
+                "epoch": self.epoch + 1,
+                "seconds_per_epoch": round(self.seconds_per_epoch(started), 1),
+                **metrics,
+            }
             self.task.save(self.out_dir, self.best_metrics)
         else:
             self.bad_evals += 1

@@ -1,0 +1,58 @@
+"""The shipped sentiment model against a TF-IDF + logistic-regression baseline on SST-2:
+dev accuracy, training time per epoch, classification throughput.
+
+    pip install -e ".[bench]"      # scikit-learn, for the baseline only
+    python benchmarks/sentiment_bench.py [--data-dir ../shared/data]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import seqtext
+from seqtext.labelled import read_examples
+
+
+def baseline(train, dev) -> dict:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    start = time.perf_counter()
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)
+    features = vectorizer.fit_transform([e.text for e in train])
+    model = LogisticRegression(C=4.0, max_iter=2000).fit(features, [e.labels[0] for e in train])
+    trained = time.perf_counter() - start
+    start = time.perf_counter()
+    predicted = model.predict(vectorizer.transform([e.text for e in dev]))
+    seconds = time.perf_counter() - start
+    accuracy = sum(p == e.labels[0] for p, e in zip(predicted, dev)) / len(dev)
+    return {"dev_accuracy": round(100 * accuracy, 2), "train_seconds": round(trained, 1), "texts_per_second": round(len(dev) / seconds)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", default="../shared/data")
+    parser.add_argument("--model", default="sentiment")
+    args = parser.parse_args()
+    sst2 = Path(args.data_dir) / "sst2"
+    dev = read_examples(str(sst2 / "sentences.dev"))
+    classifier = seqtext.load(args.model)
+    report = classifier.evaluate_examples(read_examples(str(sst2 / "sentences.dev")))
+    texts = [e.text for e in dev] * 5
+    start = time.perf_counter()
+    for _ in classifier.predict(texts):
+        pass
+    rate = len(texts) / (time.perf_counter() - start)
+    print(json.dumps({"model": args.model, "dev_accuracy": round(100 * report["accuracy"], 2),
+                      "seconds_per_epoch": classifier.metrics.get("seconds_per_epoch"),
+                      "texts_per_second": round(rate)}))
+    for name, path, column in (("sentences.train", sst2 / "sentences.train", "text"), ("phrases.train.tsv", sst2 / "phrases.train.tsv", "sentence")):
+        train = read_examples(str(path), text_column=column)
+        print(json.dumps({"model": f"tfidf+logreg on {name}", **baseline(train, dev)}))
+
+
+if __name__ == "__main__":
+    main()

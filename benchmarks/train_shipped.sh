@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The commands that trained the shipped models, one function each:
+#   bash benchmarks/train_shipped.sh shakespeare|brown|pos|ner|chunk|sentiment [DATA_DIR]
+#   bash benchmarks/train_shipped.sh ship NAME
+# Each run writes to runs/NAME; `ship NAME` copies the model files (config.json,
+# model.safetensors, tokenizer files, metrics.json) into seqtext/pretrained/NAME.
+set -euo pipefail
+if [ "$1" = ship ]; then DATA=; else DATA=${2:-../shared/data}; fi
+
+ship_model() {
+  mkdir -p "seqtext/pretrained/$1"
+  rm -f "seqtext/pretrained/$1"/*
+  for f in config.json model.safetensors metrics.json vocab.json sentencepiece.model; do
+    [ -f "runs/$1/$f" ] && cp "runs/$1/$f" "seqtext/pretrained/$1/"
+  done
+  du -sh "seqtext/pretrained/$1"
+}
+
+shakespeare() {
+  seqtext train lm corpora/shakespeare.txt -o runs/shakespeare --hidden 512 --layers 2 \
+    --embedding-dim 128 --dropout 0.25 --batch-size 64 --bptt 128 --epochs 12 --lr 2e-3 \
+    --patience 3 --weights-dtype float16 --seed 1
+}
+
+brown() {
+  seqtext train lm "$DATA/brown/train.txt" --val-file "$DATA/brown/valid.txt" -o runs/brown \
+    --tokenizer word --word-split whitespace --min-freq 4 --hidden 256 --embedding-dim 256 --layers 2 \
+    --tie-weights --dropout 0.35 --batch-size 32 --bptt 64 --epochs 4 --lr 3e-3 --warmup-steps 200 \
+    --weights-dtype float16 --seed 1
+}
+
+pos() {
+  seqtext train tagger "$DATA/ud_ewt/en_ewt-ud-train.conllu" --dev "$DATA/ud_ewt/en_ewt-ud-dev.conllu" \
+    -o runs/pos --tag-column upos --batch-size 32 --epochs 10 --lr 2e-3 --patience 3 --weights-dtype float16 --seed 1
+}
+
+ner() {
+  seqtext train tagger "$DATA/conllpp/train.txt" --dev "$DATA/conllpp/dev.txt" -o runs/ner \
+    --batch-size 32 --epochs 10 --lr 2e-3 --patience 3 --weights-dtype float16 --seed 1
+}
+
+chunk() {
+  # No dev split is given: the last 10 % of train is held out for choosing the epoch.
+  seqtext train tagger "$DATA/conll2000/train.txt" -o runs/chunk --dev-fraction 0.1 \
+    --batch-size 32 --epochs 10 --lr 2e-3 --patience 3 --weights-dtype float16 --seed 1
+}
+
+sentiment() {
+  seqtext train classifier "$DATA/sst2/phrases.train.tsv" --text-column sentence --dev "$DATA/sst2/sentences.dev" \
+    -o runs/sentiment --label-names 0=negative,1=positive --lowercase --batch-size 64 --epochs 6 --lr 2e-3 \
+    --embedding-dim 128 --hidden 128 --pooling attention --weights-dtype float16 --seed 1
+}
+
+if [ "$1" = ship ]; then
+  ship_model "$2"
+else
+  "$1"
+fi
