@@ -22,7 +22,7 @@ from torch.nn import functional as F
 
 import seqtext
 from seqtext.corpus import encode_stream
-from seqtext.lm import RecurrentLM, batchify, detach_state, window
+from seqtext.lm import RecurrentLM, batchify, detach_state
 from seqtext.lm_training import LMDataOptions, LMTask
 
 

@@ -15,3 +15,21 @@ def bucketed_batches(lengths: list[int], batch_size: int, generator: torch.Gener
         chunk = sorted(order[start : start + window], key=lengths.__getitem__)
         batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
     return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+
+
+class BucketedTask:
+    """The parts of a trainer task over examples of varying length (sentences, texts):
+    length-bucketed batches in an order fixed by (seed, epoch), so a resumed run sees the same
+    batches, and saving the model held in ``self.model``. Subclasses set ``model``,
+    ``network``, ``lengths``, ``batch_size``, ``seed`` and ``weights_dtype``."""
+
+    def steps_per_epoch(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+    def batches(self, epoch: int, start: int):
+        generator = torch.Generator().manual_seed(self.seed * 1000 + epoch)
+        yield from bucketed_batches(self.lengths, self.batch_size, generator)[start:]
+
+    def save(self, directory, metrics: dict) -> None:
+        self.model.save(directory, metrics, weights_dtype=self.weights_dtype)
+        self.network.train()

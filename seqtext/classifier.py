@@ -4,7 +4,7 @@ labels). Shapes: B batch, T tokens, E embedding size, H hidden size, C classes.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -102,7 +102,7 @@ def pad_batch(sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     return ids, lengths
 
 
-class TextClassifier:
+class TextClassifier(modelio.SavedModel):
     """A trained classifier: what ``seqtext.load`` returns for kind ``classifier``."""
 
     kind = "classifier"
@@ -123,18 +123,8 @@ class TextClassifier:
     def multi_label(self) -> bool:
         return self.network.config.multi_label
 
-    def save(self, directory, metrics: dict | None = None, weights_dtype: str = "float32") -> Path:
-        return modelio.save_model(
-            directory,
-            kind=self.kind,
-            network=self.network,
-            model_config=asdict(self.network.config),
-            tokenizer=self.tokenizer,
-            metrics=metrics if metrics is not None else self.metrics,
-            info=self.info,
-            extra={"labels": self.labels, "label_aliases": self.label_aliases, "max_tokens": self.max_tokens},
-            weights_dtype=weights_dtype,
-        )
+    def extra_config(self) -> dict:
+        return {"labels": self.labels, "label_aliases": self.label_aliases, "max_tokens": self.max_tokens}
 
     @classmethod
     def from_directory(cls, directory: Path, config: dict) -> "TextClassifier":

@@ -3,22 +3,18 @@ list -> length-bucketed batches -> cross-entropy (or binary cross-entropy for mu
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
-from seqtext.batching import bucketed_batches
+from seqtext.batching import BucketedTask
 from seqtext.classifier import ClassifierConfig, RecurrentClassifier, TextClassifier, class_weights, classification_loss, pad_batch
-from seqtext.errors import DataError, SeqtextWarning, TrainingError
+from seqtext.errors import DataError, SeqtextWarning
 from seqtext.labelled import read_examples
 from seqtext.tokenizers import load_tokenizer, train_tokenizer
-from seqtext.trainer import TrainConfig, Trainer
-
-RUN_FILE = "run.json"
-
+from seqtext.trainer import TrainConfig, Trainer, load_run, save_run
 
 @dataclass
 class ClassifierDataOptions:
@@ -37,7 +33,7 @@ class ClassifierDataOptions:
     weights_dtype: str = "float32"
 
 
-class ClassifierTask:
+class ClassifierTask(BucketedTask):
     def __init__(self, model: TextClassifier, train_ids, train_labels, dev_examples, data: ClassifierDataOptions, seed: int):
         self.model = model
         self.network = model.network
@@ -47,18 +43,12 @@ class ClassifierTask:
         self.data = data
         self.seed = seed
         self.lengths = [len(i) for i in train_ids]
+        self.batch_size = data.batch_size
+        self.weights_dtype = data.weights_dtype
         config = model.network.config
         self.weights = (
             class_weights(train_labels, config.num_classes, config.multi_label) if data.class_weights == "balanced" else None
         )
-
-    def steps_per_epoch(self) -> int:
-        return -(-len(self.ids) // self.data.batch_size)
-
-    def batches(self, epoch: int, start: int):
-        generator = torch.Generator().manual_seed(self.seed * 1000 + epoch)
-        for indices in bucketed_batches(self.lengths, self.data.batch_size, generator)[start:]:
-            yield indices
 
     def target_tensor(self, indices: list[int]) -> torch.Tensor:
         config = self.network.config
@@ -79,10 +69,6 @@ class ClassifierTask:
         report = self.model.evaluate_examples(self.dev)
         score = report["micro_f1"] if self.model.multi_label else report["accuracy"]
         return {"score": score, "accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}
-
-    def save(self, directory, metrics: dict) -> None:
-        self.model.save(directory, metrics, weights_dtype=self.data.weights_dtype)
-        self.network.train()
 
 
 def _label_ids(examples, labels: list[str]) -> list[list[int]]:
@@ -106,10 +92,7 @@ def train_classifier(
     out_dir = Path(out_dir)
     log = log or (lambda message: None)
     if resume:
-        run_path = out_dir / RUN_FILE
-        if not run_path.is_file():
-            raise TrainingError(f"nothing to resume in {out_dir} (no {RUN_FILE})")
-        run = json.loads(run_path.read_text(encoding="utf-8"))
+        run = load_run(out_dir)
         model, data, train = ClassifierConfig(**run["model"]), ClassifierDataOptions(**run["data"]), TrainConfig(**run["train"])
         train_file, dev_file, dev_fraction = run["train_file"], run["dev_file"], run["dev_fraction"]
     data = data or ClassifierDataOptions()
@@ -149,7 +132,7 @@ def train_classifier(
             "model": asdict(config), "data": asdict(data), "train": asdict(train), "tokenizer": tokenizer.save(out_dir),
             "train_file": str(train_file), "dev_file": str(dev_file) if dev_file else None, "dev_fraction": dev_fraction,
         }
-        (out_dir / RUN_FILE).write_text(json.dumps(run, indent=2), encoding="utf-8")
+        save_run(out_dir, run)
     torch.manual_seed(train.seed)
     network = RecurrentClassifier(config)
     info = {"parameters": sum(p.numel() for p in network.parameters()), "train_file": str(train_file), "data": asdict(data)}

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Iterator
 
 import torch
-from torch.nn import functional as F
 
 from seqtext.errors import SeqtextError
 from seqtext.tokenizers import BOS, EOS, PAD, Tokenizer

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -134,7 +134,7 @@ def stream_nll(network: RecurrentLM, ids: np.ndarray, batch_size: int = 16, bptt
     return total, count
 
 
-class LanguageModel:
+class LanguageModel(modelio.SavedModel):
     """A trained language model: what ``seqtext.load`` returns for kind ``language_model``."""
 
     kind = "language_model"
@@ -144,19 +144,6 @@ class LanguageModel:
         self.tokenizer = tokenizer
         self.metrics = metrics or {}
         self.info = info or {}
-
-    # -- persistence -------------------------------------------------------------------------
-    def save(self, directory: Path | str, metrics: dict | None = None, weights_dtype: str = "float32") -> Path:
-        return modelio.save_model(
-            directory,
-            kind=self.kind,
-            network=self.network,
-            model_config=asdict(self.network.config),
-            tokenizer=self.tokenizer,
-            metrics=metrics if metrics is not None else self.metrics,
-            info=self.info,
-            weights_dtype=weights_dtype,
-        )
 
     @classmethod
     def from_directory(cls, directory: Path, config: dict) -> "LanguageModel":

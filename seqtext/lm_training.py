@@ -8,7 +8,6 @@ but the directory.
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -22,10 +21,7 @@ from seqtext.corpus import encode_stream, read_texts, split_stream
 from seqtext.errors import DataError, SeqtextWarning, TrainingError
 from seqtext.lm import LanguageModel, LMConfig, RecurrentLM, batchify, detach_state, stream_nll, window
 from seqtext.tokenizers import TOKENIZERS, load_tokenizer, train_tokenizer
-from seqtext.trainer import TrainConfig, Trainer
-
-RUN_FILE = "run.json"
-
+from seqtext.trainer import TrainConfig, Trainer, load_run, save_run
 
 @dataclass
 class LMDataOptions:
@@ -156,10 +152,7 @@ def train_language_model(
     out_dir = Path(out_dir)
     log = log or (lambda message: None)
     if resume:
-        run_path = out_dir / RUN_FILE
-        if not run_path.is_file():
-            raise TrainingError(f"nothing to resume in {out_dir} (no {RUN_FILE})")
-        run = _Run(**json.loads(run_path.read_text(encoding="utf-8")))
+        run = _Run(**load_run(out_dir))
         data = LMDataOptions(**run.data)
         train = TrainConfig(**run.train)
         tokenizer = load_tokenizer(out_dir, run.tokenizer)
@@ -191,7 +184,7 @@ def train_language_model(
             train_files=[str(f) for f in train_files],
             val_files=[str(f) for f in val_files or []],
         )
-        (out_dir / RUN_FILE).write_text(json.dumps(asdict(run), indent=2), encoding="utf-8")
+        save_run(out_dir, asdict(run))
     if len(val_ids) < 2:
         raise DataError("the validation text is empty; give a longer corpus, a --val-file or a larger --val-fraction")
     log(f"{tokenizer.kind} tokenizer, {tokenizer.vocab_size} tokens; {len(train_ids):,} training and {len(val_ids):,} validation tokens")
@@ -217,7 +210,7 @@ def _load_cached_ids(out_dir: Path, tokenizer) -> tuple[np.ndarray, np.ndarray]:
 
     cache = out_dir / "data"
     dtype = id_dtype(tokenizer.vocab_size)
-    run = json.loads((out_dir / RUN_FILE).read_text(encoding="utf-8"))
+    run = load_run(out_dir)
     if (cache / "all.bin").is_file():
         return split_stream(np.memmap(cache / "all.bin", dtype=dtype, mode="r"), run["data"]["val_fraction"])
     if (cache / "train.bin").is_file() and (cache / "val.bin").is_file():

@@ -83,6 +83,32 @@ def save_model(
     return directory
 
 
+class SavedModel:
+    """What every model kind shares: ``save`` writes the model directory. Subclasses set
+    ``kind`` and hold ``network``, ``tokenizer``, ``metrics`` and ``info``; kind-specific
+    config.json entries come from ``extra_config``."""
+
+    kind = ""
+
+    def extra_config(self) -> dict:
+        return {}
+
+    def save(self, directory, metrics: dict | None = None, weights_dtype: str = "float32") -> Path:
+        from dataclasses import asdict
+
+        return save_model(
+            directory,
+            kind=self.kind,
+            network=self.network,
+            model_config=asdict(self.network.config),
+            tokenizer=self.tokenizer,
+            metrics=metrics if metrics is not None else self.metrics,
+            info=self.info,
+            extra=self.extra_config(),
+            weights_dtype=weights_dtype,
+        )
+
+
 def read_metrics(directory: Path) -> dict:
     path = Path(directory) / METRICS_FILE
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}

@@ -6,7 +6,7 @@ L characters, C tags.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -146,7 +146,7 @@ def make_batch(sentences: list[list[str]], words: Tokenizer, chars: CharTokenize
     return {"words": word_ids, "types": type_ids, "chars": char_ids, "char_lengths": char_lengths, "lengths": lengths, "mask": mask}
 
 
-class SequenceTagger:
+class SequenceTagger(modelio.SavedModel):
     """A trained tagger: what ``seqtext.load`` returns for kind ``tagger``.
 
     ``tags`` are in the scheme it was trained in (``train_scheme``: bioes, bio or none); output
@@ -170,13 +170,8 @@ class SequenceTagger:
     def spans(self) -> bool:
         return self.train_scheme != "none"
 
-    def save(self, directory, metrics: dict | None = None, weights_dtype: str = "float32") -> Path:
-        return modelio.save_model(
-            directory, kind=self.kind, network=self.network, model_config=asdict(self.network.config),
-            tokenizer=self.tokenizer, metrics=metrics if metrics is not None else self.metrics, info=self.info,
-            extra={"tags": self.tags, "chars": self.chars.itos, "scheme": self.scheme, "train_scheme": self.train_scheme},
-            weights_dtype=weights_dtype,
-        )
+    def extra_config(self) -> dict:
+        return {"tags": self.tags, "chars": self.chars.itos, "scheme": self.scheme, "train_scheme": self.train_scheme}
 
     @classmethod
     def from_directory(cls, directory: Path, config: dict) -> "SequenceTagger":

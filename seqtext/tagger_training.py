@@ -3,23 +3,19 @@ tag vocabularies -> length-bucketed batches -> CRF (or softmax) loss."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
-from seqtext.batching import bucketed_batches
-from seqtext.errors import DataError, TrainingError
+from seqtext.batching import BucketedTask
+from seqtext.errors import DataError
 from seqtext.tagged import read_sentences
 from seqtext.tagger import BiRNNTagger, SequenceTagger, TaggerConfig, make_batch, normalize_word
 from seqtext.tagschemes import SCHEMES, convert, detect_scheme
 from seqtext.tokenizers import SPECIALS, CharTokenizer, WordTokenizer, load_tokenizer
-from seqtext.trainer import TrainConfig, Trainer
-
-RUN_FILE = "run.json"
-
+from seqtext.trainer import TrainConfig, Trainer, load_run, save_run
 
 @dataclass
 class TaggerDataOptions:
@@ -65,7 +61,7 @@ def read_vectors(path: str, vocabulary: dict[str, int]) -> tuple[dict[int, torch
     return found, dim
 
 
-class TaggerTask:
+class TaggerTask(BucketedTask):
     def __init__(self, model: SequenceTagger, train, dev, dev_scheme: str, data: TaggerDataOptions, seed: int):
         self.model = model
         self.network = model.network
@@ -77,13 +73,8 @@ class TaggerTask:
         index = {tag: i for i, tag in enumerate(model.tags)}
         self.tag_ids = [[index[t] for t in s.tags] for s in train]
         self.lengths = [len(s.tokens) for s in train]
-
-    def steps_per_epoch(self) -> int:
-        return -(-len(self.train) // self.data.batch_size)
-
-    def batches(self, epoch: int, start: int):
-        generator = torch.Generator().manual_seed(self.seed * 1000 + epoch)
-        yield from bucketed_batches(self.lengths, self.data.batch_size, generator)[start:]
+        self.batch_size = data.batch_size
+        self.weights_dtype = data.weights_dtype
 
     def loss(self, indices):
         batch = make_batch([self.train[i].tokens for i in indices], self.model.tokenizer, self.model.chars, self.data.word_dropout)
@@ -99,10 +90,6 @@ class TaggerTask:
         if self.model.spans:
             metrics.update(precision=report["precision"], recall=report["recall"], f1=report["f1"])
         return metrics
-
-    def save(self, directory, metrics: dict) -> None:
-        self.model.save(directory, metrics, weights_dtype=self.data.weights_dtype)
-        self.network.train()
 
 
 def train_tagger(
@@ -121,10 +108,7 @@ def train_tagger(
     log = log or (lambda message: None)
     run = None
     if resume:
-        run_path = out_dir / RUN_FILE
-        if not run_path.is_file():
-            raise TrainingError(f"nothing to resume in {out_dir} (no {RUN_FILE})")
-        run = json.loads(run_path.read_text(encoding="utf-8"))
+        run = load_run(out_dir)
         model, data, train = TaggerConfig(**run["model"]), TaggerDataOptions(**run["data"]), TrainConfig(**run["train"])
         train_file, dev_file = run["train_file"], run["dev_file"]
     data = data or TaggerDataOptions()
@@ -166,7 +150,7 @@ def train_tagger(
     if run is None:
         run = {"model": asdict(config), "data": asdict(data), "train": asdict(train), "tokenizer": words.save(out_dir),
                "chars": chars.itos, "train_file": str(train_file), "dev_file": str(dev_file) if dev_file else None}
-        (out_dir / RUN_FILE).write_text(json.dumps(run, indent=2), encoding="utf-8")
+        save_run(out_dir, run)
     torch.manual_seed(train.seed)
     network = BiRNNTagger(config)
     with torch.no_grad():

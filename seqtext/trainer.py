@@ -35,6 +35,20 @@ from seqtext.errors import TrainingError, TrainingInterrupted
 
 CHECKPOINT_FILE = "checkpoint.pt"
 LOG_FILE = "log.jsonl"
+RUN_FILE = "run.json"
+
+
+def save_run(out_dir: Path, run: dict) -> None:
+    """Keep a run's options in ``out_dir`` so that ``resume`` needs nothing else."""
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    (Path(out_dir) / RUN_FILE).write_text(json.dumps(run, indent=2), encoding="utf-8")
+
+
+def load_run(out_dir: Path) -> dict:
+    path = Path(out_dir) / RUN_FILE
+    if not path.is_file():
+        raise TrainingError(f"nothing to resume in {out_dir} (no {RUN_FILE})")
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 @dataclass
