@@ -8,6 +8,7 @@ from itertools import islice
 
 import click
 
+MAX_PARAGRAPH = 200  # lines
 PALETTE = ["#ffd966", "#9fc5e8", "#b6d7a8", "#f4cccc", "#d9d2e9", "#fce5cd", "#d0e0e3", "#ead1dc"]
 
 
@@ -25,13 +26,15 @@ def _sentences(source, input_format: str):
         for sentence in _read_columns(source, "<input>", column, column, need_tags=False, conllu=input_format == "conllu"):
             yield sentence.tokens
     else:
+        # Raw text is split paragraph by paragraph; a paragraph that runs past MAX_PARAGRAPH
+        # lines is split at a line break, so memory stays flat on text without blank lines.
         paragraph = []
         for line in source:
-            if line.strip():
+            if line.strip() and len(paragraph) < MAX_PARAGRAPH:
                 paragraph.append(line)
                 continue
             yield from tokenize_text("".join(paragraph))
-            paragraph = []
+            paragraph = [line] if line.strip() else []
         yield from tokenize_text("".join(paragraph))
 
 

@@ -75,10 +75,11 @@ def train_lm(files, val_file, val_fraction, text_column, tokenizer, vocab_size, 
 @click.option("--pooling", type=click.Choice(["last", "mean", "max", "attention"]), default="attention", help="How the states become one vector.")
 @click.option("--batch-size", type=click.IntRange(1), default=32, help="Texts per batch (bucketed by length).")
 @click.option("--class-weights", type=click.Choice(["none", "balanced"]), default="none", help="Weight classes by inverse frequency for unbalanced data.")
+@click.option("--embeddings", type=click.Path(exists=True, dir_okay=False), default=None, help="Pretrained word vectors (word2vec text or GloVe) for the word tokenizer; nothing is downloaded.")
 @trainer_options
 def train_classifier_command(train_file, dev_file, dev_fraction, fmt, text_column, label_column, label_names, multi_label,
                              tokenizer, vocab_size, min_freq, lowercase, max_tokens, cell, layers, hidden, embedding_dim,
-                             dropout, pooling, batch_size, class_weights, **options):
+                             dropout, pooling, batch_size, class_weights, embeddings, **options):
     """Train a text classifier on TRAIN_FILE (CSV/TSV, JSONL, fastText, 'label text' lines or a saved dataset)."""
     from seqtext.classifier import ClassifierConfig
     from seqtext.classifier_training import ClassifierDataOptions, train_classifier
@@ -93,7 +94,7 @@ def train_classifier_command(train_file, dev_file, dev_fraction, fmt, text_colum
                              num_layers=layers, cell=cell, dropout=dropout, pooling=pooling, multi_label=multi_label)
     data = ClassifierDataOptions(format=fmt, text_column=text_column, label_column=label_column, tokenizer=tokenizer,
                                  vocab_size=vocab_size, min_freq=min_freq, lowercase=lowercase, max_tokens=max_tokens,
-                                 batch_size=batch_size, class_weights=class_weights, label_names=names,
+                                 batch_size=batch_size, class_weights=class_weights, label_names=names, embeddings=embeddings,
                                  weights_dtype=options["weights_dtype"])
     classifier = train_classifier(train_file, dev_file, options["output"], model, data, train_config(options),
                                   dev_fraction=dev_fraction, resume=options["resume"], log=logger(options))

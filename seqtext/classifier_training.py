@@ -14,6 +14,7 @@ from seqtext.classifier import ClassifierConfig, RecurrentClassifier, TextClassi
 from seqtext.errors import DataError, SeqtextWarning
 from seqtext.labelled import read_examples
 from seqtext.tokenizers import load_tokenizer, train_tokenizer
+from seqtext.vectors import init_embedding, read_vectors
 from seqtext.trainer import TrainConfig, Trainer, load_run, save_run
 
 @dataclass
@@ -30,6 +31,7 @@ class ClassifierDataOptions:
     batch_size: int = 32
     class_weights: str = "none"  # none | balanced
     label_names: dict | None = None  # rename labels found in the files, e.g. {"1": "positive"}
+    embeddings: str | None = None  # word2vec/GloVe text file (word tokenizer)
     weights_dtype: str = "float32"
 
 
@@ -126,7 +128,15 @@ def train_classifier(
             if data.tokenizer == "word":
                 options["lowercase"] = data.lowercase
         tokenizer = train_tokenizer(data.tokenizer, texts, **options)
-    config = ClassifierConfig(**{**asdict(model or ClassifierConfig(0, 0)), "vocab_size": tokenizer.vocab_size, "num_classes": len(labels)})
+    base = asdict(model or ClassifierConfig(0, 0))
+    vectors = {}
+    if data.embeddings and not resume:
+        if tokenizer.kind != "word":
+            raise DataError("--embeddings needs the word tokenizer")
+        normalize = str.lower if data.lowercase else (lambda word: word)
+        vectors, base["embedding_dim"] = read_vectors(data.embeddings, tokenizer.stoi, normalize)
+        log(f"pretrained vectors for {len(vectors):,} of {tokenizer.vocab_size:,} words ({base['embedding_dim']} dimensions)")
+    config = ClassifierConfig(**{**base, "vocab_size": tokenizer.vocab_size, "num_classes": len(labels)})
     if not resume:
         run = {
             "model": asdict(config), "data": asdict(data), "train": asdict(train), "tokenizer": tokenizer.save(out_dir),
@@ -135,6 +145,7 @@ def train_classifier(
         save_run(out_dir, run)
     torch.manual_seed(train.seed)
     network = RecurrentClassifier(config)
+    init_embedding(network.embedding, vectors)
     info = {"parameters": sum(p.numel() for p in network.parameters()), "train_file": str(train_file), "data": asdict(data)}
     classifier = TextClassifier(network, tokenizer, labels, data.max_tokens, info=info, label_aliases=aliases)
     train_ids = [classifier.encode(t) for t in texts]

@@ -227,11 +227,12 @@ class SequenceTagger(modelio.SavedModel):
                 for kind, r in report.items() if "avg" not in kind
             }
         else:
-            confusions: dict[tuple[str, str], int] = {}
+            labels = sorted({t for tags in gold_tags + predicted for t in tags})
+            confusion = {g: {p: 0 for p in labels} for g in labels}
             for reference, tags in zip(gold_tags, predicted):
                 for g, p in zip(reference, tags):
-                    if g != p:
-                        confusions[(g, p)] = confusions.get((g, p), 0) + 1
-            top = sorted(confusions.items(), key=lambda item: -item[1])[:15]
-            result["top_confusions"] = [{"gold": g, "predicted": p, "count": n} for (g, p), n in top]
+                    confusion[g][p] += 1
+            errors = [(n, g, p) for g, row in confusion.items() for p, n in row.items() if g != p and n]
+            result["top_confusions"] = [{"gold": g, "predicted": p, "count": n} for n, g, p in sorted(errors, reverse=True)[:15]]
+            result["confusion"] = confusion
         return result

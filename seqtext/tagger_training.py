@@ -13,6 +13,7 @@ from seqtext.batching import BucketedTask
 from seqtext.errors import DataError
 from seqtext.tagged import read_sentences
 from seqtext.tagger import BiRNNTagger, SequenceTagger, TaggerConfig, make_batch, normalize_word
+from seqtext.vectors import init_embedding, read_vectors
 from seqtext.tagschemes import SCHEMES, convert, detect_scheme
 from seqtext.tokenizers import SPECIALS, CharTokenizer, WordTokenizer, load_tokenizer
 from seqtext.trainer import TrainConfig, Trainer, load_run, save_run
@@ -30,35 +31,6 @@ class TaggerDataOptions:
     embeddings: str | None = None  # word2vec/GloVe text file
     dev_fraction: float = 0.1  # held out of train when no dev file is given
     weights_dtype: str = "float32"
-
-
-def read_vectors(path: str, vocabulary: dict[str, int]) -> tuple[dict[int, torch.Tensor], int]:
-    """Vectors of the vocabulary's words from a word2vec text or GloVe file (the first line of
-    word2vec, 'count dim', is skipped). Returns {word id: vector} and the dimension."""
-    found, dim = {}, None
-    file = Path(path)
-    if not file.is_file():
-        raise DataError(f"{path}: no such embeddings file")
-    with open(file, encoding="utf-8", errors="replace") as lines:
-        for number, line in enumerate(lines, 1):
-            parts = line.rstrip().split(" ")
-            if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
-                continue
-            if len(parts) < 3:
-                continue
-            if dim is None:
-                dim = len(parts) - 1
-            elif len(parts) - 1 != dim:
-                raise DataError(f"{path}, line {number}: {len(parts) - 1} numbers, expected {dim}")
-            index = vocabulary.get(normalize_word(parts[0]))
-            if index is not None and index not in found:
-                try:
-                    found[index] = torch.tensor([float(x) for x in parts[1:]])
-                except ValueError:
-                    raise DataError(f"{path}, line {number}: not a number in the vector") from None
-    if dim is None:
-        raise DataError(f"{path}: no vectors found")
-    return found, dim
 
 
 class TaggerTask(BucketedTask):
@@ -141,7 +113,7 @@ def train_tagger(
         chars = CharTokenizer.train(["".join(s.tokens) for s in sentences])
     vectors, dim = ({}, None)
     if data.embeddings and run is None:
-        vectors, dim = read_vectors(data.embeddings, words.stoi)
+        vectors, dim = read_vectors(data.embeddings, words.stoi, normalize_word)
         log(f"pretrained vectors for {len(vectors):,} of {words.vocab_size:,} words ({dim} dimensions)")
     base = asdict(model or TaggerConfig(0, 0, 0))
     if dim:
@@ -153,9 +125,7 @@ def train_tagger(
         save_run(out_dir, run)
     torch.manual_seed(train.seed)
     network = BiRNNTagger(config)
-    with torch.no_grad():
-        for index, vector in vectors.items():
-            network.words.weight[index] = vector
+    init_embedding(network.words, vectors)
     info = {"parameters": sum(p.numel() for p in network.parameters()), "train_file": str(train_file), "data": asdict(data)}
     log(f"{config.cell} tagger with {config.char_encoder} characters and {config.decoder} output, {info['parameters']:,} parameters")
     tagger = SequenceTagger(network, words, chars, tags, scheme, train_scheme, info=info)

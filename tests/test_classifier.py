@@ -100,6 +100,20 @@ def test_multi_label(tmp_path):
     assert model.metrics["score"] > 0.9
 
 
+def test_pretrained_vectors_initialise_embeddings(split_files, tmp_path):
+    (tmp_path / "vectors.txt").write_text("3 4\nfilm 0.5 0.5 0.5 0.5\nthe 1 2 3 4\nzzzunseen 1 1 1 1\n")
+    train, dev = split_files
+    model = train_classifier(
+        str(train), str(dev), tmp_path / "vec",
+        ClassifierConfig(0, 0, hidden_size=8),
+        ClassifierDataOptions(lowercase=True, embeddings=str(tmp_path / "vectors.txt")),
+        TrainConfig(epochs=1, max_steps=1, lr=1e-9, warmup_steps=0, progress=False),
+    )
+    assert model.network.config.embedding_dim == 4
+    the = model.tokenizer.stoi["the"]
+    assert torch.allclose(model.network.embedding.weight[the], torch.tensor([1.0, 2, 3, 4]), atol=1e-4)
+
+
 def test_class_weights_balanced_change_the_loss():
     weights = class_weights([[0], [0], [0], [1]], 2, multi_label=False)
     assert weights.tolist() == pytest.approx([4 / 6, 2.0])

@@ -84,6 +84,17 @@ def test_readers(tmp_path):
     assert read_sentences(str(tmp_path / "a.jsonl"))[0].tags == ["X", "Y"]
 
 
+def test_writers_round_trip(tmp_path):
+    from seqtext.tagged import Sentence, format_conll, format_jsonl
+
+    sentences = [Sentence(["EU", "rejects", "it"], ["B-ORG", "O", "O"]), Sentence(["Peter"], ["B-PER"])]
+    (tmp_path / "out.conll").write_text("".join(format_conll(s) for s in sentences))
+    (tmp_path / "out.jsonl").write_text("".join(format_jsonl(s) + "\n" for s in sentences))
+    for name in ("out.conll", "out.jsonl"):
+        again = read_sentences(str(tmp_path / name))
+        assert [(s.tokens, s.tags) for s in again] == [(s.tokens, s.tags) for s in sentences]
+
+
 def test_malformed_files_name_the_line(tmp_path):
     (tmp_path / "bad.conll").write_text("EU B-ORG\nrejects\n")
     with pytest.raises(DataError, match=r"bad.conll, line 2: 1 column"):
@@ -161,7 +172,9 @@ def test_pos_tagger_and_pretrained_vectors(tmp_path, shared_data):
         TrainConfig(epochs=1, max_steps=10, warmup_steps=3, progress=False),
     )
     assert tagger.network.config.word_dim == 4 and not tagger.spans
-    assert "top_confusions" in tagger.evaluate_sentences(read_sentences(str(tmp_path / "train.conllu"))[:20])
+    report = tagger.evaluate_sentences(read_sentences(str(tmp_path / "train.conllu"))[:20])
+    assert "top_confusions" in report
+    assert sum(sum(row.values()) for row in report["confusion"].values()) == report["tokens"]
 
 
 def test_cli_tag_formats(ner_dir, tmp_path):
