@@ -19,7 +19,7 @@ from torch.nn import functional as F
 
 from seqtext import generation, modelio
 from seqtext.errors import SeqtextError, SeqtextWarning
-from seqtext.tokenizers import BOS, PAD, Tokenizer
+from seqtext.tokenizers import BOS, EOS, PAD, Tokenizer
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
@@ -120,18 +120,24 @@ def window(streams: np.ndarray, start: int, bptt: int) -> tuple[torch.Tensor, to
 
 
 @torch.inference_mode()
-def stream_nll(network: RecurrentLM, ids: np.ndarray, batch_size: int = 16, bptt: int = 256) -> tuple[float, int]:
-    """Total negative log-likelihood (nats) of a stream and the number of predicted tokens."""
+def stream_nll(network: RecurrentLM, ids: np.ndarray, batch_size: int = 16, bptt: int = 256) -> dict:
+    """Negative log-likelihood (nats) of a stream: ``nll`` and ``tokens`` over every predicted
+    token, and ``eos_nll`` and ``eos`` for the <eos> predictions among them."""
     network.eval()
     batch_size = max(1, min(batch_size, len(ids) // (bptt + 1) or 1))
     streams = batchify(ids, batch_size)
-    total, count, state = 0.0, 0, None
+    totals = {"nll": 0.0, "tokens": 0, "eos_nll": 0.0, "eos": 0}
+    state = None
     for start in range(0, streams.shape[1] - 1, bptt):
         inputs, targets = window(streams, start, bptt)
         logits, state = network(inputs, state)
-        total += F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100, reduction="sum").item()
-        count += int((targets != -100).sum())
-    return total, count
+        losses = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100, reduction="none")
+        is_eos = targets.flatten() == EOS
+        totals["nll"] += losses.sum().item()
+        totals["tokens"] += int((targets != -100).sum())
+        totals["eos_nll"] += losses[is_eos].sum().item()
+        totals["eos"] += int(is_eos.sum())
+    return totals
 
 
 class LanguageModel(modelio.SavedModel):
@@ -244,10 +250,11 @@ class LanguageModel(modelio.SavedModel):
         if self.tokenizer.line_based:
             texts = [line for text in texts for line in text.splitlines() if line.strip()]
         ids = encode_stream(texts, self.tokenizer)
-        nll, count = stream_nll(self.network, ids, batch_size, bptt)
+        totals = stream_nll(self.network, ids, batch_size, bptt)
+        nll, count = totals["nll"], totals["tokens"]
         chars = sum(len(t) for t in texts)
         words = sum(len(t.split()) for t in texts)
-        return {
+        result = {
             "tokens": count,
             "characters": chars,
             "words": words,
@@ -256,3 +263,7 @@ class LanguageModel(modelio.SavedModel):
             "bits_per_character": nll / chars / math.log(2),
             "word_perplexity": math.exp(nll / words),
         }
+        if self.tokenizer.line_based and count > totals["eos"]:
+            # Word models end every line with <eos>: also the perplexity of the words alone.
+            result["perplexity_without_eos"] = math.exp((nll - totals["eos_nll"]) / (count - totals["eos"]))
+        return result

@@ -110,8 +110,8 @@ class LMTask:
         return loss, weight
 
     def evaluate(self) -> dict:
-        nll, count = stream_nll(self.network, self.val_ids, self.data.eval_batch_size, self.data.bptt)
-        loss = nll / count
+        totals = stream_nll(self.network, self.val_ids, self.data.eval_batch_size, self.data.bptt)
+        loss = totals["nll"] / totals["tokens"]
         return {"loss": loss, "perplexity": math.exp(loss), "bits_per_token": loss / math.log(2)}
 
     def sample(self) -> str:

@@ -166,3 +166,19 @@ def test_tiny_corpus_falls_back_to_smaller_batch(tmp_path):
     with pytest.warns(SeqtextWarning, match="using batch size"):
         lm = _run(corpus, tmp_path / "out", 3)
     assert math.isfinite(lm.metrics["loss"])
+
+
+def test_word_level_lm_reads_lines_and_reports_words_alone(small_corpus, tmp_path):
+    lm = train_language_model(
+        [str(small_corpus)],
+        tmp_path / "word",
+        LMConfig(vocab_size=0, embedding_dim=16, hidden_size=32, num_layers=1, tie_weights=True),
+        LMDataOptions(tokenizer="word", min_freq=2, batch_size=8, bptt=16),
+        TrainConfig(epochs=1, max_steps=20, warmup_steps=2, progress=False),
+    )
+    assert lm.tokenizer.line_based and lm.network.decoder.weight is lm.network.embedding.weight
+    result = lm.evaluate_texts(["First Citizen:\nBefore we proceed any further, hear me speak.\n"])
+    assert result["words"] == 10 and result["tokens"] == 10 + 2 + 3  # 3 punctuation tokens, 2 <eos>
+    assert result["perplexity_without_eos"] > 1
+    sample = lm.generate("Before we", max_length=5, temperature=0.0)[0]
+    assert sample["text"].startswith(" ") or sample["text"] == ""
