@@ -13,7 +13,7 @@ def train():
 
 
 @train.command("lm")
-@click.argument("files", nargs=-1, required=True)
+@click.argument("files", nargs=-1)
 @click.option("--val-file", multiple=True, help="Validation file(s); without it the last --val-fraction of the corpus.")
 @click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1, help="Share of the corpus (its end) held out for validation.")
 @click.option("--text-column", default="text", help="Column holding the text in JSONL/CSV files.")
@@ -37,7 +37,12 @@ def train():
 def train_lm(files, val_file, val_fraction, text_column, tokenizer, vocab_size, sp_model_type, min_freq, max_vocab,
              word_split, lowercase, cell, layers, hidden, embedding_dim, dropout, tie_weights, batch_size, bptt,
              reset_state, **options):
-    """Train a language model on FILES (plain text, JSONL or CSV; globs allowed)."""
+    """Train a language model on FILES (plain text, JSONL or CSV; globs allowed).
+
+    With --resume, FILES may be left out: the run continues on the corpus it started with.
+    """
+    if not files and not options["resume"]:
+        raise click.UsageError("give at least one training file")
     from seqtext.lm import LMConfig
     from seqtext.lm_training import LMDataOptions, train_language_model
 
