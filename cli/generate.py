@@ -19,8 +19,9 @@ import click
 @click.option("-s", "--num-samples", type=click.IntRange(1), default=1, help="Independent samples, generated as one batch.")
 @click.option("--seed", "random_seed", type=int, default=None, help="Random seed, for reproducible samples.")
 @click.option("--stop", multiple=True, help="End a sample at this string (repeatable); the string itself is not printed.")
+@click.option("--allow-unk", is_flag=True, help="Let the model generate <unk> (by default it never does).")
 @click.option("--format", "fmt", type=click.Choice(["text", "jsonl"]), default="text", help="Plain text, or one JSON object per sample.")
-def generate(seed, model, max_length, temperature, top_k, top_p, beam_size, num_samples, random_seed, stop, fmt):
+def generate(seed, model, max_length, temperature, top_k, top_p, beam_size, num_samples, random_seed, stop, allow_unk, fmt):
     """Continue SEED with a language model until its end token or --max-length.
 
     SEED may be '-' to read it from standard input; without SEED the model starts from scratch.
@@ -37,11 +38,11 @@ def generate(seed, model, max_length, temperature, top_k, top_p, beam_size, num_
     stop = tuple(s.encode().decode("unicode_escape") for s in stop)  # lets users write --stop '\n\n'
     if fmt == "text" and num_samples == 1 and beam_size == 1:
         click.echo(seed, nl=False)
-        for piece in lm.stream(seed, max_length, temperature, top_k, top_p, stop, random_seed):
+        for piece in lm.stream(seed, max_length, temperature, top_k, top_p, stop, random_seed, allow_unk):
             click.echo(piece, nl=False)
         click.echo()
         return
-    samples = lm.generate(seed, max_length, temperature, top_k, top_p, beam_size, num_samples, stop, random_seed)
+    samples = lm.generate(seed, max_length, temperature, top_k, top_p, beam_size, num_samples, stop, random_seed, allow_unk)
     for index, sample in enumerate(samples):
         if fmt == "jsonl":
             click.echo(json.dumps({"sample": index, "seed": seed, **sample}, ensure_ascii=False))

@@ -38,9 +38,9 @@ def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float | None) 
     return logits
 
 
-def _never_generated(logits: torch.Tensor) -> torch.Tensor:
-    logits[..., PAD] = float("-inf")
-    logits[..., BOS] = float("-inf")
+def _ban(logits: torch.Tensor, banned: tuple[int, ...]) -> torch.Tensor:
+    """Tokens that are never generated: <pad>, <bos>, and whatever else is in ``banned``."""
+    logits[..., [PAD, BOS, *banned]] = float("-inf")
     return logits
 
 
@@ -60,6 +60,7 @@ def sample(
     top_p: float | None,
     num_samples: int,
     generator: torch.Generator,
+    banned: tuple[int, ...] = (),
 ) -> Iterator[torch.Tensor]:
     """Yield the next token of each of ``num_samples`` streams, (N,), until every stream has
     produced <eos> or ``max_length`` tokens. Temperature 0 picks the most likely token."""
@@ -72,7 +73,7 @@ def sample(
     state = _expand(state, num_samples)
     done = torch.zeros(num_samples, dtype=torch.bool)
     for _ in range(max_length):
-        logits = _never_generated(logits.float().clone())
+        logits = _ban(logits.float().clone(), banned)
         if temperature == 0:
             tokens = logits.argmax(-1)
         else:
@@ -98,13 +99,13 @@ def collect(steps: Iterator[torch.Tensor], num_samples: int) -> list[list[int]]:
 
 
 @torch.inference_mode()
-def beam_search(network, prefix: list[int], max_length: int, beam_size: int) -> list[list[int]]:
+def beam_search(network, prefix: list[int], max_length: int, beam_size: int, banned: tuple[int, ...] = ()) -> list[list[int]]:
     """The ``beam_size`` most likely continuations, best first, scored by mean log-probability
     per token (so that short endings are not favoured). Finished ones end with <eos>."""
     check_options(1.0, None, None, max_length)
     network.eval()
     logits, state = network(torch.tensor([prefix]))
-    log_probs = _never_generated(logits[:, -1].float().log_softmax(-1))  # (1, V)
+    log_probs = _ban(logits[:, -1].float().log_softmax(-1), banned)  # (1, V)
     alive: list[list[int]] = [[]]
     scores = torch.zeros(1)
     finished: list[tuple[float, list[int]]] = []
@@ -132,7 +133,7 @@ def beam_search(network, prefix: list[int], max_length: int, beam_size: int) -> 
 
         state = select_state(state, torch.tensor(parents))
         logits, state = network(torch.tensor(tokens)[:, None], state)
-        log_probs = _never_generated(logits[:, -1].float().log_softmax(-1))
+        log_probs = _ban(logits[:, -1].float().log_softmax(-1), banned)
     else:
         finished += [(s / max(1, len(seq)), seq) for s, seq in zip(scores.tolist(), alive)]
     finished.sort(key=lambda pair: pair[0], reverse=True)

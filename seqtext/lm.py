@@ -19,7 +19,7 @@ from torch.nn import functional as F
 
 from seqtext import generation, modelio
 from seqtext.errors import SeqtextError, SeqtextWarning
-from seqtext.tokenizers import BOS, EOS, PAD, Tokenizer
+from seqtext.tokenizers import BOS, EOS, PAD, UNK, Tokenizer
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
@@ -140,6 +140,10 @@ def stream_nll(network: RecurrentLM, ids: np.ndarray, batch_size: int = 16, bptt
     return totals
 
 
+def _banned(allow_unk: bool) -> tuple[int, ...]:
+    return () if allow_unk else (UNK,)
+
+
 class LanguageModel(modelio.SavedModel):
     """A trained language model: what ``seqtext.load`` returns for kind ``language_model``."""
 
@@ -182,11 +186,12 @@ class LanguageModel(modelio.SavedModel):
         top_p: float | None = None,
         stop: tuple[str, ...] = (),
         random_seed: int | None = None,
+        allow_unk: bool = False,
     ) -> Iterator[str]:
         """Yield the continuation of ``seed`` piece by piece as it is sampled (one stream)."""
         ids = self._prefix(seed)
         tokens = generation.sample(
-            self.network, ids, max_length, temperature, top_k, top_p, 1, self._generator(random_seed)
+            self.network, ids, max_length, temperature, top_k, top_p, 1, self._generator(random_seed), _banned(allow_unk)
         )
         decoder = generation.StreamDecoder(self.tokenizer, stop)
         for step in tokens:
@@ -210,21 +215,24 @@ class LanguageModel(modelio.SavedModel):
         num_samples: int = 1,
         stop: tuple[str, ...] = (),
         random_seed: int | None = None,
+        allow_unk: bool = False,
     ) -> list[dict]:
         """Continuations of ``seed``: a list of ``{"text", "tokens", "finish"}`` dicts.
 
         ``finish`` says why a sample ended: ``eos`` (the model's end token), ``stop`` (a stop
         string; the text is cut before it) or ``length`` (``max_length`` tokens).
-        Beam search returns the ``num_samples`` best beams, best first.
+        Beam search returns the ``num_samples`` best beams, best first. ``<unk>`` is not
+        generated unless ``allow_unk``.
         """
         ids = self._prefix(seed)
         if beam_size > 1:
             if num_samples > beam_size:
                 raise SeqtextError(f"--num-samples ({num_samples}) cannot exceed --beam-size ({beam_size})")
-            sequences = generation.beam_search(self.network, ids, max_length, beam_size)[:num_samples]
+            sequences = generation.beam_search(self.network, ids, max_length, beam_size, _banned(allow_unk))[:num_samples]
         else:
             steps = generation.sample(
-                self.network, ids, max_length, temperature, top_k, top_p, num_samples, self._generator(random_seed)
+                self.network, ids, max_length, temperature, top_k, top_p, num_samples, self._generator(random_seed),
+                _banned(allow_unk),
             )
             sequences = generation.collect(steps, num_samples)
         results = []

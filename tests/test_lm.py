@@ -8,7 +8,7 @@ import seqtext
 from seqtext.errors import SeqtextWarning, TrainingError, TrainingInterrupted
 from seqtext.lm import LMConfig, RecurrentLM
 from seqtext.lm_training import LMDataOptions, train_language_model
-from seqtext.tokenizers import EOS
+from seqtext.tokenizers import EOS, UNK
 from seqtext.trainer import TrainConfig
 
 
@@ -182,3 +182,7 @@ def test_word_level_lm_reads_lines_and_reports_words_alone(small_corpus, tmp_pat
     assert result["perplexity_without_eos"] > 1
     sample = lm.generate("Before we", max_length=5, temperature=0.0)[0]
     assert sample["text"].startswith(" ") or sample["text"] == ""
+    with torch.no_grad():
+        lm.network.decoder.bias[UNK] = 1e4  # <unk> now wins every step, unless it is banned
+    assert "<unk>" not in lm.generate("Before we", max_length=5, temperature=0.0)[0]["text"]
+    assert lm.generate("Before we", max_length=3, temperature=0.0, allow_unk=True)[0]["text"] == " <unk> <unk> <unk>"

@@ -57,3 +57,10 @@ def test_sentiment_default_model():
     assert result.stdout.strip() == "positive"
     result = CliRunner().invoke(main, ["classify", "-"], input="a dull , lifeless mess .\nan utter delight .\n")
     assert result.stdout.split() == ["negative", "positive"]
+
+
+def test_brown_generates_words():
+    result = CliRunner().invoke(main, ["generate", "--model", "brown", "The jury", "-n", "30", "--seed", "1"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("The jury ") and "<unk>" not in result.stdout
+    assert seqtext.load("brown").metrics["perplexity"] < 252
