@@ -31,7 +31,8 @@ brown() {
 
 pos() {
   seqtext train tagger "$DATA/ud_ewt/en_ewt-ud-train.conllu" --dev "$DATA/ud_ewt/en_ewt-ud-dev.conllu" \
-    -o runs/pos --tag-column upos --batch-size 32 --epochs 10 --lr 2e-3 --patience 3 --weights-dtype float16 --seed 1
+    -o runs/pos --tag-column upos --layers 2 --dropout 0.33 --char-hidden 64 --batch-size 32 --epochs 14 --lr 2e-3 \
+    --patience 3 --weights-dtype float16 --seed 1
 }
 
 ner() {
@@ -41,8 +42,8 @@ ner() {
 
 chunk() {
   # No dev split is given: the last 10 % of train is held out for choosing the epoch.
-  seqtext train tagger "$DATA/conll2000/train.txt" -o runs/chunk --dev-fraction 0.1 \
-    --batch-size 32 --epochs 10 --lr 2e-3 --patience 3 --weights-dtype float16 --seed 1
+  seqtext train tagger "$DATA/conll2000/train.txt" -o runs/chunk --dev-fraction 0.1 --layers 2 --char-hidden 64 \
+    --batch-size 32 --epochs 14 --lr 2e-3 --patience 3 --weights-dtype float16 --seed 1
 }
 
 sentiment() {
