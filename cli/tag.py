@@ -8,34 +8,7 @@ from itertools import islice
 
 import click
 
-MAX_PARAGRAPH = 200  # lines
 PALETTE = ["#ffd966", "#9fc5e8", "#b6d7a8", "#f4cccc", "#d9d2e9", "#fce5cd", "#d0e0e3", "#ead1dc"]
-
-
-def _sentences(source, input_format: str):
-    """Token lists, read lazily: raw text paragraph by paragraph, or pre-tokenized input."""
-    from seqtext.tagged import _read_columns
-    from seqtext.textsplit import tokenize_text
-
-    if input_format == "tokens":
-        for line in source:
-            if line.strip():
-                yield line.split()
-    elif input_format in ("conll", "conllu"):
-        column = 1 if input_format == "conllu" else 0
-        for sentence in _read_columns(source, "<input>", column, column, need_tags=False, conllu=input_format == "conllu"):
-            yield sentence.tokens
-    else:
-        # Raw text is split paragraph by paragraph; a paragraph that runs past MAX_PARAGRAPH
-        # lines is split at a line break, so memory stays flat on text without blank lines.
-        paragraph = []
-        for line in source:
-            if line.strip() and len(paragraph) < MAX_PARAGRAPH:
-                paragraph.append(line)
-                continue
-            yield from tokenize_text("".join(paragraph))
-            paragraph = [line] if line.strip() else []
-        yield from tokenize_text("".join(paragraph))
 
 
 def _inline(tokens, tags, spans) -> str:
@@ -81,13 +54,13 @@ def tag(text, model, input_format, fmt, tag_scheme, batch_size):
     any size is tagged in constant memory."""
     from seqtext import load
     from seqtext.errors import SeqtextError
-    from seqtext.tagged import Sentence, format_conll, format_jsonl
+    from seqtext.tagged import Sentence, format_conll, format_jsonl, iter_token_lists
 
     tagger = load(model)
     if getattr(tagger, "kind", None) != "tagger":
         raise SeqtextError(f"model {model!r} is a {tagger.kind}, not a tagger")
     source = iter([text + "\n"]) if text not in (None, "-") else sys.stdin
-    sentences = _sentences(source, input_format)
+    sentences = iter_token_lists(source, input_format)
     scheme = tag_scheme or tagger.scheme
     colours: dict[str, str] = {}
     if fmt == "html":

@@ -16,6 +16,7 @@ from seqtext.errors import DataError
 
 FORMATS = ("conll", "conllu", "jsonl")
 UD_COLUMNS = {"upos": 3, "xpos": 4}
+MAX_PARAGRAPH = 200  # lines of raw text split into sentences at once
 
 
 @dataclass
@@ -118,3 +119,30 @@ def format_jsonl(sentence: Sentence, spans=None) -> str:
             for kind, start, end in spans
         ]
     return json.dumps(record, ensure_ascii=False)
+
+
+def iter_token_lists(lines: Iterable[str], input_format: str = "text") -> Iterator[list[str]]:
+    """Token lists to tag, read lazily from ``lines``: raw ``text`` (split into sentences and
+    tokens paragraph by paragraph), ``tokens`` (one tokenized sentence per line), or the words of
+    ``conll``/``conllu`` input."""
+    from seqtext.textsplit import tokenize_text
+
+    if input_format == "tokens":
+        for line in lines:
+            if line.strip():
+                yield line.split()
+    elif input_format in ("conll", "conllu"):
+        column = 1 if input_format == "conllu" else 0
+        for sentence in _read_columns(lines, "<input>", column, column, need_tags=False, conllu=input_format == "conllu"):
+            yield sentence.tokens
+    else:
+        # Raw text is split paragraph by paragraph; a paragraph that runs past MAX_PARAGRAPH
+        # lines is split at a line break, so memory stays flat on text without blank lines.
+        paragraph = []
+        for line in lines:
+            if line.strip() and len(paragraph) < MAX_PARAGRAPH:
+                paragraph.append(line)
+                continue
+            yield from tokenize_text("".join(paragraph))
+            paragraph = [line] if line.strip() else []
+        yield from tokenize_text("".join(paragraph))

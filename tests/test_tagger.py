@@ -203,3 +203,20 @@ def test_cli_train_and_evaluate_tagger(ner_files, tmp_path):
     (tmp_path / "bad.conll").write_text("EU\n")
     result = runner.invoke(main, ["train", "tagger", str(tmp_path / "bad.conll"), "--tag-column", "3", "-o", str(tmp_path / "x")])
     assert result.exit_code == 1 and "bad.conll, line 1" in result.stderr
+
+
+def test_raw_input_is_read_lazily_in_bounded_pieces():
+    from seqtext.tagged import MAX_PARAGRAPH, iter_token_lists
+
+    read = 0
+
+    def lines():
+        nonlocal read
+        for _ in range(100_000):
+            read += 1
+            yield "Peter went home.\n"
+
+    sentences = iter_token_lists(lines(), "text")
+    assert next(sentences) == ["Peter", "went", "home", "."]
+    assert read <= MAX_PARAGRAPH + 1  # constant memory: no need to read the whole input first
+    assert list(iter_token_lists(["a b\n", "\n", "c\n"], "tokens")) == [["a", "b"], ["c"]]
