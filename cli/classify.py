@@ -71,8 +71,7 @@ def classify(text, model, probs, fmt, explain, threshold, batch_size):
             if probs:
                 shown += "\t" + " ".join(f"{name}={p:.4f}" for name, p in result["probs"].items())
             if explain:
-                joiner = "" if classifier.tokenizer.kind in ("char", "sentencepiece") else " "
-                shown += "\t" + _highlight(classifier.explain(line), joiner)
+                shown += "\t" + _highlight(classifier.explain(line), classifier.tokenizer.joiner)
             click.echo(shown)
     if classifier.truncated:
         click.echo(f"Warning: {classifier.truncated} text(s) were cut to {classifier.max_tokens} tokens", err=True)

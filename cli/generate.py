@@ -35,7 +35,7 @@ def generate(seed, model, max_length, temperature, top_k, top_p, beam_size, num_
     lm = load(model)
     if getattr(lm, "kind", None) != "language_model":
         raise SeqtextError(f"model {model!r} is a {lm.kind}, not a language model")
-    stop = tuple(s.encode().decode("unicode_escape") for s in stop)  # lets users write --stop '\n\n'
+    stop = tuple(s.replace("\\n", "\n").replace("\\t", "\t") for s in stop)  # lets users write --stop '\n\n'
     if fmt == "text" and num_samples == 1 and beam_size == 1:
         click.echo(seed, nl=False)
         for piece in lm.stream(seed, max_length, temperature, top_k, top_p, stop, random_seed, allow_unk):

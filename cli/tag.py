@@ -70,7 +70,7 @@ def tag(text, model, input_format, fmt, tag_scheme, batch_size):
         if not batch:
             break
         for tokens, tags in zip(batch, tagger.tag(batch, scheme=scheme)):
-            spans = tagger.entities(tokens, tags, scheme) if tagger.spans else None
+            spans = tagger.entities(tags, scheme) if tagger.spans else None
             if fmt == "conll":
                 click.echo(format_conll(Sentence(tokens, tags)), nl=False)
             elif fmt == "jsonl":

@@ -90,8 +90,6 @@ def read_texts(
             options = {"delimiter": "\t"} if files[0].suffix.lower() == ".tsv" else {}
             data = datasets.load_dataset(kind, data_files=names, split="train", **options)
             column = text_column
-    except DataError:
-        raise
     except Exception as err:  # datasets wraps parser errors in many types
         raise DataError(f"cannot read {', '.join(names)} as {kind}: {str(err).splitlines()[0]}") from None
     if column not in data.column_names:

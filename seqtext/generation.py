@@ -70,9 +70,14 @@ def _step(network, tokens: torch.Tensor, state):
     return logits[:, -1], state
 
 
-def _expand(state, n: int):
-    from seqtext.lm import select_state
+def select_state(state, index: torch.Tensor):
+    """The state rows of the batch entries in ``index`` (repeat, reorder or drop streams)."""
+    if isinstance(state, tuple):
+        return tuple(s.index_select(1, index) for s in state)
+    return state.index_select(1, index)
 
+
+def _expand(state, n: int):
     return select_state(state, torch.zeros(n, dtype=torch.long))
 
 
@@ -154,8 +159,6 @@ def beam_search(network, prefix: list[int], max_length: int, beam_size: int, ban
         if len(finished) >= beam_size or not next_alive:
             break
         alive, scores = next_alive, torch.tensor(next_scores)
-        from seqtext.lm import select_state
-
         state = select_state(state, torch.tensor(parents))
         logits, state = _step(network, torch.tensor(tokens)[:, None], state)
         log_probs = _ban(logits.float().log_softmax(-1), banned)
@@ -176,7 +179,7 @@ class StreamDecoder:
     def __init__(self, tokenizer: Tokenizer, stop: tuple[str, ...] = ()):
         self.tokenizer = tokenizer
         self.stop = tuple(s for s in stop if s)
-        self.joiner = " " if tokenizer.line_based else ""
+        self.joiner = tokenizer.joiner
         self.ids: list[int] = []
         self.text = ""
         self.emitted = 0

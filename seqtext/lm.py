@@ -89,13 +89,6 @@ def detach_state(state):
     return state.detach()
 
 
-def select_state(state, index: torch.Tensor):
-    """The state rows of the batch entries in ``index`` (repeat, reorder or drop streams)."""
-    if isinstance(state, tuple):
-        return tuple(s.index_select(1, index) for s in state)
-    return state.index_select(1, index)
-
-
 def targets_of(ids: torch.Tensor) -> torch.Tensor:
     """Targets for the loss: <bos> and <pad> are never predicted, so they are ignored."""
     targets = ids.long()

@@ -196,7 +196,7 @@ def train_language_model(
         "parameters": params,
         "train_files": run.train_files,
         "data": asdict(data),
-        "train": {k: v for k, v in asdict(train).items() if k not in ("progress", "extra")},
+        "train": {k: v for k, v in asdict(train).items() if k != "progress"},
     }
     task = LMTask(network, tokenizer, train_ids, val_ids, data, info)
     Trainer(task, train, out_dir, log=log).fit(resume=resume, on_step=on_step)

@@ -200,7 +200,8 @@ class SequenceTagger(modelio.SavedModel):
                 results[i] = convert([self.tags[t] for t in ids], self.train_scheme, scheme if self.spans else "none")
         return results
 
-    def entities(self, tokens: list[str], tags: list[str], scheme: str | None = None) -> list[tuple[str, int, int]]:
+    def entities(self, tags: list[str], scheme: str | None = None) -> list[tuple[str, int, int]]:
+        """Entity spans ``(type, start, end)`` of ``tags`` (in ``scheme``, default the model's)."""
         return to_spans(tags, scheme or self.scheme) if self.spans else []
 
     def evaluate_sentences(self, gold: list[Sentence], gold_scheme: str | None = None) -> dict:

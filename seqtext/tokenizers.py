@@ -34,6 +34,8 @@ class Tokenizer:
     # True when the tokenizer cannot represent a line break, so corpora are read line by line
     # and each line ends with <eos> (word level); False when newlines are ordinary tokens.
     line_based: bool = False
+    # What goes between decoded pieces shown one by one (word tokens are space-separated).
+    joiner: str = ""
 
     @property
     def vocab_size(self) -> int:
@@ -130,6 +132,7 @@ class WordTokenizer(_VocabTokenizer):
 
     kind = "word"
     line_based = True
+    joiner = " "
 
     def __init__(self, tokens: list[str], split: str = "regex", lowercase: bool = False):
         if split not in ("regex", "whitespace"):
@@ -192,9 +195,6 @@ class SentencePieceTokenizer(Tokenizer):
 
     def encode(self, text: str) -> list[int]:
         return self.processor.encode(text)
-
-    def pieces(self, text: str) -> list[str]:
-        return self.processor.encode(text, out_type=str)
 
     def decode(self, ids: Iterable[int]) -> str:
         return self.processor.decode([int(i) for i in ids if i not in (PAD, BOS, EOS)])

@@ -25,7 +25,7 @@ import math
 import os
 import signal
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -67,7 +67,6 @@ class TrainConfig:
     patience: int | None = None  # evaluations without improvement before stopping early
     seed: int = 0
     progress: bool = True
-    extra: dict = field(default_factory=dict)  # recorded in the log only
 
 
 class Trainer:

@@ -46,6 +46,13 @@ def test_generate_seed_from_stdin_and_beam(runner, tiny_lm_dir):
     assert result.exit_code == 0 and len(result.stdout.splitlines()) == 2
 
 
+def test_generate_stop_string_escapes(runner, tiny_lm_dir):
+    args = ["generate", "ROMEO:", "-m", str(tiny_lm_dir), "-n", "200", "-t", "0", "--format", "jsonl"]
+    full = json.loads(runner.invoke(main, args).stdout)["text"]
+    cut = json.loads(runner.invoke(main, args + ["--stop", "\\n", "--stop", "é"]).stdout)
+    assert cut["finish"] == "stop" and cut["text"] == full[: full.index("\n")]
+
+
 def test_generate_unknown_characters_warn_not_crash(runner, tiny_lm_dir):
     result = runner.invoke(main, ["generate", "ROMEO 你好", "-m", str(tiny_lm_dir), "-n", "5"])
     assert result.exit_code == 0
