@@ -7,17 +7,19 @@ import sys
 
 import click
 
+from seqtext.cli.options import SEED, FiniteFloat
+
 
 @click.command()
 @click.argument("seed", required=False, default="")
 @click.option("-m", "--model", default="shakespeare", help="Shipped model name, user model name, or model directory.")
 @click.option("-n", "--max-length", type=click.IntRange(0), default=500, help="Most tokens to generate after the seed.")
-@click.option("-t", "--temperature", type=click.FloatRange(0), default=0.8, help="Sampling temperature; 0 means greedy.")
+@click.option("-t", "--temperature", type=FiniteFloat(0), default=0.8, help="Sampling temperature; 0 means greedy.")
 @click.option("-k", "--top-k", type=click.IntRange(1), default=None, help="Sample only from the k most likely tokens.")
-@click.option("-p", "--top-p", type=click.FloatRange(0, 1, min_open=True), default=None, help="Sample from the smallest set of tokens whose probability reaches p (nucleus sampling).")
-@click.option("-b", "--beam-size", type=click.IntRange(1), default=1, help="Beam search with this many beams (1: sampling).")
+@click.option("-p", "--top-p", type=FiniteFloat(0, 1, min_open=True), default=None, help="Sample from the smallest set of tokens whose probability reaches p (nucleus sampling).")
+@click.option("-b", "--beam-size", type=click.IntRange(1, 64), default=1, help="Beam search with this many beams (1: sampling).")
 @click.option("-s", "--num-samples", type=click.IntRange(1), default=1, help="Independent samples, generated as one batch.")
-@click.option("--seed", "random_seed", type=int, default=None, help="Random seed, for reproducible samples.")
+@click.option("--seed", "random_seed", type=SEED, default=None, help="Random seed, for reproducible samples.")
 @click.option("--stop", multiple=True, help="End a sample at this string (repeatable); the string itself is not printed.")
 @click.option("--allow-unk", is_flag=True, help="Let the model generate <unk> (by default it never does).")
 @click.option("--format", "fmt", type=click.Choice(["text", "jsonl"]), default="text", help="Plain text, or one JSON object per sample.")
@@ -38,11 +40,13 @@ def generate(seed, model, max_length, temperature, top_k, top_p, beam_size, num_
     stop = tuple(s.replace("\\n", "\n").replace("\\t", "\t") for s in stop)  # lets users write --stop '\n\n'
     if fmt == "text" and num_samples == 1 and beam_size == 1:
         click.echo(seed, nl=False)
-        for piece in lm.stream(seed, max_length, temperature, top_k, top_p, stop, random_seed, allow_unk):
+        for piece in lm.stream(seed, max_length=max_length, temperature=temperature, top_k=top_k, top_p=top_p, stop=stop,
+                               random_seed=random_seed, allow_unk=allow_unk):
             click.echo(piece, nl=False)
         click.echo()
         return
-    samples = lm.generate(seed, max_length, temperature, top_k, top_p, beam_size, num_samples, stop, random_seed, allow_unk)
+    samples = lm.generate(seed, max_length=max_length, temperature=temperature, top_k=top_k, top_p=top_p, beam_size=beam_size,
+                          num_samples=num_samples, stop=stop, random_seed=random_seed, allow_unk=allow_unk)
     for index, sample in enumerate(samples):
         if fmt == "jsonl":
             click.echo(json.dumps({"sample": index, "seed": seed, **sample}, ensure_ascii=False))

@@ -1,8 +1,15 @@
 """The ``seqtext`` command group: version, ``--debug``, and the bridge from library errors to
-one-line messages and exit codes (0 success, 1 error, 2 usage error)."""
+one-line messages and exit codes.
+
+Exit codes: 0 success; 1 an error the user can act on (a ``SeqtextError``, printed as one
+``Error:`` line); 2 a usage error (click's); 130 interrupted with Ctrl-C (training writes its
+checkpoint first); 141 the reader of our output went away (``seqtext generate | head``).
+Any other exception is a bug and keeps its traceback.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 
@@ -10,27 +17,49 @@ import click
 
 from seqtext import __version__
 
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     click.echo(f"Warning: {message}", err=True)
 
 
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so that the interpreter's final flush
+    does not raise a second BrokenPipeError on the way out."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (tests, notebooks)
+        pass
+
+
 class SeqtextGroup(click.Group):
-    """Turns exceptions into ``Error: ...`` lines; ``--debug`` shows the traceback instead."""
+    """Turns seqtext's own errors into ``Error: ...`` lines (``--debug`` shows the traceback
+    instead), Ctrl-C into exit 130 and a closed pipe into a quiet exit 141."""
 
     def invoke(self, ctx):
-        warnings.showwarning = _show_warning
-        try:
-            return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-            raise
-        except Exception as err:
-            if ctx.params.get("debug"):
-                raise
-            from seqtext.errors import SeqtextError
+        from seqtext.errors import SeqtextError, TrainingInterrupted
 
-            message = str(err) if isinstance(err, SeqtextError) else f"{type(err).__name__}: {err}"
-            raise click.ClickException(message.splitlines()[0] if message else type(err).__name__) from None
+        with warnings.catch_warnings():  # restores the process's own warning display afterwards
+            warnings.showwarning = _show_warning
+            try:
+                return super().invoke(ctx)
+            except TrainingInterrupted as err:
+                click.echo(f"Interrupted: {err}", err=True)
+                raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+            except KeyboardInterrupt:
+                click.echo("Interrupted", err=True)
+                raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+            except BrokenPipeError:
+                _silence_stdout()
+                raise click.exceptions.Exit(EXIT_BROKEN_PIPE) from None
+            except SeqtextError as err:
+                if ctx.params.get("debug"):
+                    raise
+                message = str(err).strip() or type(err).__name__
+                raise click.ClickException(message.splitlines()[0]) from None
 
 
 @click.group(cls=SeqtextGroup, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})

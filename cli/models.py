@@ -11,7 +11,7 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per model.")
 def models(as_json):
     """List the shipped models and the user's models (in $SEQTEXT_HOME/models, default ~/.seqtext/models)."""
-    from seqtext.modelio import list_models, user_model_dir
+    from seqtext.registry import list_models, user_model_dir
 
     found = list_models()
     if as_json:
@@ -21,7 +21,10 @@ def models(as_json):
     if not found:
         click.echo(f"no models found (user models go in {user_model_dir()})")
     for entry in found:
-        metrics = entry["metrics"]
+        if "broken" in entry:  # listed, not skipped: the user should see why their model does not load
+            click.echo(f"{entry['name']:<14} {entry['source']:<8} broken: {entry['broken']}")
+            continue
+        metrics = {k: v for k, v in entry["metrics"].items() if isinstance(v, (int, float))}
         if "f1" in metrics:
             score = f"dev F1 {100 * metrics['f1']:.2f}"
         elif "accuracy" in metrics:

@@ -11,9 +11,9 @@ __all__ = ["load", "list_models", "SeqtextError", "__version__"]
 
 def __getattr__(name):
     if name in ("load", "list_models"):
-        from seqtext import modelio
+        from seqtext import registry
 
-        return getattr(modelio, name)
+        return getattr(registry, name)
     if name == "SeqtextError":
         from seqtext.errors import SeqtextError
 

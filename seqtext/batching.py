@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from seqtext.trainer import mix_seed
+
 
 def bucketed_batches(lengths: list[int], batch_size: int, generator: torch.Generator) -> list[list[int]]:
     """Index batches of similar length: shuffle, sort inside windows of 50 batches by length,
@@ -27,7 +29,7 @@ class BucketedTask:
         return -(-len(self.lengths) // self.batch_size)
 
     def batches(self, epoch: int, start: int):
-        generator = torch.Generator().manual_seed(self.seed * 1000 + epoch)
+        generator = torch.Generator().manual_seed(mix_seed(self.seed, epoch))
         yield from bucketed_batches(self.lengths, self.batch_size, generator)[start:]
 
     def save(self, directory, metrics: dict) -> None:

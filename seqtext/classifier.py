@@ -4,7 +4,6 @@ labels). Shapes: B batch, T tokens, E embedding size, H hidden size, C classes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -13,26 +12,12 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqtext import modelio
-from seqtext.errors import DataError, SeqtextError
+from seqtext import modeldir
+from seqtext.configs import POOLINGS, ClassifierConfig
+from seqtext.errors import SeqtextError
 from seqtext.lm import CELLS
 from seqtext.tokenizers import PAD, Tokenizer
 
-POOLINGS = ("last", "mean", "max", "attention")
-
-
-@dataclass
-class ClassifierConfig:
-    vocab_size: int
-    num_classes: int
-    embedding_dim: int = 128
-    hidden_size: int = 128
-    num_layers: int = 1
-    cell: str = "gru"
-    dropout: float = 0.3
-    pooling: str = "attention"
-    mlp_hidden: int = 128
-    multi_label: bool = False
 
 
 class RecurrentClassifier(nn.Module):
@@ -102,7 +87,7 @@ def pad_batch(sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     return ids, lengths
 
 
-class TextClassifier(modelio.SavedModel):
+class TextClassifier(modeldir.SavedModel):
     """A trained classifier: what ``seqtext.load`` returns for kind ``classifier``."""
 
     kind = "classifier"
@@ -128,9 +113,10 @@ class TextClassifier(modelio.SavedModel):
 
     @classmethod
     def from_directory(cls, directory: Path, config: dict) -> "TextClassifier":
-        network = RecurrentClassifier(ClassifierConfig(**config["model"]))
-        tokenizer = modelio.load_parts(directory, config, network)
-        return cls(network, tokenizer, config["labels"], config.get("max_tokens", 512), modelio.read_metrics(directory),
+        config = modeldir.check_config(directory, config, expected_kind=cls.kind)
+        network = modeldir.build_network(RecurrentClassifier, ClassifierConfig, directory, config)
+        tokenizer = modeldir.load_parts(directory, config, network)
+        return cls(network, tokenizer, config["labels"], config.get("max_tokens", 512), modeldir.read_metrics(directory),
                    config.get("info", {}), config.get("label_aliases"))
 
     def encode(self, text: str) -> list[int]:
@@ -189,21 +175,6 @@ class TextClassifier(modelio.SavedModel):
         logits[int(logits.argmax())].backward()
         scores = (embedded.grad * embedded).sum(-1)[0]
         return list(zip(pieces, scores.tolist()))
-
-    def evaluate_examples(self, examples) -> dict:
-        """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix."""
-        from seqtext.metrics import multi_label_report, single_label_report
-
-        known = set(self.labels)
-        for example in examples:
-            example.labels = [self.label_aliases.get(label, label) for label in example.labels]
-            unknown = [label for label in example.labels if label not in known]
-            if unknown:
-                raise DataError(f"{example.where}: label {unknown[0]!r} was not seen in training (labels: {', '.join(self.labels)})")
-        predictions = list(self.predict(e.text for e in examples))
-        if self.multi_label:
-            return multi_label_report([set(e.labels) for e in examples], [set(p["labels"]) for p in predictions], self.labels)
-        return single_label_report([e.labels[0] for e in examples], [p["label"] for p in predictions], self.labels)
 
 
 def class_weights(label_ids: list[list[int]], num_classes: int, multi_label: bool) -> torch.Tensor:

@@ -8,9 +8,13 @@ disk when a work directory is given, so a large corpus never becomes a Python li
 
 from __future__ import annotations
 
+import codecs
 import glob
+import logging
 import os
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -18,12 +22,16 @@ from seqtext.errors import DataError
 from seqtext.tokenizers import BOS, EOS, Tokenizer
 
 TEXT_SUFFIXES = {".jsonl": "json", ".json": "json", ".csv": "csv", ".tsv": "csv"}
+CHUNK_BYTES = 1 << 20  # read at once by check_text_file
+BOM = "\ufeff"
 
 
 def expand_paths(patterns: list[str] | str) -> list[Path]:
     """Files named by ``patterns`` (paths or globs), in a stable order; an error if none match."""
     if isinstance(patterns, (str, Path)):
         patterns = [patterns]
+    if not patterns:
+        raise DataError("no files given")
     files: list[Path] = []
     for pattern in patterns:
         pattern = str(pattern)
@@ -41,25 +49,81 @@ def expand_paths(patterns: list[str] | str) -> list[Path]:
 
 
 def check_text_file(path: Path) -> None:
-    """Raise a DataError naming the line if ``path`` is empty or not valid UTF-8."""
-    data = path.read_bytes()
-    if not data.strip():
+    """Raise a DataError naming the line if ``path`` is empty or not valid UTF-8.
+
+    The file is read CHUNK_BYTES at a time so that checking a corpus costs one chunk of memory,
+    not the whole file; the incremental decoder carries a character cut at a chunk boundary
+    over to the next chunk. A byte-order mark alone does not make a file non-empty.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    newlines = 0  # in the chunks decoded so far
+    at_start, blank = True, True
+    with open(path, "rb") as handle:
+        while True:
+            chunk = handle.read(CHUNK_BYTES)
+            try:
+                text = decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as err:
+                # err.object is the bytes carried over (part of one character, never a newline)
+                # followed by this chunk, so the newlines before err.start are all in this line count.
+                line = newlines + err.object[: err.start].count(b"\n") + 1
+                raise DataError(
+                    f"{path}, line {line}: not valid UTF-8 (byte 0x{err.object[err.start]:02x}); convert the file to UTF-8"
+                ) from None
+            if at_start and text:
+                text, at_start = text.removeprefix(BOM), False
+            if blank and text.strip():
+                blank = False
+            if not chunk:
+                break
+            newlines += chunk.count(b"\n")
+    if blank:
         raise DataError(f"{path}: file is empty")
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
-        raise DataError(f"{path}, line {line}: not valid UTF-8 (byte 0x{data[err.start]:02x}); convert the file to UTF-8") from None
 
 
-def _quiet_datasets():
-    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+@contextmanager
+def quiet_datasets() -> Iterator:
+    """``datasets`` (the module), with its progress bars, log messages and download-count ping
+    off until the block ends.
+
+    Our own checks name the file and line of the usual problems and we turn datasets' errors
+    into one-line DataErrors, so its own reporting would only repeat them. For local files the
+    one network access ``load_dataset`` makes is a best-effort HEAD request that counts
+    downloads (``config.HF_UPDATE_DOWNLOAD_COUNTS``); with it off nothing leaves the machine,
+    so no offline mode is needed. A library must leave the process as it found it: every
+    setting is restored afterwards and no environment variable is written.
+    """
     import datasets
 
-    datasets.disable_progress_bars()
-    datasets.logging.set_verbosity_error()
-    return datasets
+    logger = logging.getLogger("datasets")  # the library's root logger, which set_verbosity sets
+    level = logger.level
+    # HF_DATASETS_DISABLE_PROGRESS_BARS in the environment decides for good: leave the bars alone.
+    toggle_bars = datasets.config.HF_DATASETS_DISABLE_PROGRESS_BARS is None and not datasets.are_progress_bars_disabled()
+    counts = datasets.config.HF_UPDATE_DOWNLOAD_COUNTS
+    logger.setLevel(logging.CRITICAL)
+    if toggle_bars:
+        datasets.disable_progress_bars()
+    datasets.config.HF_UPDATE_DOWNLOAD_COUNTS = False
+    try:
+        yield datasets
+    finally:
+        datasets.config.HF_UPDATE_DOWNLOAD_COUNTS = counts
+        if toggle_bars:
+            datasets.enable_progress_bars()
+        logger.setLevel(level)
+
+
+def datasets_errors(datasets) -> tuple[type[Exception], ...]:
+    """What ``load_dataset`` raises for a file it cannot parse: DatasetGenerationError wrapping
+    the parser's error (pyarrow, pandas, a cast), or ValueError (an ArrowInvalid, or a CSV with
+    a header and no rows: "corresponds to no data")."""
+    return (datasets.exceptions.DatasetGenerationError, ValueError)
+
+
+def datasets_reason(err: Exception) -> str:
+    """The first line of the parser's own message: DatasetGenerationError's is only "An error
+    occurred while generating the dataset"."""
+    return (str(err.__cause__ or err).strip().splitlines() or [type(err).__name__])[0]
 
 
 def read_texts(
@@ -79,19 +143,22 @@ def read_texts(
     kind = kinds.pop()
     for path in files:
         check_text_file(path)
-    datasets = _quiet_datasets()
     names = [str(p) for p in files]
-    try:
-        if kind == "text":
-            sample_by = "line" if by_line else "document"
-            data = datasets.load_dataset("text", data_files=names, sample_by=sample_by, split="train")
-            column = "text"
-        else:
-            options = {"delimiter": "\t"} if files[0].suffix.lower() == ".tsv" else {}
-            data = datasets.load_dataset(kind, data_files=names, split="train", **options)
-            column = text_column
-    except Exception as err:  # datasets wraps parser errors in many types
-        raise DataError(f"cannot read {', '.join(names)} as {kind}: {str(err).splitlines()[0]}") from None
+    with quiet_datasets() as datasets:
+        try:
+            if kind == "text":
+                # utf-8-sig: a byte-order mark is not text (JSON and CSV readers drop it themselves).
+                sample_by = "line" if by_line else "document"
+                data = datasets.load_dataset(
+                    "text", data_files=names, sample_by=sample_by, encoding="utf-8-sig", split="train"
+                )
+                column = "text"
+            else:
+                options = {"delimiter": "\t"} if files[0].suffix.lower() == ".tsv" else {}
+                data = datasets.load_dataset(kind, data_files=names, split="train", **options)
+                column = text_column
+        except datasets_errors(datasets) as err:
+            raise DataError(f"cannot read {', '.join(names)} as {kind}: {datasets_reason(err)}") from None
     if column not in data.column_names:
         raise DataError(
             f"{names[0]}: no column {column!r}; columns are {', '.join(data.column_names)} (use --text-column)"
@@ -119,7 +186,7 @@ def encode_stream(texts: list[str], tokenizer: Tokenizer, path: Path | None = No
         return np.concatenate(list(chunks))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # per process: two runs never share one
     with open(tmp, "wb") as out:
         for chunk in chunks:
             chunk.tofile(out)

@@ -27,3 +27,8 @@ class TrainingInterrupted(SeqtextError):
 
 class SeqtextWarning(UserWarning):
     """Something the user should know that does not stop the work."""
+
+
+class ConfigError(SeqtextError, ValueError):
+    """An option value that no model or run can use (a ValueError too, so that code building
+    a config from a file can report it with the file's name)."""

@@ -1,11 +1,251 @@
-"""``evaluate`` for any model kind: read the files the way the model was trained, then score."""
+"""Scoring, for every model kind: the models predict, this module compares with the gold.
+
+Every figure here is a property of the model and the data alone. Batch sizes only change
+speed: a language model scores each document from a fresh state, token by token in order, and
+documents are batched with right padding, which cannot change any earlier position's result.
+Nothing here mutates its inputs.
+"""
 
 from __future__ import annotations
 
-from seqtext.corpus import read_texts
-from seqtext.errors import ModelError
+import math
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from seqtext.errors import DataError, ModelError
+from seqtext.tokenizers import BOS, EOS, PAD
+
+FRESH_SPAN = 64  # tokens scored after a fresh state in the cold-start figure
+FRESH_WINDOWS = 256  # line starts it averages over, spread evenly over the text
 
 
+def safe_exp(x: float) -> float:
+    """exp that says ``inf`` instead of raising OverflowError (a diverged model's perplexity)."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
+
+
+# -- language models ---------------------------------------------------------------------------
+def frame(texts: list[str], tokenizer) -> np.ndarray:
+    """One document's ids: each text as ``<bos> ... <eos>``, in order."""
+    return np.asarray([i for text in texts for i in (BOS, *tokenizer.encode(text), EOS)], dtype=np.int64)
+
+
+@torch.inference_mode()
+def score_documents(network, documents: list[np.ndarray], batch_size: int = 16, bptt: int = 256) -> dict:
+    """Negative log-likelihood (nats) of every token after the first of each document, each
+    document read in order from a zero state.
+
+    Returns ``nll`` and ``tokens`` (every predicted token, so exactly ``len(doc) - 1`` per
+    document minus the <bos>/<pad> targets that are never predicted), and ``eos_nll`` and ``eos``
+    for the <eos> predictions among them.
+    """
+    network.eval()
+    vocab = network.config.vocab_size
+    order = sorted(range(len(documents)), key=lambda i: -len(documents[i]))
+    totals = {"nll": 0.0, "tokens": 0, "eos_nll": 0.0, "eos": 0}
+    for start in range(0, len(order), batch_size):
+        group = [documents[i] for i in order[start : start + batch_size]]
+        width = max(len(d) for d in group)
+        ids = torch.full((len(group), width), PAD, dtype=torch.long)
+        for row, doc in enumerate(group):
+            ids[row, : len(doc)] = torch.as_tensor(np.asarray(doc, dtype=np.int64))
+        # Windows short enough that the logits (rows x T x V floats) stay near 128 MB.
+        span = max(8, min(bptt, (1 << 25) // max(1, len(group) * vocab)))
+        state = None
+        for begin in range(0, width - 1, span):
+            chunk = ids[:, begin : begin + span + 1]
+            logits, state = network(chunk[:, :-1], state)
+            targets = chunk[:, 1:].masked_fill((chunk[:, 1:] == PAD) | (chunk[:, 1:] == BOS), -100).flatten()
+            losses = F.cross_entropy(logits.flatten(0, 1).float(), targets, ignore_index=-100, reduction="none")
+            is_eos = targets == EOS
+            totals["nll"] += losses.double().sum().item()
+            totals["tokens"] += int((targets != -100).sum())
+            totals["eos_nll"] += losses[is_eos].double().sum().item()
+            totals["eos"] += int(is_eos.sum())
+    return totals
+
+
+def line_start_ids(tokenizer) -> set[int]:
+    """Ids after which a new line begins: <bos>, and every token whose text ends in a newline."""
+    ids = {BOS}
+    if not tokenizer.line_based:
+        ids.update(i for i in range(4, tokenizer.vocab_size) if tokenizer.decode([i]).endswith("\n"))
+    return ids
+
+
+@torch.inference_mode()
+def fresh_start_loss(network, ids: np.ndarray, starts: set[int], span: int = FRESH_SPAN,
+                     max_windows: int = FRESH_WINDOWS) -> float | None:
+    """Mean cross-entropy of the first ``span`` tokens of a line when the model starts there
+    from a zero state after <bos>: what a user's seed meets. None when the text has no line
+    start with ``span`` tokens after it.
+
+    Windows start at up to ``max_windows`` line starts spread evenly over ``ids``.
+    """
+    ids = np.asarray(ids)
+    positions = np.flatnonzero(np.isin(ids[:-span], np.fromiter(starts, dtype=np.int64))) + 1
+    if len(positions) == 0:
+        return None
+    chosen = positions[np.linspace(0, len(positions) - 1, min(max_windows, len(positions))).round().astype(int)]
+    chosen = np.unique(chosen)
+    rows = np.stack([ids[p : p + span] for p in chosen]).astype(np.int64)
+    inputs = torch.from_numpy(np.concatenate([np.full((len(rows), 1), BOS), rows[:, :-1]], axis=1))
+    targets = torch.from_numpy(rows)
+    targets = targets.masked_fill((targets == PAD) | (targets == BOS), -100)
+    network.eval()
+    total, count = 0.0, 0
+    for begin in range(0, len(rows), 64):
+        logits, _ = network(inputs[begin : begin + 64], None)
+        target = targets[begin : begin + 64].flatten()
+        total += F.cross_entropy(logits.flatten(0, 1).float(), target, ignore_index=-100, reduction="sum").double().item()
+        count += int((target != -100).sum())
+    return total / count if count else None
+
+
+def lm_documents(files, text_column: str = "text", line_based: bool = False) -> list[list[str]]:
+    """The documents of ``files``, each a list of texts read in order with carried state: a
+    plain-text file is one document (its lines, for line-based tokenizers); a JSONL/CSV row is one."""
+    from seqtext.corpus import TEXT_SUFFIXES, expand_paths, read_texts
+
+    documents = []
+    for path in expand_paths(files):
+        if TEXT_SUFFIXES.get(path.suffix.lower(), "text") == "text":
+            documents.append(read_texts([str(path)], text_column, by_line=line_based))
+        else:
+            for text in read_texts([str(path)], text_column):
+                documents.append([line for line in text.splitlines() if line.strip()] if line_based else [text])
+    return [d for d in documents if d]
+
+
+def evaluate_language_model(model, documents: list[list[str]], batch_size: int = 16) -> dict:
+    """Cross-entropy per token (every token scored once), perplexity, bits per character and
+    perplexity per word, and the cross-entropy of the first 64 tokens after a fresh state.
+
+    Characters and words are those of the text scored (a line break counts as one character,
+    also where a line-based tokenizer predicts <eos> in its place), so models with different
+    tokenizers compare on bits per character and perplexity per word.
+    """
+    if batch_size < 1:
+        raise DataError(f"batch size must be at least 1, not {batch_size}")
+    tokenizer = model.tokenizer
+    encoded = [frame(texts, tokenizer) for texts in documents]
+    totals = score_documents(model.network, encoded, batch_size)
+    nll, count = totals["nll"], totals["tokens"]
+    if count == 0:
+        raise DataError("no tokens to score: the text is empty")
+    if tokenizer.line_based:
+        chars = sum(len(text) + 1 for texts in documents for text in texts)
+    else:
+        chars = sum(len(text) for texts in documents for text in texts)
+    words = sum(len(text.split()) for texts in documents for text in texts)
+    result = {
+        "documents": len(documents),
+        "tokens": count,
+        "characters": chars,
+        "words": words,
+        "cross_entropy": nll / count,
+        "perplexity": safe_exp(nll / count),
+        "bits_per_character": nll / max(chars, 1) / math.log(2),
+        "word_perplexity": safe_exp(nll / max(words, 1)),
+    }
+    if tokenizer.line_based and count > totals["eos"]:
+        # Word models end every line with <eos>: also the perplexity of the words alone.
+        result["perplexity_without_eos"] = safe_exp((nll - totals["eos_nll"]) / (count - totals["eos"]))
+    fresh = fresh_start_loss(model.network, np.concatenate(encoded), line_start_ids(tokenizer))
+    if fresh is not None:
+        result["fresh_cross_entropy"] = fresh
+    return result
+
+
+# -- classifiers --------------------------------------------------------------------------------
+def evaluate_classifier(model, examples) -> dict:
+    """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix. Gold labels are
+    read through the model's label aliases (e.g. 1 -> positive) without changing ``examples``."""
+    from seqtext.metrics import multi_label_report, single_label_report
+
+    known = set(model.labels)
+    gold = []
+    for example in examples:
+        labels = [model.label_aliases.get(label, label) for label in example.labels]
+        unknown = [label for label in labels if label not in known]
+        if unknown:
+            raise DataError(f"{example.where}: label {unknown[0]!r} was not seen in training (labels: {', '.join(model.labels)})")
+        gold.append(labels)
+    predictions = list(model.predict(e.text for e in examples))
+    if model.multi_label:
+        return multi_label_report([set(g) for g in gold], [set(p["labels"]) for p in predictions], model.labels)
+    return single_label_report([g[0] for g in gold], [p["label"] for p in predictions], model.labels)
+
+
+# -- taggers -----------------------------------------------------------------------------------
+def _check_span_tags(gold, model) -> None:
+    """Refuse gold tags that cannot be span tags (a plain-text or POS file given to an NER
+    model), naming the first offending line, instead of scoring nonsense."""
+    from seqtext.tagschemes import split_tag
+
+    for sentence in gold:
+        for offset, tag in enumerate(sentence.tags):
+            prefix, kind = split_tag(tag)
+            if prefix not in ("O", "B", "I", "E", "S") or (prefix != "O" and not kind):
+                at = sentence.where
+                raise DataError(
+                    f"{at}: tag {tag!r} is not a span tag (O, B-TYPE, I-TYPE, E-TYPE, S-TYPE); "
+                    f"the model {'tags spans' if model.spans else 'tags'} like {', '.join(model.tags[:4])} "
+                    f"(choose the column with --tag-column)"
+                )
+
+
+def evaluate_tagger(model, gold, gold_scheme: str | None = None) -> dict:
+    """Token accuracy; for span tags precision/recall/F1 per type and micro-averaged as
+    conlleval computes them (seqeval, default mode); for plain tags the most frequent confusions.
+
+    Span tags are compared in one scheme (BIO) whatever scheme the gold file uses: the gold
+    scheme is detected from the file unless ``gold_scheme`` is given, so token accuracy is the
+    same for the same annotation written as IOB1, BIO or BIOES.
+    """
+    from seqtext.tagschemes import convert, detect_scheme
+
+    if not gold:
+        raise DataError("no sentences to evaluate")
+    if model.spans:
+        _check_span_tags(gold, model)
+        if gold_scheme is None:
+            gold_scheme = detect_scheme([s.tags for s in gold])
+            gold_scheme = "bio" if gold_scheme == "none" else gold_scheme  # all O
+        references = [convert(s.tags, gold_scheme, "bio") for s in gold]
+    else:
+        references = [list(s.tags) for s in gold]
+    predicted = model.tag([s.tokens for s in gold], scheme="bio" if model.spans else None)
+    total = sum(len(tags) for tags in predicted)
+    correct = sum(g == p for reference, tags in zip(references, predicted) for g, p in zip(reference, tags))
+    result = {"sentences": len(gold), "tokens": total, "accuracy": correct / max(total, 1)}
+    if model.spans:
+        from seqeval.metrics import classification_report
+
+        report = classification_report(references, predicted, output_dict=True, zero_division=0)
+        micro = report.pop("micro avg")
+        result.update(precision=micro["precision"], recall=micro["recall"], f1=micro["f1-score"])
+        result["per_type"] = {
+            kind: {"precision": r["precision"], "recall": r["recall"], "f1": r["f1-score"], "support": int(r["support"])}
+            for kind, r in report.items() if "avg" not in kind
+        }
+    else:
+        labels = sorted({t for tags in references + predicted for t in tags})
+        confusion = {g: {p: 0 for p in labels} for g in labels}
+        for reference, tags in zip(references, predicted):
+            for g, p in zip(reference, tags):
+                confusion[g][p] += 1
+        errors = [(n, g, p) for g, row in confusion.items() for p, n in row.items() if g != p and n]
+        result["top_confusions"] = [{"gold": g, "predicted": p, "count": n} for n, g, p in sorted(errors, reverse=True)[:15]]
+        result["confusion"] = confusion
+    return result
+
+
+# -- files -------------------------------------------------------------------------------------
 def evaluate_files(
     model,
     files: list[str],
@@ -14,25 +254,20 @@ def evaluate_files(
     fmt: str = "auto",
     tag_column: str = "-1",
     tag_scheme: str = "auto",
+    batch_size: int = 16,
 ) -> dict:
-    """Metrics of ``model`` on ``files`` (see each model's ``evaluate_*`` method)."""
+    """Metrics of ``model`` on every file matching ``files``, read the way the model was trained."""
     if model.kind == "language_model":
-        texts = read_texts(files, text_column, by_line=model.tokenizer.line_based)
-        return model.evaluate_texts(texts)
+        return evaluate_language_model(model, lm_documents(files, text_column, model.tokenizer.line_based), batch_size)
     if model.kind == "classifier":
         from seqtext.labelled import read_examples
 
         fmt = "auto" if fmt in ("conll", "conllu") else fmt
-        examples = [
-            example
-            for file in files
-            for example in read_examples(file, fmt, text_column, label_column, model.multi_label)
-        ]
-        return model.evaluate_examples(examples)
+        return evaluate_classifier(model, read_examples(list(files), fmt, text_column, label_column, model.multi_label))
     if model.kind == "tagger":
         from seqtext.tagged import read_sentences
 
         fmt = fmt if fmt in ("conll", "conllu", "jsonl") else "auto"
-        gold = [s for file in files for s in read_sentences(file, fmt, tag_column=tag_column)]
-        return model.evaluate_sentences(gold, None if tag_scheme == "auto" else tag_scheme)
+        gold = read_sentences(list(files), fmt, tag_column=tag_column)
+        return evaluate_tagger(model, gold, None if tag_scheme == "auto" else tag_scheme)
     raise ModelError(f"cannot evaluate a model of kind {model.kind!r}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqtext.corpus import _quiet_datasets, check_text_file, expand_paths
+from seqtext.corpus import check_text_file, datasets_errors, datasets_reason, expand_paths, quiet_datasets
 from seqtext.errors import DataError
 
 FORMATS = ("auto", "csv", "tsv", "jsonl", "fasttext", "label-text", "disk")
@@ -33,7 +33,7 @@ def guess_format(path: Path) -> str:
         return suffix[1:]
     if suffix in (".jsonl", ".json"):
         return "jsonl"
-    with open(path, encoding="utf-8", errors="replace") as handle:
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:
         first = next((line for line in handle if line.strip()), "")
     return "fasttext" if first.startswith(FASTTEXT_PREFIX) else "label-text"
 
@@ -48,24 +48,42 @@ def _split_labels(value, multi_label: bool) -> list[str]:
 
 
 def read_examples(
-    path: str,
+    path_or_patterns: str | list[str],
     fmt: str = "auto",
     text_column: str = "text",
     label_column: str = "label",
     multi_label: bool = False,
 ) -> list[Example]:
-    """The labelled examples in ``path``; a DataError for empty texts, missing labels and such."""
+    """The labelled examples of every file that ``path_or_patterns`` (a path, a glob, or a list
+    of them) names, in order; a folder written by ``save_to_disk`` is one target. A DataError
+    for empty texts, missing labels and such."""
     if fmt not in FORMATS:
         raise DataError(f"unknown format {fmt!r}: choose from {', '.join(FORMATS)}")
-    target = Path(path)
-    if not target.is_dir():
-        target = expand_paths(path)[0]
-        check_text_file(target)
-    fmt = guess_format(target) if fmt == "auto" else fmt
-    datasets = _quiet_datasets()
+    patterns = [path_or_patterns] if isinstance(path_or_patterns, (str, Path)) else list(path_or_patterns)
+    targets: list[Path] = []
+    for pattern in patterns:
+        if Path(pattern).is_dir():
+            targets.append(Path(pattern))
+            continue
+        for file in expand_paths(pattern):
+            check_text_file(file)
+            targets.append(file)
+    if not targets:
+        raise DataError("no files given")
+    with quiet_datasets() as datasets:
+        return [
+            example
+            for target in targets
+            for example in _read_target(datasets, target, guess_format(target) if fmt == "auto" else fmt,
+                                        text_column, label_column, multi_label)
+        ]
+
+
+def _read_target(datasets, target: Path, fmt: str, text_column: str, label_column: str, multi_label: bool) -> list[Example]:
     name = str(target)
     if fmt in ("fasttext", "label-text"):
-        lines = datasets.load_dataset("text", data_files=[name], split="train")["text"]
+        # utf-8-sig: a byte-order mark would otherwise become part of the first label.
+        lines = datasets.load_dataset("text", data_files=[name], encoding="utf-8-sig", split="train")["text"]
         examples = []
         for number, line in enumerate(lines, 1):
             if not line.strip():
@@ -81,10 +99,8 @@ def read_examples(
             data = datasets.load_dataset("csv", data_files=[name], split="train", delimiter="\t" if fmt == "tsv" else ",")
         else:
             data = datasets.load_dataset("json", data_files=[name], split="train")
-    except DataError:
-        raise
-    except Exception as err:
-        raise DataError(f"cannot read {name} as {fmt}: {str(err).splitlines()[0]}") from None
+    except (FileNotFoundError, *datasets_errors(datasets)) as err:  # FileNotFoundError: a folder that is no saved dataset
+        raise DataError(f"cannot read {name} as {fmt}: {datasets_reason(err)}") from None
     for column in (text_column, label_column):
         if column not in data.column_names:
             raise DataError(

@@ -6,33 +6,20 @@ L layers.
 
 from __future__ import annotations
 
-import math
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from seqtext import generation, modelio
+from seqtext import generation, modeldir
+from seqtext.configs import MAX_SEED, LMConfig
 from seqtext.errors import SeqtextError, SeqtextWarning
-from seqtext.tokenizers import BOS, EOS, PAD, UNK, Tokenizer
+from seqtext.tokenizers import BOS, PAD, UNK, Tokenizer
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
-
-
-@dataclass
-class LMConfig:
-    vocab_size: int
-    embedding_dim: int = 128
-    hidden_size: int = 512
-    num_layers: int = 2
-    cell: str = "lstm"
-    dropout: float = 0.2
-    tie_weights: bool = False
 
 
 class RecurrentLM(nn.Module):
@@ -112,32 +99,11 @@ def window(streams: np.ndarray, start: int, bptt: int) -> tuple[torch.Tensor, to
     return chunk[:, :-1], targets_of(chunk[:, 1:])
 
 
-@torch.inference_mode()
-def stream_nll(network: RecurrentLM, ids: np.ndarray, batch_size: int = 16, bptt: int = 256) -> dict:
-    """Negative log-likelihood (nats) of a stream: ``nll`` and ``tokens`` over every predicted
-    token, and ``eos_nll`` and ``eos`` for the <eos> predictions among them."""
-    network.eval()
-    batch_size = max(1, min(batch_size, len(ids) // (bptt + 1) or 1))
-    streams = batchify(ids, batch_size)
-    totals = {"nll": 0.0, "tokens": 0, "eos_nll": 0.0, "eos": 0}
-    state = None
-    for start in range(0, streams.shape[1] - 1, bptt):
-        inputs, targets = window(streams, start, bptt)
-        logits, state = network(inputs, state)
-        losses = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100, reduction="none")
-        is_eos = targets.flatten() == EOS
-        totals["nll"] += losses.sum().item()
-        totals["tokens"] += int((targets != -100).sum())
-        totals["eos_nll"] += losses[is_eos].sum().item()
-        totals["eos"] += int(is_eos.sum())
-    return totals
-
-
 def _banned(allow_unk: bool) -> tuple[int, ...]:
     return () if allow_unk else (UNK,)
 
 
-class LanguageModel(modelio.SavedModel):
+class LanguageModel(modeldir.SavedModel):
     """A trained language model: what ``seqtext.load`` returns for kind ``language_model``."""
 
     kind = "language_model"
@@ -150,9 +116,10 @@ class LanguageModel(modelio.SavedModel):
 
     @classmethod
     def from_directory(cls, directory: Path, config: dict) -> "LanguageModel":
-        network = RecurrentLM(LMConfig(**config["model"]))
-        tokenizer = modelio.load_parts(directory, config, network)
-        return cls(network, tokenizer, modelio.read_metrics(directory), config.get("info", {}))
+        config = modeldir.check_config(directory, config, expected_kind=cls.kind)
+        network = modeldir.build_network(RecurrentLM, LMConfig, directory, config)
+        tokenizer = modeldir.load_parts(directory, config, network)
+        return cls(network, tokenizer, modeldir.read_metrics(directory), config.get("info", {}))
 
     # -- generation --------------------------------------------------------------------------
     def _prefix(self, seed: str) -> list[int]:
@@ -164,6 +131,8 @@ class LanguageModel(modelio.SavedModel):
 
     def _generator(self, seed: int | None) -> torch.Generator:
         generator = torch.Generator()
+        if seed is not None and not (isinstance(seed, int) and 0 <= seed <= MAX_SEED):
+            raise SeqtextError(f"random seed must be an integer from 0 to {MAX_SEED}, not {seed!r}")
         if seed is None:
             generator.seed()  # non-deterministic, and leaves the global RNG alone
         else:
@@ -237,34 +206,3 @@ class LanguageModel(modelio.SavedModel):
                     break
             results.append({"text": decoder.text, "tokens": decoder.count, "finish": decoder.finish()})
         return results
-
-    # -- evaluation --------------------------------------------------------------------------
-    def evaluate_texts(self, texts: list[str], batch_size: int = 16, bptt: int = 256) -> dict:
-        """Cross-entropy per token, perplexity, bits per character and perplexity per word.
-
-        Per-character and per-word figures divide the same total log-likelihood by the number of
-        characters and whitespace-separated words of the text, so models with different
-        tokenizers can be compared on them.
-        """
-        from seqtext.corpus import encode_stream
-
-        if self.tokenizer.line_based:
-            texts = [line for text in texts for line in text.splitlines() if line.strip()]
-        ids = encode_stream(texts, self.tokenizer)
-        totals = stream_nll(self.network, ids, batch_size, bptt)
-        nll, count = totals["nll"], totals["tokens"]
-        chars = sum(len(t) for t in texts)
-        words = sum(len(t.split()) for t in texts)
-        result = {
-            "tokens": count,
-            "characters": chars,
-            "words": words,
-            "cross_entropy": nll / count,
-            "perplexity": math.exp(nll / count),
-            "bits_per_character": nll / chars / math.log(2),
-            "word_perplexity": math.exp(nll / words),
-        }
-        if self.tokenizer.line_based and count > totals["eos"]:
-            # Word models end every line with <eos>: also the perplexity of the words alone.
-            result["perplexity_without_eos"] = math.exp((nll - totals["eos_nll"]) / (count - totals["eos"]))
-        return result

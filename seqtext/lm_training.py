@@ -4,53 +4,36 @@ shared trainer.
 Everything a resumed run needs to rebuild the same setup (options, tokenizer, encoded corpus)
 is written into the output directory before the first step, so ``resume=True`` needs nothing
 but the directory.
+
+The model must also learn to *start*: users generate from ``<bos>`` and a seed with a zero
+state, which carried-state training never shows it (the whole corpus has one <bos>). So every
+batch carries, besides the ``batch_size`` streams, a share of extra rows that start at a
+random line from a zero state after <bos> (``fresh_share``). The evaluation reports the
+cross-entropy of the first 64 tokens after such a start next to the overall figure.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-from seqtext.corpus import encode_stream, read_texts, split_stream
+from seqtext.configs import LMDataOptions
+from seqtext.corpus import encode_stream, id_dtype, read_texts, split_stream
 from seqtext.errors import DataError, SeqtextWarning, TrainingError
-from seqtext.lm import LanguageModel, LMConfig, RecurrentLM, batchify, detach_state, stream_nll, window
-from seqtext.tokenizers import TOKENIZERS, load_tokenizer, train_tokenizer
-from seqtext.trainer import TrainConfig, Trainer, load_run, save_run
+from seqtext.evaluation import fresh_start_loss, line_start_ids, safe_exp, score_documents
+from seqtext.lm import LanguageModel, LMConfig, RecurrentLM, batchify, detach_state, targets_of, window
+from seqtext.resources import check_network_fits
+from seqtext.runs import Run, apply_resume_options, build, prepare_run, save_run
+from seqtext.tokenizers import BOS, TOKENIZERS, load_tokenizer, train_tokenizer
+from seqtext.trainer import TrainConfig, Trainer, mix_seed
 
-@dataclass
-class LMDataOptions:
-    tokenizer: str = "char"  # char | word | sentencepiece
-    vocab_size: int = 4000  # sentencepiece only
-    sp_model_type: str = "bpe"  # sentencepiece: bpe | unigram
-    min_freq: int = 1  # char/word: rarer tokens become <unk>
-    max_vocab: int | None = None  # char/word: keep at most this many tokens
-    word_split: str = "regex"  # word: regex | whitespace
-    lowercase: bool = False  # word
-    text_column: str = "text"
-    val_fraction: float = 0.1
-    batch_size: int = 64
-    bptt: int = 128
-    eval_batch_size: int = 16
-    reset_state: bool = False  # zero the hidden state at every window instead of carrying it
-    weights_dtype: str = "float32"  # how the saved model stores its weights
-
-
-@dataclass
-class _Run:
-    """What run.json holds."""
-
-    model: dict
-    data: dict
-    train: dict
-    tokenizer: dict = field(default_factory=dict)
-    train_files: list = field(default_factory=list)
-    val_files: list = field(default_factory=list)
+SNAP = 4096  # how far a fresh row looks ahead for the start of a line
 
 
 def _tokenizer_options(data: LMDataOptions) -> dict:
@@ -79,16 +62,36 @@ def _fit_batch(ids: np.ndarray, batch_size: int, bptt: int, what: str) -> tuple[
     return fitted_batch, fitted_bptt
 
 
-class LMTask:
-    """Truncated BPTT over ``batch_size`` parallel streams, hidden state carried and detached."""
+def _with_zero_rows(state, rows: int):
+    """The carried state with ``rows`` zero rows appended for the fresh windows."""
+    if state is None or rows == 0:
+        return state
+    if isinstance(state, tuple):
+        return tuple(_with_zero_rows(s, rows) for s in state)
+    return torch.cat([state, state.new_zeros(state.size(0), rows, state.size(2))], dim=1)
 
-    def __init__(self, network, tokenizer, train_ids, val_ids, data: LMDataOptions, info: dict):
+
+def _first_rows(state, rows: int):
+    if isinstance(state, tuple):
+        return tuple(s[:, :rows] for s in state)
+    return state[:, :rows]
+
+
+class LMTask:
+    """Truncated BPTT over ``batch_size`` parallel streams, hidden state carried and detached,
+    plus fresh rows that start a line from a zero state after <bos>."""
+
+    def __init__(self, network, tokenizer, train_ids, val_ids, data: LMDataOptions, info: dict, seed: int):
         self.network = network
         self.tokenizer = tokenizer
         self.data = data
         self.info = info
+        self.seed = seed
         batch_size, self.bptt = _fit_batch(train_ids, data.batch_size, data.bptt, "training")
+        self.train_ids = train_ids
         self.streams = batchify(train_ids, batch_size)  # (B, N / B)
+        self.fresh_rows = int(round(batch_size * data.fresh_share))
+        self.starts = np.fromiter(line_start_ids(tokenizer), dtype=np.int64)
         self.val_ids = val_ids
         self.state = None
 
@@ -99,20 +102,49 @@ class LMTask:
         if start == 0:
             self.state = None
         for index in range(start, self.steps_per_epoch()):
-            yield window(self.streams, index * self.bptt, self.bptt)
+            inputs, targets = window(self.streams, index * self.bptt, self.bptt)
+            yield inputs, targets, self.fresh_windows(epoch, index, inputs.size(1))
+
+    def fresh_windows(self, epoch: int, index: int, length: int):
+        """``fresh_rows`` windows of ``length`` tokens, each at a line start after <bos>; the same
+        for the same (seed, epoch, step), so a resumed run sees the same ones."""
+        n = len(self.train_ids)
+        if self.fresh_rows == 0 or n < length + 2:
+            return None
+        rng = np.random.default_rng(mix_seed(self.seed, epoch, index))
+        rows = []
+        for p in rng.integers(1, n - length + 1, size=self.fresh_rows).tolist():
+            ahead = np.asarray(self.train_ids[p - 1 : min(p - 1 + SNAP, n - length)])
+            hits = np.flatnonzero(np.isin(ahead, self.starts))
+            if len(hits):
+                p += int(hits[0])  # just after the line-start token
+            rows.append(np.asarray(self.train_ids[p : p + length], dtype=np.int64))
+        targets = torch.from_numpy(np.stack(rows))
+        inputs = torch.cat([torch.full((len(rows), 1), BOS, dtype=torch.long), targets[:, :-1]], dim=1)
+        return inputs, targets_of(targets)
 
     def loss(self, batch):
-        inputs, targets = batch
-        logits, state = self.network(inputs, None if self.data.reset_state else self.state)
-        self.state = detach_state(state)
+        inputs, targets, fresh = batch
+        carried = inputs.size(0)
+        state = None if self.data.reset_state else self.state
+        if fresh is not None:
+            inputs, targets = torch.cat([inputs, fresh[0]]), torch.cat([targets, fresh[1]])
+            state = _with_zero_rows(state, fresh[0].size(0))
+        logits, state = self.network(inputs, state)
+        self.state = detach_state(_first_rows(state, carried))
         weight = int((targets != -100).sum())
         loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
         return loss, weight
 
     def evaluate(self) -> dict:
-        totals = stream_nll(self.network, self.val_ids, self.data.eval_batch_size, self.data.bptt)
-        loss = totals["nll"] / totals["tokens"]
-        return {"loss": loss, "perplexity": math.exp(loss), "bits_per_token": loss / math.log(2)}
+        """Validation text read in order from one fresh state: every token scored once."""
+        totals = score_documents(self.network, [self.val_ids], 1, max(self.data.bptt, 256))
+        loss = totals["nll"] / max(totals["tokens"], 1)
+        metrics = {"loss": loss, "perplexity": safe_exp(loss), "bits_per_token": loss / math.log(2)}
+        fresh = fresh_start_loss(self.network, self.val_ids, set(self.starts.tolist()))
+        if fresh is not None:
+            metrics["fresh_loss"] = fresh
+        return metrics
 
     def sample(self) -> str:
         model = LanguageModel(self.network, self.tokenizer)
@@ -141,78 +173,102 @@ def train_language_model(
     train: TrainConfig | None = None,
     val_files: list[str] | None = None,
     resume: bool = False,
+    overwrite: bool = False,
+    given: dict | None = None,
+    init_from: str | None = None,
     log=None,
     on_step=None,
 ) -> LanguageModel:
     """Train a language model on ``train_files`` and keep the best one in ``out_dir``.
 
-    ``model.vocab_size`` is ignored: it comes from the tokenizer. With ``resume`` the options
-    saved in ``out_dir`` are used and the other option arguments are ignored.
+    ``model.vocab_size`` is ignored: it comes from the tokenizer. ``init_from`` (a language
+    model's name or directory) starts from that model's weights and tokenizer, and its network
+    settings replace ``model``. With ``resume`` the options saved in ``out_dir`` are used;
+    ``given`` names the options the user set explicitly (``{"train.max_steps": "--max-steps"}``):
+    those that only say how long to go on replace the saved ones, the others must not differ.
     """
     out_dir = Path(out_dir)
     log = log or (lambda message: None)
-    if resume:
-        run = _Run(**load_run(out_dir))
-        data = LMDataOptions(**run.data)
-        train = TrainConfig(**run.train)
-        tokenizer = load_tokenizer(out_dir, run.tokenizer)
-        config = LMConfig(**run.model)
-        train_ids, val_ids = _load_cached_ids(out_dir, tokenizer)
-    else:
-        data = data or LMDataOptions()
-        train = train or TrainConfig()
-        if data.tokenizer not in TOKENIZERS:
-            raise DataError(f"unknown tokenizer {data.tokenizer!r}: choose from {', '.join(TOKENIZERS)}")
-        by_line = TOKENIZERS[data.tokenizer].line_based
-        texts = read_texts(train_files, data.text_column, by_line=by_line)
-        val_texts = read_texts(val_files, data.text_column, by_line=by_line) if val_files else None
-        log(f"read {len(texts)} text(s), {sum(len(t) for t in texts):,} characters")
-        tokenizer = train_tokenizer(data.tokenizer, texts, **_tokenizer_options(data))
-        out_dir.mkdir(parents=True, exist_ok=True)
-        cache = out_dir / "data"
-        if val_texts is None:
-            train_ids, val_ids = split_stream(encode_stream(texts, tokenizer, cache / "all.bin"), data.val_fraction)
+    with prepare_run(out_dir, "language_model", resume=resume, overwrite=overwrite) as run:
+        if run is not None:
+            if train_files and [str(f) for f in train_files] != run.files.get("train"):
+                raise TrainingError("training files cannot change when resuming; leave them out with --resume")
+            apply_resume_options(run, given or {}, {"model": model, "data": data, "train": train})
+            data = build(LMDataOptions, run.data, f"{out_dir}/run.json data")
+            train = build(TrainConfig, run.train, f"{out_dir}/run.json train")
+            config = build(LMConfig, run.model, f"{out_dir}/run.json model")
+            tokenizer = load_tokenizer(out_dir, run.derived["tokenizer"])
+            train_ids, val_ids = _load_cached_ids(out_dir, tokenizer, data)
+            save_run(out_dir, run)  # with the new limits
+            base = None
         else:
-            train_ids = encode_stream(texts, tokenizer, cache / "train.bin")
-            val_ids = encode_stream(val_texts, tokenizer, cache / "val.bin")
-        config = LMConfig(**{**asdict(model or LMConfig(vocab_size=0)), "vocab_size": tokenizer.vocab_size})
-        run = _Run(
-            model=asdict(config),
-            data=asdict(data),
-            train=asdict(train),
-            tokenizer=tokenizer.save(out_dir),
-            train_files=[str(f) for f in train_files],
-            val_files=[str(f) for f in val_files or []],
-        )
-        save_run(out_dir, asdict(run))
-    if len(val_ids) < 2:
-        raise DataError("the validation text is empty; give a longer corpus, a --val-file or a larger --val-fraction")
-    log(f"{tokenizer.kind} tokenizer, {tokenizer.vocab_size} tokens; {len(train_ids):,} training and {len(val_ids):,} validation tokens")
-    torch.manual_seed(train.seed)
-    network = RecurrentLM(config)
-    params = sum(p.numel() for p in network.parameters())
-    log(f"{config.cell} language model, {params:,} parameters")
-    info = {
-        "parameters": params,
-        "train_files": run.train_files,
-        "data": asdict(data),
-        "train": {k: v for k, v in asdict(train).items() if k != "progress"},
-    }
-    task = LMTask(network, tokenizer, train_ids, val_ids, data, info)
-    Trainer(task, train, out_dir, log=log).fit(resume=resume, on_step=on_step)
-    from seqtext.modelio import load
+            data = data or LMDataOptions()
+            train = train or TrainConfig()
+            base = _load_base(init_from) if init_from else None
+            by_line = (base.tokenizer if base else TOKENIZERS[data.tokenizer]).line_based
+            texts = read_texts(train_files, data.text_column, by_line=by_line)
+            val_texts = read_texts(val_files, data.text_column, by_line=by_line) if val_files else None
+            log(f"read {len(texts)} text(s), {sum(len(t) for t in texts):,} characters")
+            if base is not None:
+                tokenizer, config = base.tokenizer, base.network.config
+                log(f"starting from {init_from}: its tokenizer and network settings")
+            else:
+                tokenizer = train_tokenizer(data.tokenizer, texts, **_tokenizer_options(data))
+                config = LMConfig(**{**asdict(model or LMConfig(vocab_size=0)), "vocab_size": tokenizer.vocab_size})
+            check_network_fits(lambda: RecurrentLM(config), "--hidden, --layers, --embedding-dim")
+            cache = out_dir / "data"
+            if val_texts is None:
+                train_ids, val_ids = split_stream(encode_stream(texts, tokenizer, cache / "all.bin"), data.val_fraction)
+            else:
+                train_ids = encode_stream(texts, tokenizer, cache / "train.bin")
+                val_ids = encode_stream(val_texts, tokenizer, cache / "val.bin")
+            run = Run(
+                kind="language_model",
+                model=asdict(config),
+                data=asdict(data),
+                train=asdict(train),
+                files={"train": [str(f) for f in train_files], "val": [str(f) for f in val_files or []],
+                       "init_from": str(init_from) if init_from else None},
+                derived={"tokenizer": tokenizer.save(out_dir)},
+            )
+            save_run(out_dir, run)
+        if len(val_ids) < 2:
+            raise DataError("the validation text is empty; give a longer corpus, a --val-file or a larger --val-fraction")
+        log(f"{tokenizer.kind} tokenizer, {tokenizer.vocab_size} tokens; {len(train_ids):,} training and {len(val_ids):,} validation tokens")
+        torch.manual_seed(train.seed)
+        network = RecurrentLM(config)
+        if base is not None:
+            network.load_state_dict(base.network.state_dict())
+        params = sum(p.numel() for p in network.parameters())
+        log(f"{config.cell} language model, {params:,} parameters")
+        info = {
+            "parameters": params,
+            "train_files": run.files.get("train", []),
+            "init_from": run.files.get("init_from"),
+            "data": asdict(data),
+            "train": {k: v for k, v in asdict(train).items() if k != "progress"},
+        }
+        task = LMTask(network, tokenizer, train_ids, val_ids, data, info, train.seed)
+        Trainer(task, train, out_dir, log=log).fit(resume=resume, on_step=on_step)
+    from seqtext.registry import load
 
     return load(out_dir)
 
 
-def _load_cached_ids(out_dir: Path, tokenizer) -> tuple[np.ndarray, np.ndarray]:
-    from seqtext.corpus import id_dtype
+def _load_base(name_or_path) -> LanguageModel:
+    from seqtext.registry import load
 
+    base = load(name_or_path)
+    if base.kind != "language_model":
+        raise TrainingError(f"--init-from {name_or_path}: a {base.kind}, not a language model")
+    return base
+
+
+def _load_cached_ids(out_dir: Path, tokenizer, data: LMDataOptions) -> tuple[np.ndarray, np.ndarray]:
     cache = out_dir / "data"
     dtype = id_dtype(tokenizer.vocab_size)
-    run = load_run(out_dir)
     if (cache / "all.bin").is_file():
-        return split_stream(np.memmap(cache / "all.bin", dtype=dtype, mode="r"), run["data"]["val_fraction"])
+        return split_stream(np.memmap(cache / "all.bin", dtype=dtype, mode="r"), data.val_fraction)
     if (cache / "train.bin").is_file() and (cache / "val.bin").is_file():
         return np.memmap(cache / "train.bin", dtype=dtype, mode="r"), np.memmap(cache / "val.bin", dtype=dtype, mode="r")
     raise TrainingError(f"nothing to resume in {out_dir}: the encoded corpus in {cache} is missing")

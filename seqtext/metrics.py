@@ -1,5 +1,9 @@
 """Classification metrics computed from counts: accuracy, per-class precision/recall/F1,
-macro and micro averages, and the confusion matrix. Small enough not to need scikit-learn."""
+macro and micro averages, and the confusion matrix. Small enough not to need scikit-learn.
+
+Macro averages run over the labels present in the gold or the predictions, as scikit-learn's
+``f1_score(average="macro")`` does: a label that occurs in neither says nothing about the
+model, and counting it as F1 0 would make perfect predictions score below 1."""
 
 from __future__ import annotations
 
@@ -9,6 +13,11 @@ def _prf(tp: int, fp: int, fn: int) -> dict:
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {"precision": precision, "recall": recall, "f1": f1, "support": tp + fn}
+
+
+def _macro_f1(per_class: dict, present: set) -> float:
+    scores = [scores["f1"] for label, scores in per_class.items() if label in present]
+    return sum(scores) / len(scores) if scores else 0.0
 
 
 def single_label_report(gold: list[str], predicted: list[str], labels: list[str]) -> dict:
@@ -26,7 +35,7 @@ def single_label_report(gold: list[str], predicted: list[str], labels: list[str]
     return {
         "examples": len(gold),
         "accuracy": correct / len(gold) if gold else 0.0,
-        "macro_f1": sum(c["f1"] for c in per_class.values()) / len(labels) if labels else 0.0,
+        "macro_f1": _macro_f1(per_class, set(gold) | set(predicted)),
         "per_class": per_class,
         "confusion": confusion,
     }
@@ -47,6 +56,6 @@ def multi_label_report(gold: list[set], predicted: list[set], labels: list[str])
         "examples": len(gold),
         "accuracy": exact / len(gold) if gold else 0.0,
         "micro_f1": _prf(*totals)["f1"],
-        "macro_f1": sum(c["f1"] for c in per_class.values()) / len(labels) if labels else 0.0,
+        "macro_f1": _macro_f1(per_class, set().union(*gold, *predicted)),
         "per_class": per_class,
     }

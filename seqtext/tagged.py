@@ -1,28 +1,44 @@
 """Reading and writing tagged sentences: CoNLL column files, CoNLL-U and JSONL.
 
 Every problem is reported with the file and line: a row with too few columns, a tag column that
-does not exist, an empty file, bytes that are not UTF-8.
+does not exist, an empty file, bytes that are not UTF-8. Each sentence keeps the file and line it
+starts at, so that later checks (a tag that is no span tag, say) can point there too.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from seqtext.corpus import check_text_file, expand_paths
+from seqtext.corpus import BOM, check_text_file, expand_paths
 from seqtext.errors import DataError
 
 FORMATS = ("conll", "conllu", "jsonl")
 UD_COLUMNS = {"upos": 3, "xpos": 4}
 MAX_PARAGRAPH = 200  # lines of raw text split into sentences at once
+MAX_TOKENS = 300  # iter_token_lists cuts longer token lists into pieces of this many
+WORD_ID = re.compile(r"[0-9]+")
+SKIPPED_ID = re.compile(r"[0-9]+-[0-9]+|[0-9]+\.[0-9]+")  # CoNLL-U multi-word ranges and empty nodes
+NONSPACE = re.compile(r"\S+")
 
 
 @dataclass
 class Sentence:
     tokens: list[str]
     tags: list[str] = field(default_factory=list)
+    # Where the sentence starts, for error messages about it; not part of its identity.
+    file: str = field(default="", compare=False)
+    line: int = field(default=0, compare=False)  # 0: not read from a file
+
+    @property
+    def where(self) -> str:
+        """``file, line N`` for messages, or what there is of it."""
+        return f"{self.file}, line {self.line}" if self.line else self.file or "<input>"
 
 
 def guess_format(path: Path) -> str:
@@ -31,17 +47,29 @@ def guess_format(path: Path) -> str:
 
 
 def read_sentences(
-    path: str, fmt: str = "auto", word_column: int = 0, tag_column: str = "-1", need_tags: bool = True
+    path_or_patterns: str | list[str],
+    fmt: str = "auto",
+    word_column: int = 0,
+    tag_column: str = "-1",
+    need_tags: bool = True,
 ) -> list[Sentence]:
-    """Sentences of ``path``. ``tag_column`` is a column index for CoNLL files (negative counts
-    from the end; default the last) and ``upos`` (default) or ``xpos`` for CoNLL-U."""
-    file = expand_paths(path)[0]
-    check_text_file(file)
-    fmt = guess_format(file) if fmt == "auto" else fmt
-    if fmt not in FORMATS:
+    """Sentences of every file that ``path_or_patterns`` (a path, a glob, or a list of them)
+    names, in order. ``tag_column`` is a column index for CoNLL files (negative counts from the
+    end; default the last) and ``upos`` (default) or ``xpos`` for CoNLL-U."""
+    if fmt != "auto" and fmt not in FORMATS:
         raise DataError(f"unknown format {fmt!r}: choose from {', '.join(FORMATS)}")
     tag_column = str(tag_column)
-    with open(file, encoding="utf-8") as lines:
+    return [
+        sentence
+        for file in expand_paths(path_or_patterns)
+        for sentence in _read_file(file, guess_format(file) if fmt == "auto" else fmt, word_column, tag_column, need_tags)
+    ]
+
+
+def _read_file(file: Path, fmt: str, word_column: int, tag_column: str, need_tags: bool) -> list[Sentence]:
+    check_text_file(file)
+    # utf-8-sig: a byte-order mark is dropped, not read as part of the first word.
+    with open(file, encoding="utf-8-sig") as lines:
         if fmt == "jsonl":
             sentences = list(_read_jsonl(lines, file, need_tags))
         elif fmt == "conllu":
@@ -52,19 +80,45 @@ def read_sentences(
         else:
             if not tag_column.lstrip("-").isdigit():
                 raise DataError(f"CoNLL tag column must be a column number, not {tag_column!r}")
-            sentences = list(_read_columns(lines, file, word_column, int(tag_column), need_tags, conllu=False))
+            column = int(tag_column)
+            # Counted from the end, the tag column is only the same column in every row if every
+            # row is as wide: a word without its tag would otherwise be its own tag.
+            width = _usual_width(file) if need_tags and column < 0 else None
+            sentences = list(_read_columns(lines, file, word_column, column, need_tags, conllu=False, width=width))
     if not sentences:
         raise DataError(f"{file}: no sentences found")
     return sentences
 
 
-def _read_columns(lines: Iterable[str], file, word_column: int, tag_column: int, need_tags: bool, conllu: bool) -> Iterator[Sentence]:
-    tokens, tags = [], []
+def _usual_width(file: Path) -> int:
+    """The number of columns most rows of a CoNLL file have (the wider on a tie)."""
+    widths: Counter[int] = Counter()
+    with open(file, encoding="utf-8-sig") as lines:
+        for line in lines:
+            if line.strip() and not line.startswith("-DOCSTART-"):
+                widths[len(line.split())] += 1
+    return max(widths, key=lambda width: (widths[width], width), default=0)
+
+
+def _read_columns(
+    lines: Iterable[str],
+    file,
+    word_column: int,
+    tag_column: int,
+    need_tags: bool,
+    conllu: bool,
+    width: int | None = None,
+    max_tokens: int | None = None,
+) -> Iterator[Sentence]:
+    """Sentences of column rows. ``width``: the number of columns every CoNLL row must have;
+    ``max_tokens``: yield a longer sentence in pieces, so that one without blank lines does not
+    pile up in memory."""
+    tokens, tags, start = [], [], 0
     for number, line in enumerate(lines, 1):
         line = line.rstrip("\n").rstrip("\r")
         if not line.strip():
             if tokens:
-                yield Sentence(tokens, tags)
+                yield Sentence(tokens, tags, str(file), start)
                 tokens, tags = [], []
             continue
         if conllu and line.startswith("#"):
@@ -75,8 +129,23 @@ def _read_columns(lines: Iterable[str], file, word_column: int, tag_column: int,
         if conllu:
             if len(columns) != 10:
                 raise DataError(f"{file}, line {number}: CoNLL-U needs 10 tab-separated columns, found {len(columns)}")
-            if not columns[0].isdigit():  # multi-word ranges 1-2 and empty nodes 8.1
-                continue
+            if not WORD_ID.fullmatch(columns[0]):
+                if SKIPPED_ID.fullmatch(columns[0]):  # multi-word range 1-2 or empty node 8.1: no word of its own
+                    continue
+                raise DataError(
+                    f"{file}, line {number}: CoNLL-U id {columns[0]!r} is not a word number, a range N-M or an empty node N.M"
+                )
+        elif need_tags:
+            if width is not None and len(columns) != width:
+                raise DataError(
+                    f"{file}, line {number}: {len(columns)} column{'s' if len(columns) != 1 else ''} "
+                    f"where the file's other rows have {width}"
+                )
+            if len(columns) == 1:
+                raise DataError(
+                    f"{file}, line {number}: 1 column, so no tag; a CoNLL file has a word and its tag(s) "
+                    f"on each line and a blank line after each sentence"
+                )
         try:
             word = columns[word_column]
             tag = columns[tag_column] if need_tags else None
@@ -85,26 +154,38 @@ def _read_columns(lines: Iterable[str], file, word_column: int, tag_column: int,
                 f"{file}, line {number}: {len(columns)} column(s), no column {tag_column if need_tags else word_column} "
                 f"(choose with --word-column/--tag-column)"
             ) from None
+        if not tokens:
+            start = number
         tokens.append(word)
         if need_tags:
             tags.append(tag)
+        if max_tokens is not None and len(tokens) >= max_tokens:
+            yield Sentence(tokens, tags, str(file), start)
+            tokens, tags = [], []
     if tokens:
-        yield Sentence(tokens, tags)
+        yield Sentence(tokens, tags, str(file), start)
 
 
 def _read_jsonl(lines: Iterable[str], file, need_tags: bool) -> Iterator[Sentence]:
+    expected = 'expected {"tokens": ["word", ...], "tags": ["tag", ...]}'
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
-            tokens, tags = record["tokens"], record.get("tags", [])
-        except (json.JSONDecodeError, KeyError, TypeError) as err:
-            raise DataError(f"{file}, line {number}: expected {{\"tokens\": [...], \"tags\": [...]}} ({err})") from None
+        except json.JSONDecodeError as err:
+            raise DataError(f"{file}, line {number}: not JSON ({err}); {expected}") from None
+        if not isinstance(record, dict) or "tokens" not in record:
+            raise DataError(f"{file}, line {number}: {expected}")
+        tokens, tags = record["tokens"], record.get("tags", [])
+        # A string is iterable too: "abc" would become the tokens a, b, c.
+        for key, value in (("tokens", tokens), ("tags", tags)):
+            if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+                raise DataError(f"{file}, line {number}: {key!r} must be a list of strings, not {json.dumps(value)[:60]}")
         if need_tags and len(tags) != len(tokens):
             raise DataError(f"{file}, line {number}: {len(tokens)} tokens but {len(tags)} tags")
         if tokens:
-            yield Sentence([str(t) for t in tokens], [str(t) for t in tags])
+            yield Sentence(tokens, tags, str(file), number)
 
 
 def format_conll(sentence: Sentence) -> str:
@@ -124,16 +205,20 @@ def format_jsonl(sentence: Sentence, spans=None) -> str:
 def iter_token_lists(lines: Iterable[str], input_format: str = "text") -> Iterator[list[str]]:
     """Token lists to tag, read lazily from ``lines``: raw ``text`` (split into sentences and
     tokens paragraph by paragraph), ``tokens`` (one tokenized sentence per line), or the words of
-    ``conll``/``conllu`` input."""
+    ``conll``/``conllu`` input. A list longer than MAX_TOKENS comes in pieces of MAX_TOKENS, so
+    that one enormous line or sentence neither fills memory nor makes one enormous batch."""
     from seqtext.textsplit import tokenize_text
 
+    lines = _without_bom(lines)
     if input_format == "tokens":
         for line in lines:
-            if line.strip():
-                yield line.split()
+            words = (match.group() for match in NONSPACE.finditer(line))
+            while piece := list(islice(words, MAX_TOKENS)):
+                yield piece
     elif input_format in ("conll", "conllu"):
         column = 1 if input_format == "conllu" else 0
-        for sentence in _read_columns(lines, "<input>", column, column, need_tags=False, conllu=input_format == "conllu"):
+        conllu = input_format == "conllu"
+        for sentence in _read_columns(lines, "<input>", column, column, need_tags=False, conllu=conllu, max_tokens=MAX_TOKENS):
             yield sentence.tokens
     else:
         # Raw text is split paragraph by paragraph; a paragraph that runs past MAX_PARAGRAPH
@@ -143,6 +228,21 @@ def iter_token_lists(lines: Iterable[str], input_format: str = "text") -> Iterat
             if line.strip() and len(paragraph) < MAX_PARAGRAPH:
                 paragraph.append(line)
                 continue
-            yield from tokenize_text("".join(paragraph))
+            yield from _pieces(tokenize_text("".join(paragraph)))
             paragraph = [line] if line.strip() else []
-        yield from tokenize_text("".join(paragraph))
+        yield from _pieces(tokenize_text("".join(paragraph)))
+
+
+def _pieces(token_lists: Iterable[list[str]]) -> Iterator[list[str]]:
+    for tokens in token_lists:
+        for start in range(0, len(tokens), MAX_TOKENS):
+            yield tokens[start : start + MAX_TOKENS]
+
+
+def _without_bom(lines: Iterable[str]) -> Iterator[str]:
+    """``lines`` with a byte-order mark at the very start dropped (stdin decodes it as text)."""
+    lines = iter(lines)
+    first = next(lines, None)
+    if first is not None:
+        yield first.removeprefix(BOM)
+        yield from lines

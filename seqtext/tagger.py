@@ -6,7 +6,6 @@ L characters, C tags.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -14,11 +13,11 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqtext import modelio
+from seqtext import modeldir
+from seqtext.configs import TaggerConfig
 from seqtext.crf import CRF
 from seqtext.errors import SeqtextError
 from seqtext.lm import CELLS
-from seqtext.tagged import Sentence
 from seqtext.tagschemes import convert, to_spans
 from seqtext.tokenizers import PAD, UNK, CharTokenizer, Tokenizer
 
@@ -29,22 +28,6 @@ def normalize_word(word: str) -> str:
     """What the word embedding sees: lower case, every digit 0. Case and shape reach the model
     through the character encoder instead."""
     return DIGITS.sub("0", word.lower())
-
-
-@dataclass
-class TaggerConfig:
-    vocab_size: int
-    num_tags: int
-    char_vocab_size: int
-    word_dim: int = 100
-    char_dim: int = 30
-    char_hidden: int = 50  # per direction (lstm) or number of filters (cnn)
-    char_encoder: str = "lstm"  # lstm | cnn | none
-    hidden_size: int = 200  # per direction
-    num_layers: int = 1
-    cell: str = "lstm"
-    dropout: float = 0.5
-    decoder: str = "crf"  # crf | softmax
 
 
 class CharEncoder(nn.Module):
@@ -146,7 +129,7 @@ def make_batch(sentences: list[list[str]], words: Tokenizer, chars: CharTokenize
     return {"words": word_ids, "types": type_ids, "chars": char_ids, "char_lengths": char_lengths, "lengths": lengths, "mask": mask}
 
 
-class SequenceTagger(modelio.SavedModel):
+class SequenceTagger(modeldir.SavedModel):
     """A trained tagger: what ``seqtext.load`` returns for kind ``tagger``.
 
     ``tags`` are in the scheme it was trained in (``train_scheme``: bioes, bio or none); output
@@ -175,10 +158,11 @@ class SequenceTagger(modelio.SavedModel):
 
     @classmethod
     def from_directory(cls, directory: Path, config: dict) -> "SequenceTagger":
-        network = BiRNNTagger(TaggerConfig(**config["model"]))
-        words = modelio.load_parts(directory, config, network)
+        config = modeldir.check_config(directory, config, expected_kind=cls.kind)
+        network = modeldir.build_network(BiRNNTagger, TaggerConfig, directory, config)
+        words = modeldir.load_parts(directory, config, network)
         return cls(network, words, CharTokenizer(config["chars"]), config["tags"], config.get("scheme", "none"),
-                   config.get("train_scheme", "none"), modelio.read_metrics(directory), config.get("info", {}))
+                   config.get("train_scheme", "none"), modeldir.read_metrics(directory), config.get("info", {}))
 
     def predict_ids(self, sentences: list[list[str]]) -> list[list[int]]:
         self.network.eval()
@@ -203,37 +187,3 @@ class SequenceTagger(modelio.SavedModel):
     def entities(self, tags: list[str], scheme: str | None = None) -> list[tuple[str, int, int]]:
         """Entity spans ``(type, start, end)`` of ``tags`` (in ``scheme``, default the model's)."""
         return to_spans(tags, scheme or self.scheme) if self.spans else []
-
-    def evaluate_sentences(self, gold: list[Sentence], gold_scheme: str | None = None) -> dict:
-        """Token accuracy; for span tags precision/recall/F1 per type and micro-averaged as
-        conlleval computes them (seqeval, default mode); for plain tags the most frequent confusions."""
-        gold_scheme = gold_scheme or self.scheme
-        predicted = self.tag([s.tokens for s in gold], scheme="bio" if self.spans else None)
-        total = correct = 0
-        gold_tags = []
-        for sentence, tags in zip(gold, predicted):
-            reference = convert(sentence.tags, gold_scheme, "bio") if self.spans else sentence.tags
-            gold_tags.append(reference)
-            total += len(tags)
-            correct += sum(g == p for g, p in zip(reference, tags))
-        result = {"sentences": len(gold), "tokens": total, "accuracy": correct / max(total, 1)}
-        if self.spans:
-            from seqeval.metrics import classification_report
-
-            report = classification_report(gold_tags, predicted, output_dict=True, zero_division=0)
-            micro = report.pop("micro avg")
-            result.update(precision=micro["precision"], recall=micro["recall"], f1=micro["f1-score"])
-            result["per_type"] = {
-                kind: {"precision": r["precision"], "recall": r["recall"], "f1": r["f1-score"], "support": int(r["support"])}
-                for kind, r in report.items() if "avg" not in kind
-            }
-        else:
-            labels = sorted({t for tags in gold_tags + predicted for t in tags})
-            confusion = {g: {p: 0 for p in labels} for g in labels}
-            for reference, tags in zip(gold_tags, predicted):
-                for g, p in zip(reference, tags):
-                    confusion[g][p] += 1
-            errors = [(n, g, p) for g, row in confusion.items() for p, n in row.items() if g != p and n]
-            result["top_confusions"] = [{"gold": g, "predicted": p, "count": n} for n, g, p in sorted(errors, reverse=True)[:15]]
-            result["confusion"] = confusion
-        return result

@@ -4,42 +4,30 @@ tag vocabularies -> length-bucketed batches -> CRF (or softmax) loss."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from seqtext.batching import BucketedTask
-from seqtext.errors import DataError
-from seqtext.tagged import read_sentences
+from seqtext.errors import DataError, TrainingError
+from seqtext.configs import TaggerDataOptions
+from seqtext.tagged import Sentence, read_sentences
 from seqtext.tagger import BiRNNTagger, SequenceTagger, TaggerConfig, make_batch, normalize_word
 from seqtext.vectors import init_embedding, read_vectors
-from seqtext.tagschemes import SCHEMES, convert, detect_scheme
+from seqtext.tagschemes import convert, detect_scheme
 from seqtext.tokenizers import SPECIALS, CharTokenizer, WordTokenizer, load_tokenizer
-from seqtext.trainer import TrainConfig, Trainer, load_run, save_run
-
-@dataclass
-class TaggerDataOptions:
-    format: str = "auto"  # conll | conllu | jsonl
-    word_column: int = 0
-    tag_column: str = "-1"  # CoNLL column number, or upos/xpos for CoNLL-U
-    tag_scheme: str = "auto"  # scheme of the files: auto | iob1 | bio | bioes | none
-    train_scheme: str = "bioes"  # scheme span tags are learnt in: bioes | bio
-    min_freq: int = 1
-    word_dropout: float = 0.05
-    batch_size: int = 16
-    embeddings: str | None = None  # word2vec/GloVe text file
-    dev_fraction: float = 0.1  # held out of train when no dev file is given
-    weights_dtype: str = "float32"
-
+from seqtext.trainer import TrainConfig, Trainer
+from seqtext.evaluation import evaluate_tagger
+from seqtext.resources import check_network_fits
+from seqtext.runs import Run, apply_resume_options, build, dev_split, prepare_run, save_run
 
 class TaggerTask(BucketedTask):
-    def __init__(self, model: SequenceTagger, train, dev, dev_scheme: str, data: TaggerDataOptions, seed: int):
+    def __init__(self, model: SequenceTagger, train, dev, data: TaggerDataOptions, seed: int):
         self.model = model
         self.network = model.network
         self.train = train
         self.dev = dev
-        self.dev_scheme = dev_scheme
         self.data = data
         self.seed = seed
         index = {tag: i for i, tag in enumerate(model.tags)}
@@ -56,7 +44,7 @@ class TaggerTask(BucketedTask):
         return self.network.loss(batch, tags), len(indices)
 
     def evaluate(self) -> dict:
-        report = self.model.evaluate_sentences(self.dev, self.dev_scheme)
+        report = evaluate_tagger(self.model, self.dev, None if self.data.tag_scheme == "auto" else self.data.tag_scheme)
         score = report["f1"] if self.model.spans else report["accuracy"]
         metrics = {"score": score, "accuracy": report["accuracy"]}
         if self.model.spans:
@@ -65,72 +53,86 @@ class TaggerTask(BucketedTask):
 
 
 def train_tagger(
-    train_file: str,
-    dev_file: str | None,
+    train_file,
+    dev_file,
     out_dir,
     model: TaggerConfig | None = None,
     data: TaggerDataOptions | None = None,
     train: TrainConfig | None = None,
     resume: bool = False,
+    overwrite: bool = False,
+    given: dict | None = None,
     log=None,
 ) -> SequenceTagger:
-    """Train a tagger on ``train_file``, keep the best on ``dev_file`` (F1 for span tags,
-    accuracy otherwise) in ``out_dir``."""
+    """Train a tagger on ``train_file`` (a path, glob or list of them), keep the best on
+    ``dev_file`` (F1 for span tags, accuracy otherwise) in ``out_dir``.
+
+    With ``resume`` the files and options saved in ``out_dir`` are used (``train_file`` may be
+    None); ``given`` works as in ``train_language_model``.
+    """
     out_dir = Path(out_dir)
     log = log or (lambda message: None)
-    run = None
-    if resume:
-        run = load_run(out_dir)
-        model, data, train = TaggerConfig(**run["model"]), TaggerDataOptions(**run["data"]), TrainConfig(**run["train"])
-        train_file, dev_file = run["train_file"], run["dev_file"]
-    data = data or TaggerDataOptions()
-    train = train or TrainConfig()
-    if data.tag_scheme not in SCHEMES + ("auto",):
-        raise DataError(f"unknown tag scheme {data.tag_scheme!r}: choose from auto, {', '.join(SCHEMES)}")
-    read = dict(fmt=data.format, word_column=data.word_column, tag_column=data.tag_column)
-    sentences = read_sentences(train_file, **read)
-    if dev_file:
-        dev = read_sentences(dev_file, **read)
-    else:
-        cut = int(len(sentences) * (1 - data.dev_fraction))
-        if cut in (0, len(sentences)):
-            raise DataError(f"{train_file}: too few sentences to hold out a dev set; give --dev")
-        sentences, dev = sentences[:cut], sentences[cut:]
-    scheme = detect_scheme([s.tags for s in sentences]) if data.tag_scheme == "auto" else data.tag_scheme
-    train_scheme = "none" if scheme == "none" else data.train_scheme
-    for sentence in sentences:
-        sentence.tags = convert(sentence.tags, scheme, train_scheme)
-    tags = sorted({t for s in sentences for t in s.tags})
-    log(f"{len(sentences):,} training and {len(dev):,} dev sentences; {len(tags)} tags; scheme {scheme}, trained as {train_scheme}")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if run is not None:
-        words = load_tokenizer(out_dir, run["tokenizer"])
-        chars = CharTokenizer(run["chars"])
-    else:
-        counts = Counter(normalize_word(w) for s in sentences for w in s.tokens)
-        words = WordTokenizer(list(SPECIALS) + sorted(w for w, c in counts.items() if c >= data.min_freq and w not in SPECIALS),
-                              split="whitespace")
-        chars = CharTokenizer.train(["".join(s.tokens) for s in sentences])
-    vectors, dim = ({}, None)
-    if data.embeddings and run is None:
-        vectors, dim = read_vectors(data.embeddings, words.stoi, normalize_word)
-        log(f"pretrained vectors for {len(vectors):,} of {words.vocab_size:,} words ({dim} dimensions)")
-    base = asdict(model or TaggerConfig(0, 0, 0))
-    if dim:
-        base["word_dim"] = dim
-    config = TaggerConfig(**{**base, "vocab_size": words.vocab_size, "num_tags": len(tags), "char_vocab_size": chars.vocab_size})
-    if run is None:
-        run = {"model": asdict(config), "data": asdict(data), "train": asdict(train), "tokenizer": words.save(out_dir),
-               "chars": chars.itos, "train_file": str(train_file), "dev_file": str(dev_file) if dev_file else None}
-        save_run(out_dir, run)
-    torch.manual_seed(train.seed)
-    network = BiRNNTagger(config)
-    init_embedding(network.words, vectors)
-    info = {"parameters": sum(p.numel() for p in network.parameters()), "train_file": str(train_file), "data": asdict(data)}
-    log(f"{config.cell} tagger with {config.char_encoder} characters and {config.decoder} output, {info['parameters']:,} parameters")
-    tagger = SequenceTagger(network, words, chars, tags, scheme, train_scheme, info=info)
-    task = TaggerTask(tagger, sentences, dev, scheme, data, train.seed)
-    Trainer(task, train, out_dir, log=log).fit(resume=resume)
-    from seqtext.modelio import load
+    with prepare_run(out_dir, "tagger", resume=resume, overwrite=overwrite) as run:
+        if run is not None:
+            if train_file and _names(train_file) != run.files["train"]:
+                raise TrainingError("the training file cannot change when resuming; leave it out with --resume")
+            apply_resume_options(run, given or {}, {"model": model, "data": data, "train": train})
+            model = build(TaggerConfig, run.model, f"{out_dir}/run.json model")
+            data = build(TaggerDataOptions, run.data, f"{out_dir}/run.json data")
+            train = build(TrainConfig, run.train, f"{out_dir}/run.json train")
+            train_file, dev_file = run.files["train"], run.files["dev"] or None
+            save_run(out_dir, run)
+        else:
+            if not train_file:
+                raise DataError("give a training file")
+            data = data or TaggerDataOptions()
+            train = train or TrainConfig()
+        read = dict(fmt=data.format, word_column=data.word_column, tag_column=data.tag_column)
+        sentences = read_sentences(train_file, **read)
+        if dev_file:
+            dev = read_sentences(dev_file, **read)
+        else:
+            sentences, dev = dev_split(sentences, data.dev_fraction, _names(train_file)[0])
+        scheme = detect_scheme([s.tags for s in sentences]) if data.tag_scheme == "auto" else data.tag_scheme
+        train_scheme = "none" if scheme == "none" else data.train_scheme
+        sentences = [Sentence(s.tokens, convert(s.tags, scheme, train_scheme)) for s in sentences]
+        tags = sorted({t for s in sentences for t in s.tags})
+        log(f"{len(sentences):,} training and {len(dev):,} dev sentences; {len(tags)} tags; scheme {scheme}, trained as {train_scheme}")
+        if run is not None:
+            words = load_tokenizer(out_dir, run.derived["tokenizer"])
+            chars = CharTokenizer(run.derived["chars"])
+        else:
+            counts = Counter(normalize_word(w) for s in sentences for w in s.tokens)
+            words = WordTokenizer(list(SPECIALS) + sorted(w for w, c in counts.items() if c >= data.min_freq and w not in SPECIALS),
+                                  split="whitespace")
+            chars = CharTokenizer.train(["".join(s.tokens) for s in sentences])
+        vectors, dim = ({}, None)
+        if data.embeddings and not resume:
+            vectors, dim = read_vectors(data.embeddings, words.stoi, normalize_word)
+            log(f"pretrained vectors for {len(vectors):,} of {words.vocab_size:,} words ({dim} dimensions)")
+        base = asdict(model or TaggerConfig(0, 0, 0))
+        if dim:
+            base["word_dim"] = dim
+        config = TaggerConfig(**{**base, "vocab_size": words.vocab_size, "num_tags": len(tags), "char_vocab_size": chars.vocab_size})
+        check_network_fits(lambda: BiRNNTagger(config), "--hidden, --layers, --word-dim, --char-hidden")
+        if run is None:
+            run = Run(kind="tagger", model=asdict(config), data=asdict(data), train=asdict(train),
+                      files={"train": _names(train_file), "dev": _names(dev_file) if dev_file else []},
+                      derived={"tokenizer": words.save(out_dir), "chars": chars.itos})
+            save_run(out_dir, run)
+        torch.manual_seed(train.seed)
+        network = BiRNNTagger(config)
+        init_embedding(network.words, vectors)
+        info = {"parameters": sum(p.numel() for p in network.parameters()), "train_file": ", ".join(run.files["train"]),
+                "data": asdict(data)}
+        log(f"{config.cell} tagger with {config.char_encoder} characters and {config.decoder} output, {info['parameters']:,} parameters")
+        tagger = SequenceTagger(network, words, chars, tags, scheme, train_scheme, info=info)
+        task = TaggerTask(tagger, sentences, dev, data, train.seed)
+        Trainer(task, train, out_dir, log=log).fit(resume=resume)
+    from seqtext.registry import load
 
     return load(out_dir)
+
+
+def _names(files) -> list[str]:
+    return [str(f) for f in ([files] if isinstance(files, (str, Path)) else files)]

@@ -3,28 +3,62 @@
 Keeps URLs, e-mail addresses, numbers (``3.14``, ``1,000``, ``10:30``) and abbreviations
 (``U.S.``, ``Dr.``, ``e.g.``) whole; splits punctuation and the clitics ``n't``, ``'s``,
 ``'re``, ``'ve``, ``'ll``, ``'d``, ``'m`` off their words (``don't`` -> ``do n't``).
+
+Words such as ``no``, ``Inc`` or ``Dec`` are abbreviations only where no capitalised word follows,
+so "I said no. Then I left." is two sentences and "No. 5" one token ``No.``. Time is linear in
+the input and no sentence has more than MAX_SENTENCE_TOKENS tokens, however long the input.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 
-ABBREVIATIONS = {
-    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "vs", "etc", "inc", "ltd", "co", "corp",
-    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
-    "no", "vol", "fig", "gen", "gov", "sen", "rep", "col", "lt", "sgt", "capt", "rev", "ave", "dept", "est",
-}
+# A sentence longer than this many tokens is cut into consecutive pieces: raw text with no
+# sentence ends (a log, a 10 MB line) must not become one huge sentence for the tagger.
+MAX_SENTENCE_TOKENS = 300
 
+# Titles stand before a name, which starts with a capital, so a capital after them is no evidence
+# of a sentence end: "Dr. Who", "Gen. Lee", "St. Louis", "Smith vs. Jones" never break. They are
+# rarely ordinary words and rarely end a sentence ("Main St." is the price of keeping "St." here).
+TITLES = {
+    "mr", "mrs", "ms", "messrs", "dr", "drs", "prof", "st", "mt", "vs",
+    "gen", "gov", "sen", "rep", "col", "lt", "sgt", "capt", "rev",
+}
+# These are also ordinary words ("no", "co", "est", "dec") or often the last word of a sentence
+# ("Apple Inc.", "Smith Jr.", "in Dec.", "and so on, etc."): they are abbreviations only where
+# no capitalised word follows ("No. 5", "Inc. said", "etc., and"), and the full stop ends the
+# sentence where one does ("I said no. Then", "He works at Apple Inc. Then"). The splitter and
+# the tokenizer apply the same rule, so "no." is split off exactly where a sentence ends.
+AMBIGUOUS_ABBREVIATIONS = {
+    "jr", "sr", "etc", "inc", "ltd", "co", "corp", "no", "vol", "fig", "ave", "dept", "est", "ext",
+    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+}
+ABBREVIATIONS = TITLES | AMBIGUOUS_ABBREVIATIONS  # both kinds, for callers that want the list
+
+
+def _alternation(words: set[str]) -> str:
+    return "|".join(sorted(words, key=len, reverse=True))
+
+
+# Every repeated group is bounded: Python's regex engine keeps backtracking state for each
+# repetition of a group, so an unbounded "(?:-\w+)*" over a 10 MB "a-a-a-..." allocates
+# gigabytes; bounded, such a run just becomes several tokens. The e-mail local part is bounded
+# (RFC 5321 allows 64 characters) so that a long run of dots or word characters without an "@"
+# is not rescanned from every position. Both keep tokenizing linear in time and flat in memory.
 TOKEN = re.compile(
     r"""
     (?P<url>(?:https?://|www\.)[^\s<>"]+[^\s<>".,;:!?)\]'])
-  | (?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)
+  | (?P<email>[\w.+-]{1,64}@[\w-]+(?:\.[\w-]+){1,16})
   | (?P<clitic>n't\b|N'T\b|'(?:s|re|ve|ll|d|m|S|RE|VE|LL|D|M)\b)
-  | (?P<abbrev>(?:[A-Za-z]\.){2,}|\b[A-Z]\.(?=\s+[A-Z])|(?i:\b(?:"""
-    + "|".join(sorted(ABBREVIATIONS, key=len, reverse=True))
-    + r"""))\.)
-  | (?P<number>[-+]?\d+(?:[.,:/]\d+)*%?)
-  | (?P<word>\w+(?=n't\b|N'T\b)|\w+(?:-\w+)*(?:'(?!(?:s|re|ve|ll|d|m|S|RE|VE|LL|D|M)\b)\w+)*)
+  | (?P<abbrev>(?:[A-Za-z]\.){2,16}|\b[A-Z]\.(?=\s+[A-Z])
+      |\b(?=[A-Za-z]{2,6}\.)(?:(?i:"""
+    + _alternation(TITLES)
+    + r""")\.|(?i:"""
+    + _alternation(AMBIGUOUS_ABBREVIATIONS)
+    + r""")\.(?!["')\]]*(?:\s+["'(\[]?[A-Z]|\Z))))
+  | (?P<number>[-+]?\d+(?:[.,:/]\d+){0,16}%?)
+  | (?P<word>\w+(?=n't\b|N'T\b)|\w+(?:-\w+){0,16}(?:'(?!(?:s|re|ve|ll|d|m|S|RE|VE|LL|D|M)\b)\w+){0,16})
   | (?P<ellipsis>\.\.\.)
   | (?P<dashes>--+)
   | (?P<other>\S)
@@ -32,7 +66,71 @@ TOKEN = re.compile(
     re.VERBOSE | re.UNICODE,
 )
 
-SENTENCE_END = re.compile(r"""([.!?]+["')\]]*)\s+(?=["'(\[]?[A-Z0-9])""")
+# The lookbehind starts a candidate only at the first of a run of "!!!!" (linear on long runs);
+# group 2 is the first character of the next sentence.
+SENTENCE_END = re.compile(r"""(?<![.!?])([.!?]+["')\]]*)\s+(?=["'(\[]?([A-Z0-9]))""")
+PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+INITIALS = re.compile(r"(?:[A-Za-z]\.)*[A-Za-z]")  # "J" of "J.", "U.S" of "U.S.", "e.g" of "e.g."
+LAST_WORD = re.compile(r"\w+\Z")
+# Abbreviations are short: only this much text before a full stop is looked at, which keeps the
+# splitter linear where many candidate full stops are not sentence ends ("Mr. X Mr. Y ...").
+LOOKBACK = 32
+SHARED_TOKENS = 50_000  # distinct token strings remembered for sharing
+
+
+def _is_abbreviation(text: str, start: int, match: re.Match) -> bool:
+    """Whether the full stop of ``match`` closes an abbreviation rather than the sentence."""
+    end = match.start(1)
+    window = text[max(start, end - LOOKBACK) : end]
+    if not window or window[-1].isspace():
+        return False
+    words = window.split()
+    if len(words) == 1 and not window[0].isspace() and end - LOOKBACK > start:
+        return False  # the word is longer than LOOKBACK: no abbreviation
+    if INITIALS.fullmatch(words[-1].lstrip("\"'([{")):
+        return True
+    last = LAST_WORD.search(window)
+    word = last.group().lower() if last else ""
+    return word in TITLES or (word in AMBIGUOUS_ABBREVIATIONS and match.group(2).isdigit())
+
+
+def _sentence_spans(text: str):
+    """(start, end) of each sentence, spaces around it included, before the length cut. A
+    generator over offsets, so that a long input is never copied block by block."""
+    block_start = 0
+    breaks = ((m.start(), m.end()) for m in PARAGRAPH_BREAK.finditer(text))
+    for block_end, next_block in itertools.chain(breaks, [(len(text), len(text))]):
+        start = block_start
+        for match in SENTENCE_END.finditer(text, block_start, block_end):
+            if match.group(1) == "." and _is_abbreviation(text, start, match):
+                continue
+            yield start, match.end(1)
+            start = match.end()
+        yield start, block_end
+        block_start = next_block
+
+
+def _pieces(text: str):
+    """(start, end, tokens) of each sentence, a sentence of more than MAX_SENTENCE_TOKENS tokens
+    cut into consecutive pieces. One pass of the token pattern serves both the splitter and the
+    tokenizer, and equal tokens (most of them, in any text) share one string, so a long input
+    costs little beyond its text."""
+    shared: dict[str, str] = {}
+    for start, end in _sentence_spans(text):
+        tokens: list[str] = []
+        first = 0
+        for match in TOKEN.finditer(text, start, end):
+            if not tokens:
+                first = match.start()
+            token = match.group()
+            if len(shared) >= SHARED_TOKENS:
+                shared.clear()  # distinct tokens without end must not grow a table without end
+            tokens.append(shared.setdefault(token, token))
+            if len(tokens) == MAX_SENTENCE_TOKENS:
+                yield first, match.end(), tokens
+                tokens = []
+        if tokens:
+            yield first, match.end(), tokens
 
 
 def tokenize(text: str) -> list[str]:
@@ -42,24 +140,13 @@ def tokenize(text: str) -> list[str]:
 
 def split_sentences(text: str) -> list[str]:
     """Sentences of a paragraph: a break after . ! ? (and closing quotes or brackets) followed
-    by a capital or digit, unless the word before the full stop is a known abbreviation or a
-    single initial. Blank lines always break."""
-    sentences = []
-    for block in re.split(r"\n\s*\n", text):
-        start = 0
-        for match in SENTENCE_END.finditer(block):
-            before = block[start : match.start(1)].split()
-            last = before[-1] if before else ""
-            if match.group(1) == "." and (last.lower().rstrip(".") in ABBREVIATIONS or re.fullmatch(r"(?:[A-Za-z]\.)*[A-Za-z]", last)):
-                continue
-            sentences.append(block[start : match.end(1)].strip())
-            start = match.end()
-        rest = block[start:].strip()
-        if rest:
-            sentences.append(rest)
-    return [s for s in sentences if s]
+    by a capital or digit, unless the word before the full stop is a title, a single initial or
+    dotted abbreviation, or an ambiguous abbreviation ("No.", "Inc.") before a number. Blank lines
+    always break; a run of more than MAX_SENTENCE_TOKENS tokens is cut into pieces."""
+    return [text[start:end] for start, end, _ in _pieces(text)]
 
 
 def tokenize_text(text: str) -> list[list[str]]:
-    """Raw text -> sentences of tokens."""
-    return [tokens for tokens in (tokenize(s) for s in split_sentences(text)) if tokens]
+    """Raw text -> sentences of tokens (the tokens of ``split_sentences``' sentences, except
+    that a cut sentence's pieces keep the tokens the whole sentence gave)."""
+    return [tokens for _, _, tokens in _pieces(text)]

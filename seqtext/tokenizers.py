@@ -246,18 +246,81 @@ def train_tokenizer(kind: str, texts: list[str], **options) -> Tokenizer:
     return TOKENIZERS[kind].train(texts, **options)
 
 
-def load_tokenizer(directory: Path, settings: dict) -> Tokenizer:
-    """Rebuild the tokenizer described by ``settings`` (from config.json) from its files."""
-    directory = Path(directory)
-    kind = settings.get("kind")
-    path = directory / settings.get("file", "")
-    if kind not in TOKENIZERS:
-        raise ModelError(f"{directory}: unknown tokenizer kind {kind!r}")
+def vocabulary_problem(tokens) -> str | None:
+    """What makes ``tokens`` unusable as a vocabulary, or None. Ids are positions in the list,
+    so a repeated token or a missing special would silently shift what every id means."""
+    if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+        return "not a vocabulary (expected a JSON list of strings)"
+    if tokens[: len(SPECIALS)] != list(SPECIALS):
+        return f"not a seqtext vocabulary (it must start with {', '.join(SPECIALS)})"
+    if len(set(tokens)) != len(tokens):
+        repeated = next(t for t, n in Counter(tokens).items() if n > 1)
+        return f"lists the token {repeated!r} twice"
+    return None
+
+
+def _tokenizer_file(directory: Path, name) -> Path:
+    """The tokenizer file that config.json names, kept inside the model directory: a model may
+    come from anyone, and ``../``, an absolute path or a symlink out of the directory would let
+    it read any file of the user's."""
+    where = directory / "config.json"
+    if not isinstance(name, str) or not name:
+        raise ModelError(f"{where}: tokenizer.file must be a file name, not {name!r}")
+    if Path(name).is_absolute() or ".." in Path(name).parts:
+        raise ModelError(f"{where}: tokenizer.file {name!r} points outside the model directory")
+    path = directory / name
+    resolved = path.resolve()
+    if directory.resolve() not in resolved.parents:  # a symbolic link on the way leads out
+        raise ModelError(f"{where}: tokenizer.file {name!r} resolves to {resolved}, outside the model directory")
     if not path.is_file():
-        raise ModelError(f"{directory}: tokenizer file {path.name} is missing")
+        raise ModelError(f"{path}: tokenizer file is missing")
+    return path
+
+
+def _read_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise ModelError(f"{path}: cannot read ({err.strerror or err})") from None
+
+
+def load_tokenizer(directory: Path, settings: dict) -> Tokenizer:
+    """Rebuild the tokenizer described by ``settings`` (from config.json) from its files.
+
+    Everything here is user input, so each problem is a ModelError naming the file; the files
+    are read as JSON or as SentencePiece's protobuf, never unpickled.
+    """
+    directory = Path(directory)
+    where = directory / "config.json"
+    if not isinstance(settings, dict):
+        raise ModelError(f"{where}: tokenizer must be a JSON object")
+    kind = settings.get("kind")
+    if not isinstance(kind, str) or kind not in TOKENIZERS:
+        raise ModelError(f"{where}: unknown tokenizer kind {kind!r} (known: {', '.join(TOKENIZERS)})")
+    path = _tokenizer_file(directory, settings.get("file"))
+    data = _read_file(path)
     if kind == "sentencepiece":
-        return SentencePieceTokenizer(path.read_bytes())
-    tokens = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            return SentencePieceTokenizer(data)
+        except (RuntimeError, IndexError):  # protobuf parse failure; an empty model has no ids
+            raise ModelError(f"{path}: not a SentencePiece model") from None
+        except ModelError as err:
+            raise ModelError(f"{path}: {err}") from None
+    try:
+        tokens = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ModelError(f"{path}: not valid JSON (not UTF-8 text)") from None
+    except json.JSONDecodeError as err:
+        raise ModelError(f"{path}: not valid JSON ({err.msg} at line {err.lineno} column {err.colno})") from None
+    problem = vocabulary_problem(tokens)
+    if problem:
+        raise ModelError(f"{path}: {problem}")
     if kind == "word":
-        return WordTokenizer(tokens, split=settings.get("split", "regex"), lowercase=settings.get("lowercase", False))
+        split = settings.get("split", "regex")
+        lowercase = settings.get("lowercase", False)
+        if split not in ("regex", "whitespace"):
+            raise ModelError(f"{where}: tokenizer.split must be 'regex' or 'whitespace', not {split!r}")
+        if not isinstance(lowercase, bool):
+            raise ModelError(f"{where}: tokenizer.lowercase must be true or false, not {lowercase!r}")
+        return WordTokenizer(tokens, split=split, lowercase=lowercase)
     return CharTokenizer(tokens)

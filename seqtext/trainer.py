@@ -20,66 +20,60 @@ What a task provides (duck-typed):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
+import pickle
+import zipfile
 import signal
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
 import torch
 
+from seqtext.configs import MAX_SEED, TrainConfig
 from seqtext.errors import TrainingError, TrainingInterrupted
 
 CHECKPOINT_FILE = "checkpoint.pt"
 LOG_FILE = "log.jsonl"
-RUN_FILE = "run.json"
 
 
-def save_run(out_dir: Path, run: dict) -> None:
-    """Keep a run's options in ``out_dir`` so that ``resume`` needs nothing else."""
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    (Path(out_dir) / RUN_FILE).write_text(json.dumps(run, indent=2), encoding="utf-8")
+def mix_seed(seed: int, *parts: int) -> int:
+    """A seed for one (epoch, step, ...) of a run, from the run's seed: any seed in range gives
+    a valid torch seed, and different parts give unrelated streams."""
+    digest = hashlib.blake2b(repr((seed, *parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & MAX_SEED
 
 
-def load_run(out_dir: Path) -> dict:
-    path = Path(out_dir) / RUN_FILE
-    if not path.is_file():
-        raise TrainingError(f"nothing to resume in {out_dir} (no {RUN_FILE})")
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 10
-    max_steps: int | None = None  # stop after this many optimizer steps in all
-    lr: float = 2e-3
-    weight_decay: float = 0.01
-    schedule: str = "cosine"  # cosine | plateau | constant
-    warmup_steps: int = 100
-    min_lr_ratio: float = 0.05  # cosine decays to lr * this
-    plateau_factor: float = 0.5  # plateau: multiply lr by this when validation stops improving
-    clip_norm: float = 1.0
-    eval_every: int | None = None  # steps between evaluations; None: at the end of each epoch
-    checkpoint_every: int = 200  # steps between checkpoints
-    patience: int | None = None  # evaluations without improvement before stopping early
-    seed: int = 0
-    progress: bool = True
+def decay_groups(network: torch.nn.Module) -> tuple[list, list]:
+    """Parameters with and without weight decay, by the module that owns them: the weight
+    matrices of linear, convolutional and recurrent layers are decayed; embeddings, norms,
+    biases and anything else (CRF transitions, attention scores) are not. A parameter shared
+    by two modules (tied embedding and decoder) counts as its embedding."""
+    decay, no_decay, seen = [], [], set()
+    modules = sorted(network.modules(), key=lambda m: not isinstance(m, torch.nn.Embedding))
+    for module in modules:
+        for name, param in module.named_parameters(recurse=False):
+            if id(param) in seen:
+                continue
+            seen.add(id(param))
+            matrix = isinstance(module, (torch.nn.Linear, torch.nn.modules.conv._ConvNd)) and name == "weight"
+            recurrent = isinstance(module, torch.nn.RNNBase) and name.startswith("weight_")
+            (decay if matrix or recurrent else no_decay).append(param)
+    return decay, no_decay
 
 
 class Trainer:
     def __init__(self, task, config: TrainConfig, out_dir, log: Callable[[str], None] | None = None):
-        if config.schedule not in ("cosine", "plateau", "constant"):
-            raise TrainingError(f"unknown schedule {config.schedule!r}: use cosine, plateau or constant")
         self.task = task
         self.config = config
         self.out_dir = Path(out_dir)
         self.log = log or (lambda message: None)
         self.network = task.network
-        decay = [p for n, p in self.network.named_parameters() if p.dim() >= 2 and "embedding" not in n]
-        no_decay = [p for n, p in self.network.named_parameters() if not (p.dim() >= 2 and "embedding" not in n)]
+        decay, no_decay = decay_groups(self.network)
         self.optimizer = torch.optim.AdamW(
             [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
             lr=config.lr,
@@ -96,6 +90,7 @@ class Trainer:
         self.best_metrics: dict = {}
         self.bad_evals = 0
         self.last_eval_step = -1
+        self.elapsed = 0.0  # training seconds of earlier sessions of this run
         self.stop_requested = False
         self.finished = False
         self.bar = None
@@ -134,10 +129,11 @@ class Trainer:
                 "bad_evals": self.bad_evals,
                 "last_eval_step": self.last_eval_step,
                 "finished": self.finished,
+                "elapsed": self.elapsed + self._session_seconds(),
             },
             "config": json.dumps(asdict(self.config)),
         }
-        tmp = self.checkpoint_path.with_name(f".{CHECKPOINT_FILE}.tmp")
+        tmp = self.checkpoint_path.with_name(f".{CHECKPOINT_FILE}.{os.getpid()}.tmp")
         torch.save(state, tmp)
         os.replace(tmp, self.checkpoint_path)
 
@@ -145,18 +141,32 @@ class Trainer:
         if not self.checkpoint_path.is_file():
             raise TrainingError(f"nothing to resume: {self.checkpoint_path} does not exist")
         # weights_only: a checkpoint is read with torch's restricted unpickler, never running code.
-        state = torch.load(self.checkpoint_path, weights_only=True)
-        self.network.load_state_dict(state["network"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"])
-        if hasattr(self.task, "load_state_dict"):
-            self.task.load_state_dict(state["task"])
-        progress = state["progress"]
-        self.step, self.epoch, self.epoch_step = progress["step"], progress["epoch"], progress["epoch_step"]
-        self.plateau_scale, self.best = progress["plateau_scale"], progress["best"]
-        self.best_metrics = json.loads(progress["best_metrics"])
-        self.bad_evals, self.finished = progress["bad_evals"], progress["finished"]
-        self.last_eval_step = progress["last_eval_step"]
+        try:
+            state = torch.load(self.checkpoint_path, weights_only=True)
+        except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:
+            raise TrainingError(
+                f"{self.checkpoint_path}: cannot be read ({str(err).splitlines()[0]}); the file is damaged or "
+                f"truncated, so this run cannot be resumed"
+            ) from None
+        try:
+            self.network.load_state_dict(state["network"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            torch.set_rng_state(state["rng"])
+            if hasattr(self.task, "load_state_dict"):
+                self.task.load_state_dict(state["task"])
+            progress = state["progress"]
+            self.step, self.epoch, self.epoch_step = progress["step"], progress["epoch"], progress["epoch_step"]
+            self.plateau_scale, self.best = progress["plateau_scale"], progress["best"]
+            self.best_metrics = json.loads(progress["best_metrics"])
+            self.bad_evals = progress["bad_evals"]
+            self.last_eval_step = progress["last_eval_step"]
+            self.elapsed = float(progress.get("elapsed", 0.0))
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            raise TrainingError(
+                f"{self.checkpoint_path}: does not fit this run ({type(err).__name__}: {str(err).splitlines()[0]})"
+            ) from None
+        # Whether the run is over is decided by the limits now in force (a resume may extend it).
+        self.finished = False
 
     # -- logging -------------------------------------------------------------------------------
     def write_log(self, record: dict) -> None:
@@ -180,8 +190,10 @@ class Trainer:
         else:
             torch.manual_seed(self.config.seed)
             (self.out_dir / LOG_FILE).unlink(missing_ok=True)
-        if self.finished:
-            self.log("this run had already finished; nothing to do")
+        if self._done() or self.epoch >= self.config.epochs:
+            self.log("this run had already finished; nothing to do (extend it with --epochs, --max-steps or --patience)")
+            self.finished = True
+            self.save_checkpoint()
             return self.best_metrics
         previous_handler = None
         if hasattr(signal, "SIGINT") and _in_main_thread():
@@ -204,9 +216,21 @@ class Trainer:
 
         return tqdm(total=self.total_steps, initial=self.step, unit="step", dynamic_ncols=True, leave=True)
 
+    def _session_seconds(self) -> float:
+        started = getattr(self, "session_started", None)
+        return time.time() - started if started is not None else 0.0
+
+    def _diverged(self, what: str, value: float) -> TrainingError:
+        kept = (
+            f"the last good checkpoint is kept in {self.checkpoint_path}"
+            if self.checkpoint_path.is_file() else "it diverged before the first checkpoint, so there is none to resume from"
+        )
+        return TrainingError(f"{what} became {value} at step {self.step + 1}; stopped: {kept}; try a lower --lr or --clip-norm")
+
     def _loop(self, bar, on_step) -> None:
         c = self.config
         started = time.time()
+        self.session_started = started
         self.session_start_step = self.step
         running, running_weight = 0.0, 0.0
         while self.epoch < c.epochs and not self._done():
@@ -217,18 +241,12 @@ class Trainer:
                     group["lr"] = lr
                 loss, weight = self.task.loss(batch)
                 if not torch.isfinite(loss):
-                    raise TrainingError(
-                        f"loss became {loss.item()} at step {self.step + 1}; stopped. The last good checkpoint "
-                        f"is kept in {self.checkpoint_path}; try a lower --lr or --clip-norm"
-                    )
+                    raise self._diverged("loss", loss.item())
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 norm = torch.nn.utils.clip_grad_norm_(self.network.parameters(), c.clip_norm or float("inf"))
                 if not torch.isfinite(norm):
-                    raise TrainingError(
-                        f"gradient became {norm.item()} at step {self.step + 1}; stopped. The last good checkpoint "
-                        f"is kept in {self.checkpoint_path}; try a lower --lr or --clip-norm"
-                    )
+                    raise self._diverged("gradient norm", norm.item())
                 self.optimizer.step()
                 self.step += 1
                 self.epoch_step += 1
@@ -265,7 +283,8 @@ class Trainer:
 
     def _done(self) -> bool:
         over = self.config.max_steps is not None and self.step >= self.config.max_steps
-        return over or self.finished or self.early_stopped
+        out_of_time = self.config.max_time is not None and self.elapsed + self._session_seconds() >= self.config.max_time
+        return over or out_of_time or self.finished or self.early_stopped
 
     @property
     def early_stopped(self) -> bool:

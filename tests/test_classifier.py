@@ -8,6 +8,7 @@ import torch
 from click.testing import CliRunner
 
 import seqtext
+from seqtext.evaluation import evaluate_classifier
 from seqtext.classifier import ClassifierConfig, class_weights, classification_loss
 from seqtext.classifier_training import ClassifierDataOptions, train_classifier
 from seqtext.cli.main import main
@@ -53,7 +54,7 @@ def majority_share(path) -> float:
 
 def test_beats_majority_class(sentiment_dir, split_files):
     model = seqtext.load(sentiment_dir)
-    report = model.evaluate_examples(read_examples(str(split_files[1])))
+    report = evaluate_classifier(model, read_examples(str(split_files[1])))
     assert report["accuracy"] > majority_share(split_files[1]) + 0.08, report["accuracy"]
 
 
@@ -156,7 +157,7 @@ def test_reader_errors_name_file_and_line(tmp_path):
 def test_unseen_label_at_evaluation(sentiment_dir, tmp_path):
     (tmp_path / "test.txt").write_text("1 fine\n7 what\n")
     with pytest.raises(DataError, match=r"test.txt, line 2: label '7' was not seen in training"):
-        seqtext.load(sentiment_dir).evaluate_examples(read_examples(str(tmp_path / "test.txt")))
+        evaluate_classifier(seqtext.load(sentiment_dir), read_examples(str(tmp_path / "test.txt")))
 
 
 def test_long_texts_truncated_with_count(sentiment_dir):

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import seqtext
+from seqtext.evaluation import evaluate_language_model
 from seqtext.errors import SeqtextWarning, TrainingError, TrainingInterrupted
 from seqtext.lm import LMConfig, RecurrentLM
 from seqtext.lm_training import LMDataOptions, train_language_model
@@ -22,7 +23,7 @@ def unigram_perplexity(train: str, test: str) -> float:
 def test_tiny_lm_beats_unigram_baseline(tiny_lm_dir, shakespeare_text):
     lm = seqtext.load(tiny_lm_dir)
     held_out = shakespeare_text[-20_000:]
-    result = lm.evaluate_texts([held_out])
+    result = evaluate_language_model(lm, [[held_out]])
     baseline = unigram_perplexity(shakespeare_text[:200_000], held_out)
     assert result["perplexity"] < 0.6 * baseline, (result["perplexity"], baseline)
     assert result["bits_per_character"] == pytest.approx(result["cross_entropy"] * result["tokens"] / result["characters"] / math.log(2))
@@ -177,7 +178,7 @@ def test_word_level_lm_reads_lines_and_reports_words_alone(small_corpus, tmp_pat
         TrainConfig(epochs=1, max_steps=20, warmup_steps=2, progress=False),
     )
     assert lm.tokenizer.line_based and lm.network.decoder.weight is lm.network.embedding.weight
-    result = lm.evaluate_texts(["First Citizen:\nBefore we proceed any further, hear me speak.\n"])
+    result = evaluate_language_model(lm, [["First Citizen:", "Before we proceed any further, hear me speak."]])
     assert result["words"] == 10 and result["tokens"] == 10 + 2 + 3  # 3 punctuation tokens, 2 <eos>
     assert result["perplexity_without_eos"] > 1
     sample = lm.generate("Before we", max_length=5, temperature=0.0)[0]

@@ -13,6 +13,7 @@ import seqtext
 from seqtext.cli.main import main
 from seqtext.crf import CRF
 from seqtext.errors import DataError
+from seqtext.evaluation import evaluate_tagger
 from seqtext.tagged import read_sentences
 from seqtext.tagger import TaggerConfig
 from seqtext.tagger_training import TaggerDataOptions, train_tagger
@@ -136,7 +137,7 @@ def test_tagger_beats_majority_tag(ner_dir, ner_files):
     tagger = seqtext.load(ner_dir)
     gold = read_sentences(str(ner_files[1]))
     majority = sum(t == "O" for s in gold for t in s.tags) / sum(len(s.tags) for s in gold)
-    report = tagger.evaluate_sentences(gold)
+    report = evaluate_tagger(tagger, gold)
     assert report["accuracy"] > majority + 0.02, (report["accuracy"], majority)
     assert report["f1"] > 0.3, report["f1"]  # the majority tag finds no entity at all
     assert set(report["per_type"]) <= {"PER", "LOC", "ORG", "MISC"}
@@ -176,7 +177,7 @@ def test_pos_tagger_and_pretrained_vectors(tmp_path, shared_data):
         TrainConfig(epochs=1, max_steps=10, warmup_steps=3, progress=False),
     )
     assert tagger.network.config.word_dim == 4 and not tagger.spans
-    report = tagger.evaluate_sentences(read_sentences(str(tmp_path / "train.conllu"))[:20])
+    report = evaluate_tagger(tagger, read_sentences(str(tmp_path / "train.conllu"))[:20])
     assert "top_confusions" in report
     assert sum(sum(row.values()) for row in report["confusion"].values()) == report["tokens"]
 

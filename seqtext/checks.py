@@ -1,0 +1,36 @@
+"""Checks the config dataclasses run on themselves, so that a bad value is refused where it is
+set (an option, a Python call, a hand-edited config.json) with its name, not deep inside torch."""
+
+from __future__ import annotations
+
+import math
+
+from seqtext.errors import ConfigError
+
+
+def _label(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def positive_ints(config, *names: str, allow_zero: tuple[str, ...] = ()) -> None:
+    """Each named field is a whole number of at least 1 (0 allowed for ``allow_zero``), or None."""
+    for name in names:
+        value = getattr(config, name)
+        lowest = 0 if name in allow_zero else 1
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < lowest):
+            raise ConfigError(f"{_label(name)} must be a whole number of {lowest} or more, not {value!r}")
+
+
+def fractions(config, *names: str, closed: bool = False) -> None:
+    """Each named field is a finite number in [0, 1) (or [0, 1] with ``closed``)."""
+    for name in names:
+        value = getattr(config, name)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if not ok or value < 0 or (value > 1 if closed else value >= 1):
+            raise ConfigError(f"{_label(name)} must be a number from 0 to {'1' if closed else 'below 1'}, not {value!r}")
+
+
+def choice(config, name: str, choices) -> None:
+    value = getattr(config, name)
+    if value not in choices:
+        raise ConfigError(f"unknown {_label(name)} {value!r}: choose from {', '.join(map(str, choices))}")

@@ -1,0 +1,208 @@
+"""Every option a user can set, as typed dataclasses: the one source of defaults (the command
+line reads them) and of validation (each checks itself when made, from an option, a Python
+call or a saved file).
+
+Torch-free on purpose, so that the command line can show these defaults without importing it.
+Sizes that come from the data (``vocab_size``, ``num_tags``, ``num_classes``,
+``char_vocab_size``) are filled in by the trainers; a user leaves them at 0.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from seqtext import checks
+from seqtext.errors import ConfigError
+
+CELLS = ("lstm", "gru", "rnn")
+POOLINGS = ("last", "mean", "max", "attention")
+TOKENIZER_KINDS = ("char", "word", "sentencepiece")
+SCHEMES = ("iob1", "bio", "bioes", "none")
+TAGGED_FORMATS = ("conll", "conllu", "jsonl")
+LABELLED_FORMATS = ("auto", "csv", "tsv", "jsonl", "fasttext", "label-text", "disk")
+WEIGHT_DTYPES = ("float32", "float16", "bfloat16")
+MAX_SEED = 2**63 - 1
+
+
+# -- networks ------------------------------------------------------------------------------------
+@dataclass
+class LMConfig:
+    vocab_size: int
+    embedding_dim: int = 128
+    hidden_size: int = 512
+    num_layers: int = 2
+    cell: str = "lstm"
+    dropout: float = 0.2
+    tie_weights: bool = False
+
+    def __post_init__(self):
+        checks.positive_ints(self, "vocab_size", "embedding_dim", "hidden_size", "num_layers", allow_zero=("vocab_size",))
+        checks.fractions(self, "dropout")
+        checks.choice(self, "cell", CELLS)
+
+
+@dataclass
+class TaggerConfig:
+    vocab_size: int
+    num_tags: int
+    char_vocab_size: int
+    word_dim: int = 100
+    char_dim: int = 30
+    char_hidden: int = 50  # per direction (lstm) or number of filters (cnn)
+    char_encoder: str = "lstm"  # lstm | cnn | none
+    hidden_size: int = 200  # per direction
+    num_layers: int = 1
+    cell: str = "lstm"
+    dropout: float = 0.5
+    decoder: str = "crf"  # crf | softmax
+
+    def __post_init__(self):
+        checks.positive_ints(self, "vocab_size", "num_tags", "char_vocab_size", "word_dim", "char_dim", "char_hidden",
+                             "hidden_size", "num_layers", allow_zero=("vocab_size", "num_tags", "char_vocab_size"))
+        checks.fractions(self, "dropout")
+        checks.choice(self, "cell", CELLS)
+        checks.choice(self, "char_encoder", ("lstm", "cnn", "none"))
+        checks.choice(self, "decoder", ("crf", "softmax"))
+
+
+@dataclass
+class ClassifierConfig:
+    vocab_size: int
+    num_classes: int
+    embedding_dim: int = 128
+    hidden_size: int = 128
+    num_layers: int = 1
+    cell: str = "gru"
+    dropout: float = 0.3
+    pooling: str = "attention"
+    mlp_hidden: int = 128
+    multi_label: bool = False
+
+    def __post_init__(self):
+        checks.positive_ints(self, "vocab_size", "num_classes", "embedding_dim", "hidden_size", "num_layers", "mlp_hidden",
+                             allow_zero=("vocab_size", "num_classes"))
+        checks.fractions(self, "dropout")
+        checks.choice(self, "cell", CELLS)
+        checks.choice(self, "pooling", POOLINGS)
+
+
+# -- data --------------------------------------------------------------------------------------
+@dataclass
+class LMDataOptions:
+    tokenizer: str = "char"  # char | word | sentencepiece
+    vocab_size: int = 4000  # sentencepiece only
+    sp_model_type: str = "bpe"  # sentencepiece: bpe | unigram
+    min_freq: int = 1  # char/word: rarer tokens become <unk>
+    max_vocab: int | None = None  # char/word: keep at most this many tokens
+    word_split: str = "regex"  # word: regex | whitespace
+    lowercase: bool = False  # word
+    text_column: str = "text"
+    val_fraction: float = 0.1
+    batch_size: int = 64
+    bptt: int = 128
+    eval_batch_size: int = 16
+    reset_state: bool = False  # zero the hidden state at every window instead of carrying it
+    fresh_share: float = 0.125  # extra rows per batch, as a share of batch_size, that start a line from zero
+    weights_dtype: str = "float32"  # how the saved model stores its weights
+
+    def __post_init__(self):
+        checks.choice(self, "tokenizer", TOKENIZER_KINDS)
+        checks.choice(self, "sp_model_type", ("bpe", "unigram"))
+        checks.choice(self, "word_split", ("regex", "whitespace"))
+        checks.choice(self, "weights_dtype", WEIGHT_DTYPES)
+        checks.positive_ints(self, "vocab_size", "min_freq", "max_vocab", "batch_size", "bptt", "eval_batch_size")
+        checks.fractions(self, "fresh_share", closed=True)
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ConfigError(f"val-fraction must be between 0 and 1, not {self.val_fraction}")
+
+
+@dataclass
+class TaggerDataOptions:
+    format: str = "auto"  # conll | conllu | jsonl
+    word_column: int = 0
+    tag_column: str = "-1"  # CoNLL column number, or upos/xpos for CoNLL-U
+    tag_scheme: str = "auto"  # scheme of the files: auto | iob1 | bio | bioes | none
+    train_scheme: str = "bioes"  # scheme span tags are learnt in: bioes | bio
+    min_freq: int = 1
+    word_dropout: float = 0.05
+    batch_size: int = 16
+    embeddings: str | None = None  # word2vec/GloVe text file
+    dev_fraction: float = 0.1  # held out of train when no dev file is given
+    weights_dtype: str = "float32"
+
+    def __post_init__(self):
+        checks.choice(self, "format", ("auto",) + TAGGED_FORMATS)
+        checks.choice(self, "tag_scheme", ("auto",) + SCHEMES)
+        checks.choice(self, "train_scheme", ("bioes", "bio"))
+        checks.choice(self, "weights_dtype", WEIGHT_DTYPES)
+        checks.positive_ints(self, "min_freq", "batch_size")
+        if not 0.0 < self.dev_fraction < 1.0:
+            raise ConfigError(f"dev-fraction must be between 0 and 1, not {self.dev_fraction}")
+        checks.fractions(self, "word_dropout")
+
+
+@dataclass
+class ClassifierDataOptions:
+    format: str = "auto"
+    text_column: str = "text"
+    label_column: str = "label"
+    tokenizer: str = "word"  # word | sentencepiece | char
+    vocab_size: int = 8000  # sentencepiece
+    min_freq: int = 1  # word/char
+    max_vocab: int | None = 50000
+    lowercase: bool = False
+    max_tokens: int = 512
+    batch_size: int = 32
+    class_weights: str = "none"  # none | balanced
+    label_names: dict | None = None  # rename labels found in the files, e.g. {"1": "positive"}
+    embeddings: str | None = None  # word2vec/GloVe text file (word tokenizer)
+    dev_fraction: float = 0.1  # held out of train when no dev file is given
+    weights_dtype: str = "float32"
+
+    def __post_init__(self):
+        checks.choice(self, "format", LABELLED_FORMATS)
+        checks.choice(self, "tokenizer", ("word", "sentencepiece", "char"))
+        checks.choice(self, "class_weights", ("none", "balanced"))
+        checks.choice(self, "weights_dtype", WEIGHT_DTYPES)
+        checks.positive_ints(self, "vocab_size", "min_freq", "max_vocab", "max_tokens", "batch_size")
+        if not 0.0 < self.dev_fraction < 1.0:
+            raise ConfigError(f"dev-fraction must be between 0 and 1, not {self.dev_fraction}")
+
+
+# -- training ----------------------------------------------------------------------------------
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    max_steps: int | None = None  # stop after this many optimizer steps in all
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    schedule: str = "cosine"  # cosine | plateau | constant
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.05  # cosine decays to lr * this
+    plateau_factor: float = 0.5  # plateau: multiply lr by this when validation stops improving
+    clip_norm: float = 1.0
+    eval_every: int | None = None  # steps between evaluations; None: at the end of each epoch
+    checkpoint_every: int = 200  # steps between checkpoints
+    patience: int | None = None  # evaluations without improvement before stopping early
+    seed: int = 0
+    max_time: float | None = None  # seconds of training (all sessions together) before stopping
+    progress: bool = True
+
+    def __post_init__(self):
+        for name in ("lr", "weight_decay", "min_lr_ratio", "plateau_factor", "clip_norm"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ConfigError(f"{name.replace('_', '-')} must be a finite number of 0 or more, not {value}")
+        if self.lr <= 0:
+            raise ConfigError(f"learning rate must be above 0, not {self.lr}")
+        if self.schedule not in ("cosine", "plateau", "constant"):
+            raise ConfigError(f"unknown schedule {self.schedule!r}: use cosine, plateau or constant")
+        if not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"seed must be an integer from 0 to {MAX_SEED}, not {self.seed}")
+        for name in ("epochs", "max_steps", "eval_every", "checkpoint_every", "patience"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ConfigError(f"{name.replace('_', '-')} must be a whole number of 1 or more, not {value}")
+        if self.max_time is not None and not (math.isfinite(self.max_time) and self.max_time > 0):
+            raise ConfigError(f"max-time must be a positive number of seconds, not {self.max_time}")

@@ -1,0 +1,43 @@
+"""Refusing work that could never fit in memory, before any of it is allocated.
+
+A request such as ``--hidden 1000000`` or ``--num-samples 10000000`` would otherwise fail deep
+inside torch with "can't allocate 16000000000000 bytes", or swap the machine to a halt first.
+"""
+
+from __future__ import annotations
+
+import os
+
+from seqtext.errors import SeqtextError
+
+
+def total_memory() -> int:
+    """Physical memory of this machine in bytes (0 where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def gib(n: float) -> str:
+    return f"{n / 2**30:,.1f} GiB"
+
+
+def check_fits(needed: int, what: str) -> None:
+    """Raise a SeqtextError when ``needed`` bytes exceed this machine's memory."""
+    available = total_memory()
+    if available and needed > available:
+        raise SeqtextError(f"{what} would need about {gib(needed)} of memory; this machine has {gib(available)}")
+
+
+def check_network_fits(build, what: str, copies: int = 4) -> int:
+    """Count the parameters of the network ``build()`` makes without allocating them (on the
+    meta device) and refuse it if ``copies`` float32 copies (weights, gradients, two AdamW
+    moments) would not fit. Returns the parameter count."""
+    import torch
+
+    with torch.device("meta"):
+        network = build()
+    count = sum(p.numel() for p in network.parameters())
+    check_fits(count * 4 * copies, f"a network of {count:,} parameters ({what})")
+    return count

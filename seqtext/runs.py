@@ -1,0 +1,205 @@
+"""The run directory every trainer writes: one ``run.json`` schema, one lock, one way to start,
+refuse, overwrite or resume a run, and one dev-split helper.
+
+A fresh run never writes into a directory that holds anything (``overwrite`` clears seqtext's
+own files first), two processes never train into one directory (a lock file holds the PID;
+a lock whose process is gone is stale and taken over), and a resumed run takes its options
+from ``run.json``: only how long it goes on (``epochs``, ``max_steps``, ``patience``) and how
+it reports (``progress``) may change, everything else that would change the model or the data
+is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from seqtext.errors import TrainingError
+
+RUN_FILE = "run.json"
+LOCK_FILE = ".seqtext.lock"
+RUN_FORMAT = 1
+# What a resumed run may change: how long it goes on and how it reports.
+RESUME_OVERRIDES = ("train.epochs", "train.max_steps", "train.patience", "train.max_time", "train.progress")
+# Everything a run writes; --overwrite removes these and nothing else.
+RUN_OUTPUTS = (RUN_FILE, "checkpoint.pt", "log.jsonl", "config.json", "model.safetensors", "metrics.json",
+               "vocab.json", "sentencepiece.model", "data")
+
+
+@dataclass
+class Run:
+    """What ``run.json`` holds: enough to rebuild the run from its directory alone."""
+
+    kind: str  # language_model | tagger | classifier
+    model: dict  # the user's network hyper-parameters
+    data: dict  # the user's data options
+    train: dict  # TrainConfig
+    files: dict = field(default_factory=dict)  # {"train": [...], "dev": [...]}
+    derived: dict = field(default_factory=dict)  # learnt from the data: tokenizer, labels, sizes
+    format_version: int = RUN_FORMAT
+
+
+def write_json_atomic(path: Path, obj) -> None:
+    """Write JSON under a name of this process's own, then rename it into place."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def save_run(out_dir: Path, run: Run) -> None:
+    write_json_atomic(Path(out_dir) / RUN_FILE, asdict(run))
+
+
+def load_run(out_dir: Path, kind: str | None = None) -> Run:
+    """The saved run of ``out_dir``; a TrainingError naming run.json for anything wrong with it."""
+    path = Path(out_dir) / RUN_FILE
+    if not path.is_file():
+        raise TrainingError(f"nothing to resume in {out_dir} (no {RUN_FILE})")
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise TrainingError(f"{path}: not valid JSON ({err}); the run cannot be resumed") from None
+    if not isinstance(saved, dict):
+        raise TrainingError(f"{path}: expected a JSON object, found {type(saved).__name__}")
+    known = {f.name for f in fields(Run)}
+    missing = [name for name in ("kind", "model", "data", "train") if name not in saved]
+    if missing or set(saved) - known:
+        problem = f"missing {', '.join(missing)}" if missing else f"unknown keys {', '.join(sorted(set(saved) - known))}"
+        raise TrainingError(f"{path}: not a seqtext run file ({problem}; written by an older or newer seqtext?)")
+    if saved.get("format_version", RUN_FORMAT) > RUN_FORMAT:
+        raise TrainingError(f"{path}: made by a newer seqtext (run format {saved['format_version']})")
+    if not all(isinstance(saved[name], dict) for name in ("model", "data", "train")):
+        raise TrainingError(f"{path}: model, data and train must be JSON objects")
+    run = Run(**saved)
+    if kind is not None and run.kind != kind:
+        raise TrainingError(f"{out_dir} holds a {run.kind} run, not a {kind} run")
+    return run
+
+
+def build(cls, values: dict, where: str):
+    """A config dataclass from saved values, with a TrainingError naming ``where`` when they
+    do not fit it (a hand-edited run.json)."""
+    try:
+        return cls(**values)
+    except TypeError as err:
+        raise TrainingError(f"{where}: {err}") from None
+
+
+def apply_resume_options(run: Run, given: dict, configs: dict) -> None:
+    """Take the options a user gave with ``--resume`` into ``run``.
+
+    ``given`` maps qualified field names (``train.max_steps``) to the option's name as the user
+    wrote it (``--max-steps``); ``configs`` maps section names to the new config objects. What
+    may change is taken over; anything else must equal the saved value or it is refused.
+    """
+    for qualified, label in given.items():
+        section, name = qualified.split(".", 1)
+        config = configs.get(section)
+        if config is None or not hasattr(config, name):
+            continue
+        value = getattr(config, name)
+        saved = getattr(run, section).get(name)
+        if qualified in RESUME_OVERRIDES:
+            getattr(run, section)[name] = value
+        elif value != saved:
+            raise TrainingError(
+                f"{label} cannot change when resuming: it would change the model or its data (the run has "
+                f"{saved!r}, given {value!r}); start a new run with --overwrite or another --output"
+            )
+
+
+def dev_split(items: list, fraction: float, where: str) -> tuple[list, list]:
+    """The last ``fraction`` of ``items`` held out as a dev set (the order of the file, so the
+    held-out part is the same on every run and every machine)."""
+    if not 0.0 < fraction < 1.0:
+        raise TrainingError(f"dev fraction must be between 0 and 1, not {fraction}")
+    cut = int(len(items) * (1 - fraction))
+    if cut in (0, len(items)):
+        raise TrainingError(f"{where}: too few examples ({len(items)}) to hold out a dev set; give --dev")
+    return items[:cut], items[cut:]
+
+
+# -- the lock ------------------------------------------------------------------------------------
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True
+
+
+def _take_lock(out_dir: Path) -> Path:
+    lock = out_dir / LOCK_FILE
+    me = {"pid": os.getpid(), "host": socket.gethostname()}
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                holder = json.loads(lock.read_text(encoding="utf-8"))
+                pid, host = int(holder["pid"]), str(holder["host"])
+            except (OSError, ValueError, KeyError, TypeError):
+                pid, host = 0, me["host"]  # unreadable: left by a crash while writing it
+            if host != me["host"]:
+                raise TrainingError(
+                    f"{out_dir} is in use by a training run on {host} (PID {pid}); if that run is gone, delete {lock}"
+                ) from None
+            if pid and _alive(pid):
+                raise TrainingError(f"{out_dir} is in use by another training run (PID {pid}); wait for it or use another --output")
+            lock.unlink(missing_ok=True)  # stale: its process is gone
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(me, handle)
+        return lock
+    raise TrainingError(f"{out_dir}: could not take the lock {lock}")
+
+
+def _clear_outputs(out_dir: Path) -> None:
+    for name in RUN_OUTPUTS:
+        path = out_dir / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+
+
+@contextmanager
+def prepare_run(out_dir, kind: str, resume: bool = False, overwrite: bool = False):
+    """Hold ``out_dir`` for one training process; yield the saved Run when resuming, else None.
+
+    A fresh run into a directory that holds anything is refused unless ``overwrite``, which
+    removes seqtext's own files there (and only those) first.
+    """
+    out_dir = Path(out_dir)
+    if resume and overwrite:
+        raise TrainingError("--resume continues the run in --output and --overwrite replaces it: give one of them")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise TrainingError(f"cannot create the output directory {out_dir}: {err.strerror}") from None
+    if not os.access(out_dir, os.W_OK):
+        raise TrainingError(f"cannot write to the output directory {out_dir}")
+    lock = _take_lock(out_dir)
+    try:
+        if resume:
+            run = load_run(out_dir, kind)
+            yield run
+        else:
+            others = [p.name for p in out_dir.iterdir() if p.name != LOCK_FILE]
+            if others and not overwrite:
+                raise TrainingError(
+                    f"{out_dir} is not empty ({', '.join(sorted(others)[:3])}{', ...' if len(others) > 3 else ''}); "
+                    f"give --overwrite to replace the run there, or --resume to continue it"
+                )
+            if overwrite:
+                _clear_outputs(out_dir)
+            yield None
+    finally:
+        lock.unlink(missing_ok=True)

@@ -1,0 +1,217 @@
+"""Regression tests for the file readers: tagged sentences, labelled examples and plain corpora."""
+
+import json
+import logging
+import os
+import socket
+
+import pytest
+
+from seqtext import corpus
+from seqtext.corpus import check_text_file, read_texts
+from seqtext.errors import DataError
+from seqtext.labelled import read_examples
+from seqtext.tagged import iter_token_lists, read_sentences
+
+BOM = "\ufeff"
+
+
+def pairs(sentences):
+    return [(s.tokens, s.tags) for s in sentences]
+
+
+def test_glob_and_list_read_every_file(tmp_path):
+    (tmp_path / "a.conll").write_text("EU B-ORG\n\nPeter B-PER\n")
+    (tmp_path / "b.conll").write_text("rejects O\n")
+    both = [(["EU"], ["B-ORG"]), (["Peter"], ["B-PER"]), (["rejects"], ["O"])]
+    assert pairs(read_sentences(str(tmp_path / "*.conll"))) == both
+    assert pairs(read_sentences([str(tmp_path / "b.conll"), str(tmp_path / "a.conll")])) == both[2:] + both[:2]
+    with pytest.raises(DataError, match="no files given"):
+        read_sentences([])
+    (tmp_path / "a.txt").write_text("pos good film\n")
+    (tmp_path / "b.txt").write_text("neg bad film\n")
+    assert [e.labels for e in read_examples(str(tmp_path / "*.txt"))] == [["pos"], ["neg"]]
+    import datasets
+
+    datasets.Dataset.from_dict({"text": ["fine"], "label": ["pos"]}).save_to_disk(str(tmp_path / "saved"))
+    examples = read_examples([str(tmp_path / "saved"), str(tmp_path / "b.txt")])
+    assert [(e.text, e.labels) for e in examples] == [("fine", ["pos"]), ("bad film", ["neg"])]
+    assert examples[1].where.endswith("b.txt, line 1")
+
+
+def test_conll_row_without_its_tag_is_refused(tmp_path):
+    path = tmp_path / "short.conll"
+    path.write_text("EU NNP B-ORG\nrejects VBZ\n\nPeter NNP B-PER\n")
+    with pytest.raises(DataError, match=r"short.conll, line 2: 2 columns where the file's other rows have 3"):
+        read_sentences(str(path))
+    path.write_text("EU NNP B-ORG\nrejects VBZ O O\n\nPeter NNP B-PER\n")  # the last column is another one here
+    with pytest.raises(DataError, match=r"short.conll, line 2: 4 columns where the file's other rows have 3"):
+        read_sentences(str(path))
+    # A tag column counted from the start is the same column in rows of any width.
+    path.write_text("EU NNP B-ORG\nrejects VBZ\n")
+    assert pairs(read_sentences(str(path), tag_column="1")) == [(["EU", "rejects"], ["NNP", "VBZ"])]
+
+
+def test_jsonl_tokens_and_tags_must_be_lists_of_strings(tmp_path):
+    path = tmp_path / "a.jsonl"
+    for record in ({"tokens": "abc", "tags": "XYZ"}, {"tokens": ["a", "b"], "tags": "XY"}, {"tokens": ["a", 1], "tags": ["X", "Y"]}):
+        path.write_text(json.dumps({"tokens": ["ok"], "tags": ["O"]}) + "\n" + json.dumps(record) + "\n")
+        with pytest.raises(DataError, match=r"a.jsonl, line 2: '(tokens|tags)' must be a list of strings"):
+            read_sentences(str(path))
+    path.write_text("[1, 2]\n")
+    with pytest.raises(DataError, match=r"a.jsonl, line 1: expected"):
+        read_sentences(str(path))
+
+
+def test_conllu_ids_that_are_not_numbers_are_refused(tmp_path):
+    row = "\t{}\t_\tX\t_\t_\t_\t_\t_\t_\n"
+    path = tmp_path / "a.conllu"
+    path.write_text("1" + row.format("a") + "1-2" + row.format("ab") + "2" + row.format("b") + "2.1" + row.format("e") + "\n")
+    assert read_sentences(str(path))[0].tokens == ["a", "b"]
+    path.write_text("1" + row.format("a") + "x" + row.format("b") + "\n")
+    with pytest.raises(DataError, match=r"a.conllu, line 2: CoNLL-U id 'x'"):
+        read_sentences(str(path))
+
+
+def test_sentences_know_where_they_start(tmp_path):
+    (tmp_path / "a.conll").write_text("-DOCSTART- O\n\nEU B-ORG\nrejects O\n\n\nPeter B-PER\n")
+    sentences = read_sentences(str(tmp_path / "a.conll"))
+    assert [(s.file, s.line) for s in sentences] == [(str(tmp_path / "a.conll"), 3), (str(tmp_path / "a.conll"), 7)]
+    assert sentences[1].where == f"{tmp_path / 'a.conll'}, line 7"
+    (tmp_path / "a.conllu").write_text("# sent_id = 1\n1\tdo\tdo\tAUX\t_\t_\t_\t_\t_\t_\n\n# sent_id = 2\n1\tgo\tgo\tVERB\t_\t_\t_\t_\t_\t_\n")
+    assert [s.line for s in read_sentences(str(tmp_path / "a.conllu"))] == [2, 5]
+    (tmp_path / "a.jsonl").write_text('{"tokens": ["a"], "tags": ["X"]}\n\n{"tokens": ["b"], "tags": ["Y"]}\n')
+    assert [s.line for s in read_sentences(str(tmp_path / "a.jsonl"))] == [1, 3]
+
+
+def test_plain_text_read_as_conll_is_refused(tmp_path):
+    path = tmp_path / "plain.txt"
+    path.write_text("Hello\nworld\n")  # every row as wide, but no tag column
+    with pytest.raises(DataError, match=r"plain.txt, line 1: 1 column, so no tag"):
+        read_sentences(str(path))
+    path.write_text("Peter went home .\nShe stayed .\n")
+    with pytest.raises(DataError, match=r"plain.txt, line \d: \d columns where the file's other rows have \d"):
+        read_sentences(str(path))
+    assert [s.tokens for s in read_sentences(str(tmp_path / "plain.txt"), need_tags=False)] == [["Peter", "She"]]
+
+
+def test_bom_is_dropped_from_tagged_files(tmp_path):
+    row = "\tdo\tdo\tAUX\t_\t_\t_\t_\t_\t_\n"
+    files = {"a.conll": "EU B-ORG\n", "a.conllu": "1" + row, "a.jsonl": '{"tokens": ["EU"], "tags": ["B-ORG"]}\n'}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        (tmp_path / f"bom-{name}").write_text(BOM + text, encoding="utf-8")
+        assert pairs(read_sentences(str(tmp_path / f"bom-{name}"))) == pairs(read_sentences(str(tmp_path / name))), name
+    assert list(iter_token_lists([BOM + "a b\n"], "tokens")) == [["a", "b"]]
+
+
+def test_bom_is_dropped_from_labelled_files(tmp_path):
+    files = {
+        "a.csv": "text,label\ngood film,pos\n",
+        "a.tsv": "label\ttext\npos\tgood film\n",
+        "a.jsonl": '{"text": "good film", "label": "pos"}\n',
+        "a.ft": "__label__pos good film\n",
+        "a.txt": "pos good film\n",
+    }
+    for name, text in files.items():
+        (tmp_path / f"bom-{name}").write_text(BOM + text, encoding="utf-8")
+        assert [(e.text, e.labels) for e in read_examples(str(tmp_path / f"bom-{name}"))] == [("good film", ["pos"])], name
+
+
+def test_bom_is_dropped_from_plain_corpora(tmp_path):
+    (tmp_path / "a.txt").write_text(BOM + "hello\nworld\n", encoding="utf-8")
+    assert read_texts(str(tmp_path / "a.txt"), by_line=True) == ["hello", "world"]
+    assert read_texts(str(tmp_path / "a.txt")) == ["hello\nworld\n"]
+    (tmp_path / "a.jsonl").write_text(BOM + '{"text": "hello"}\n', encoding="utf-8")
+    assert read_texts(str(tmp_path / "a.jsonl")) == ["hello"]
+    (tmp_path / "a.csv").write_text(BOM + "text,id\nhello,1\n", encoding="utf-8")
+    assert read_texts(str(tmp_path / "a.csv")) == ["hello"]
+    (tmp_path / "only.txt").write_text(BOM + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match="only.txt: file is empty"):
+        check_text_file(tmp_path / "only.txt")
+
+
+def test_check_text_file_streams_in_chunks(tmp_path, monkeypatch):
+    def whole_file(self):
+        raise AssertionError("the whole file was read into memory")
+
+    monkeypatch.setattr(type(tmp_path), "read_bytes", whole_file)
+    monkeypatch.setattr(corpus, "CHUNK_BYTES", 4, raising=False)
+    path = tmp_path / "a.txt"
+    path.write_bytes("caf\u00e9\nna\u00efve \u20ac\u20ac\n\U0001f600\n".encode("utf-8"))  # characters across chunk ends
+    check_text_file(path)
+    path.write_bytes("caf\u00e9\nna\u00efve\n\n ok ".encode("utf-8") + b"\xff\n")
+    with pytest.raises(DataError, match=r"a.txt, line 4: not valid UTF-8 \(byte 0xff\)"):
+        check_text_file(path)
+    path.write_bytes("ab\n\u20ac".encode("utf-8")[:-1])  # cut in the middle of the last character
+    with pytest.raises(DataError, match=r"a.txt, line 2: not valid UTF-8"):
+        check_text_file(path)
+    path.write_bytes(b" \n\t\n" * 5)
+    with pytest.raises(DataError, match="file is empty"):
+        check_text_file(path)
+
+
+def test_reading_leaves_the_process_as_it_found_it(tmp_path, monkeypatch):
+    import datasets
+
+    (tmp_path / "a.txt").write_text("hello\n")
+    (tmp_path / "a.csv").write_text("text,label\ngood,pos\n")
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    lookups = []
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        lookups.append(host)
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    level = logging.getLogger("datasets").level
+    bars_disabled = datasets.are_progress_bars_disabled()
+    try:
+        datasets.logging.set_verbosity_warning()
+        if datasets.config.HF_DATASETS_DISABLE_PROGRESS_BARS is None:
+            datasets.enable_progress_bars()
+
+        def state():
+            return (dict(os.environ), datasets.logging.get_verbosity(), datasets.are_progress_bars_disabled(),
+                    datasets.config.HF_UPDATE_DOWNLOAD_COUNTS, datasets.config.HF_HUB_OFFLINE)
+
+        before = state()
+        read_texts(str(tmp_path / "a.txt"))
+        assert state() == before
+        read_examples(str(tmp_path / "a.csv"))
+        assert state() == before
+        assert lookups == []  # local files need no network, not even the download-count ping
+    finally:
+        logging.getLogger("datasets").setLevel(level)
+        if bars_disabled and datasets.config.HF_DATASETS_DISABLE_PROGRESS_BARS is None:
+            datasets.disable_progress_bars()
+
+
+def test_parser_errors_keep_the_parsers_reason(tmp_path):
+    (tmp_path / "bad.jsonl").write_text('{"text": "a"\n')
+    with pytest.raises(DataError, match=r"cannot read .*bad.jsonl as json: JSON parse error"):
+        read_texts(str(tmp_path / "bad.jsonl"))
+    with pytest.raises(DataError, match=r"cannot read .*bad.jsonl as jsonl: JSON parse error"):
+        read_examples(str(tmp_path / "bad.jsonl"))
+
+
+def test_long_token_lists_come_in_bounded_pieces():
+    from seqtext.tagged import MAX_TOKENS
+
+    words = [f"w{i}" for i in range(2 * MAX_TOKENS + 5)]
+    pieces = list(iter_token_lists([" ".join(words) + "\n"], "tokens"))
+    assert [len(p) for p in pieces] == [MAX_TOKENS, MAX_TOKENS, 5] and sum(pieces, []) == words
+    read = 0
+
+    def rows():
+        nonlocal read
+        for word in words * 100:
+            read += 1
+            yield f"{word}\tX\n"
+
+    first = next(iter_token_lists(rows(), "conll"))
+    assert first == words[:MAX_TOKENS] and read <= MAX_TOKENS + 1  # a sentence without blank lines does not pile up
+    text_pieces = list(iter_token_lists([" ".join(["word"] * (MAX_TOKENS + 1)) + "\n"], "text"))
+    assert max(len(p) for p in text_pieces) <= MAX_TOKENS and sum(len(p) for p in text_pieces) == MAX_TOKENS + 1
