@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The commands that trained the shipped models, one function each:
-#   bash benchmarks/train_shipped.sh shakespeare|brown|pos|ner|chunk|sentiment [DATA_DIR]
-#   bash benchmarks/train_shipped.sh ship NAME
-# Each run writes to runs/NAME; `ship NAME` copies the model files (config.json,
-# model.safetensors, tokenizer files, metrics.json) into seqtext/pretrained/NAME.
+#   bash benchmarks/train_shipped.sh shakespeare|shakespeare_cold_start|brown|pos|ner|chunk|sentiment [DATA_DIR]
+#   bash benchmarks/train_shipped.sh ship NAME [RUN]
+# Each run writes to runs/NAME; `ship NAME [RUN]` copies the model files (config.json,
+# model.safetensors, tokenizer files, metrics.json) of runs/RUN (default runs/NAME) into
+# seqtext/pretrained/NAME. The shipped shakespeare is `ship shakespeare shakespeare_cold_start`.
 set -euo pipefail
 if [ "$1" = ship ]; then DATA=; else DATA=${2:-../shared/data}; fi
 
@@ -11,7 +12,7 @@ ship_model() {
   mkdir -p "seqtext/pretrained/$1"
   rm -f "seqtext/pretrained/$1"/*
   for f in config.json model.safetensors metrics.json vocab.json sentencepiece.model; do
-    [ -f "runs/$1/$f" ] && cp "runs/$1/$f" "seqtext/pretrained/$1/"
+    [ -f "runs/${2:-$1}/$f" ] && cp "runs/${2:-$1}/$f" "seqtext/pretrained/$1/"
   done
   du -sh "seqtext/pretrained/$1"
 }
@@ -20,6 +21,14 @@ shakespeare() {
   seqtext train lm corpora/shakespeare.txt -o runs/shakespeare --hidden 512 --layers 2 \
     --embedding-dim 128 --dropout 0.25 --batch-size 64 --bptt 128 --epochs 12 --lr 2e-3 \
     --patience 3 --weights-dtype float16 --seed 1
+}
+
+shakespeare_cold_start() {
+  # The shipped model: the run above, then fine-tuned with fresh-start rows (--fresh-share, on by
+  # default) so that it also learns to begin a text from <bos> and a zero state (issue #7).
+  seqtext train lm corpora/shakespeare.txt -o runs/shakespeare_cold_start --init-from runs/shakespeare \
+    --batch-size 64 --bptt 128 --epochs 3 --lr 1e-3 --warmup-steps 50 --patience 2 \
+    --weights-dtype float16 --seed 1
 }
 
 brown() {
@@ -53,7 +62,7 @@ sentiment() {
 }
 
 if [ "$1" = ship ]; then
-  ship_model "$2"
+  ship_model "$2" "${3:-}"
 else
   "$1"
 fi
