@@ -62,7 +62,9 @@ def main() -> None:
             log=print,
         )
     minutes = (time.time() - started) / 60
-    result = lm.evaluate_texts((brown / "valid.txt").read_text(encoding="utf-8").splitlines())
+    from seqtext.evaluation import evaluate_files
+
+    result = evaluate_files(lm, [str(brown / "valid.txt")])
     result.update(vocab_size=lm.tokenizer.vocab_size, seconds_per_epoch=lm.metrics.get("seconds_per_epoch"))
     if not args.evaluate_only:
         result["train_minutes"] = round(minutes, 1)

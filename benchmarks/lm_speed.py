@@ -1,17 +1,21 @@
 """Language-model speed on this machine: training tokens per second and achieved GFLOP/s for
 the shipped model's configuration, next to the machine's fp32 GEMM GFLOP/s, a reference loop in
 the style of PyTorch's ``word_language_model`` example on the same model and data, and
-generation characters per second for 1 and 32 streams.
+generation characters per second for 1 and 32 streams next to the bound the weights set on
+one-stream decoding (``torch.mv`` once through every weight matrix a decoding step uses).
 
-    python benchmarks/lm_speed.py [--data-dir ../shared/data] [--steps 20]
+    python benchmarks/lm_speed.py [--data-dir ../shared/data] [--steps 20] [--threads 1,2]
+    python benchmarks/lm_speed.py --skip-training      # generation figures only
 
-Ratios are measured in one run; absolute numbers move with the machine's load.
+Ratios are measured in one run (the bound and the generation rates are taken in turn, median of
+``--repeats``); absolute numbers move with the machine's load.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 from pathlib import Path
 
@@ -52,7 +56,7 @@ def time_steps(step, steps: int, warmup: int = 3) -> float:
 def seqtext_step_fn(lm, ids, batch_size, bptt):
     """One optimizer step of seqtext's own training task and trainer update."""
     network = RecurrentLM(lm.network.config)
-    task = LMTask(network, lm.tokenizer, ids, ids[:1000], LMDataOptions(batch_size=batch_size, bptt=bptt), {})
+    task = LMTask(network, lm.tokenizer, ids, ids[:1000], LMDataOptions(batch_size=batch_size, bptt=bptt), {}, 0)
     optimizer = torch.optim.AdamW(network.parameters(), lr=1e-3)
     batches = iter(())
 
@@ -63,7 +67,8 @@ def seqtext_step_fn(lm, ids, batch_size, bptt):
             batches = task.batches(0, 0)
             batch = next(batches)
         network.train()
-        loss, _ = task.loss(batch)
+        total, count = task.loss(batch)  # batches are (inputs, targets, fresh rows)
+        loss = total / max(count, 1)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
@@ -114,11 +119,76 @@ def example_step_fn(config, ids, batch_size, bptt):
     return step
 
 
-def generation_rate(lm, streams: int, length: int) -> float:
+def decode_weights(network: RecurrentLM) -> list[torch.Tensor]:
+    """Every weight matrix one decoding step multiplies by: W_ih and W_hh of each layer, the
+    projection if any, the decoder. (The embedding is a row lookup.)"""
+    rnn = network.rnn
+    weights = []
+    for n in range(network.config.num_layers):
+        weights += [getattr(rnn, f"weight_ih_l{n}"), getattr(rnn, f"weight_hh_l{n}")]
+    if network.projection is not None:
+        weights.append(network.projection.weight)
+    weights.append(network.decoder.weight)
+    return [w.detach().contiguous() for w in weights]
+
+
+@torch.inference_mode()
+def mv_bound(network: RecurrentLM, passes: int = 2000) -> float:
+    """Passes per second of ``torch.mv`` once through every decoding weight matrix: what the
+    weights alone allow one stream, in tokens per second."""
+    weights = decode_weights(network)
+    vectors = [torch.randn(w.size(1)) for w in weights]
+    pairs = list(zip(weights, vectors))
+    for w, v in pairs * 20:
+        torch.mv(w, v)
     start = time.perf_counter()
-    samples = lm.generate("ROMEO:", max_length=length, num_samples=streams, temperature=1.0, random_seed=0)
+    for _ in range(passes):
+        for w, v in pairs:
+            torch.mv(w, v)
+    return passes / (time.perf_counter() - start)
+
+
+def stream_rate(lm, length: int, temperature: float) -> tuple[float, int]:
+    """Characters per second of one stream as ``seqtext generate -n LENGTH`` makes it (through
+    ``LanguageModel.stream``), timed from the first piece: loading and the seed excluded."""
+    pieces = lm.stream("", max_length=length, temperature=temperature, random_seed=0)
+    next(pieces)
+    chars, start = 0, time.perf_counter()
+    for piece in pieces:
+        chars += len(piece)
+    return chars / (time.perf_counter() - start), chars
+
+
+def batch_rate(lm, streams: int, length: int, temperature: float) -> float:
+    """Characters per second of ``streams`` samples generated as one batch (empty seed)."""
+    start = time.perf_counter()
+    samples = lm.generate("", max_length=length, num_samples=streams, temperature=temperature, random_seed=0)
     chars = sum(len(s["text"]) for s in samples)
     return chars / (time.perf_counter() - start)
+
+
+def generation_figures(lm, threads: int, length: int, batch_length: int, repeats: int, temperature: float) -> dict:
+    """The mv bound and the 1- and 32-stream rates, taken in turn ``repeats`` times."""
+    torch.set_num_threads(threads)
+    bounds, ones, batches = [], [], []
+    stream_rate(lm, 200, temperature)  # warm-up
+    for _ in range(repeats):
+        bounds.append(mv_bound(lm.network))
+        rate, chars = stream_rate(lm, length, temperature)
+        ones.append(rate)
+        batches.append(batch_rate(lm, 32, batch_length, temperature))
+    bound, one, many = statistics.median(bounds), statistics.median(ones), statistics.median(batches)
+    return {
+        "threads": torch.get_num_threads(),
+        "mv_bound_passes_per_s": round(bound),
+        "generate_chars_per_s_1_stream": round(one),
+        "chars_timed_1_stream": chars,
+        "ratio_1_stream_to_mv_bound": round(one / bound, 3),
+        "generate_chars_per_s_32_streams": round(many),
+        "ratio_32_streams_to_1_stream": round(many / one, 2),
+        "samples": {"mv_bound": [round(b) for b in bounds], "1_stream": [round(r) for r in ones],
+                    "32_streams": [round(r) for r in batches]},
+    }
 
 
 def main() -> None:
@@ -128,6 +198,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="Timed training steps per loop.")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--bptt", type=int, default=128)
+    parser.add_argument("--length", type=int, default=3000, help="Characters of one-stream generation (-n).")
+    parser.add_argument("--batch-length", type=int, default=1000, help="Characters per stream of the 32-stream batch.")
+    parser.add_argument("--temperature", type=float, default=0.8, help="Sampling temperature (the CLI's default).")
+    parser.add_argument("--repeats", type=int, default=3, help="Generation measurements per thread count (median).")
+    parser.add_argument("--threads", default="1,2", help="Thread counts for the generation figures, comma-separated.")
+    parser.add_argument("--skip-training", action="store_true", help="Only the generation figures.")
     parser.add_argument("--json", action="store_true", help="Print the results as JSON.")
     args = parser.parse_args()
 
@@ -140,26 +216,38 @@ def main() -> None:
     tokens = args.batch_size * args.bptt
     flops_per_token = 6 * matmul_params(lm.network)  # forward 2 + backward 4 per weight
 
-    torch.manual_seed(0)
-    ours = time_steps(seqtext_step_fn(lm, ids, args.batch_size, args.bptt), args.steps)
-    torch.manual_seed(0)
-    reference = time_steps(example_step_fn(config, ids, args.batch_size, args.bptt), args.steps)
     results = {
         "threads": torch.get_num_threads(),
         "model": f"{config.cell} {config.num_layers}x{config.hidden_size}, embedding {config.embedding_dim}, vocab {config.vocab_size}",
-        "gemm_gflops": round(gemm_gflops(), 1),
-        "train_tokens_per_s": round(tokens / ours),
-        "train_gflops": round(tokens / ours * flops_per_token / 1e9, 1),
-        "example_tokens_per_s": round(tokens / reference),
-        "speedup_vs_example": round(reference / ours, 3),
-        "generate_chars_per_s_1_stream": round(generation_rate(lm, 1, 500)),
-        "generate_chars_per_s_32_streams": round(generation_rate(lm, 32, 500)),
     }
+    if not args.skip_training:
+        torch.manual_seed(0)
+        ours = time_steps(seqtext_step_fn(lm, ids, args.batch_size, args.bptt), args.steps)
+        torch.manual_seed(0)
+        reference = time_steps(example_step_fn(config, ids, args.batch_size, args.bptt), args.steps)
+        results.update({
+            "gemm_gflops": round(gemm_gflops(), 1),
+            "train_tokens_per_s": round(tokens / ours),
+            "train_gflops": round(tokens / ours * flops_per_token / 1e9, 1),
+            "example_tokens_per_s": round(tokens / reference),
+            "speedup_vs_example": round(reference / ours, 3),
+        })
+    default_threads = torch.get_num_threads()
+    for threads in [int(t) for t in args.threads.split(",") if t]:
+        results[f"generation_{threads}_threads"] = generation_figures(
+            lm, threads, args.length, args.batch_length, args.repeats, args.temperature
+        )
+    torch.set_num_threads(default_threads)
     if args.json:
         print(json.dumps(results))
     else:
         for key, value in results.items():
-            print(f"{key:>32}  {value}")
+            if isinstance(value, dict):
+                print(f"{key}:")
+                for name, item in value.items():
+                    print(f"{name:>36}  {item}")
+            else:
+                print(f"{key:>36}  {value}")
 
 
 if __name__ == "__main__":

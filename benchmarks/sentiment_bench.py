@@ -40,7 +40,9 @@ def main() -> None:
     sst2 = Path(args.data_dir) / "sst2"
     dev = read_examples(str(sst2 / "sentences.dev"))
     classifier = seqtext.load(args.model)
-    report = classifier.evaluate_examples(read_examples(str(sst2 / "sentences.dev")))
+    from seqtext.evaluation import evaluate_classifier
+
+    report = evaluate_classifier(classifier, read_examples(str(sst2 / "sentences.dev")))
     texts = [e.text for e in dev] * 5
     start = time.perf_counter()
     for _ in classifier.predict(texts):

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 import seqtext
+from seqtext.evaluation import evaluate_tagger
 from seqtext.tagged import read_sentences
 
 
@@ -39,7 +40,7 @@ def main() -> None:
     for name in args.models:
         tagger = seqtext.load(name)
         gold = dev_sentences(name, data)
-        report = tagger.evaluate_sentences(gold)
+        report = evaluate_tagger(tagger, gold)
         tokens = [s.tokens for s in gold]
         start = time.perf_counter()
         tagger.tag(tokens, batch_size=args.batch_size)

@@ -9,6 +9,8 @@ import sys
 
 import click
 
+from seqtext.cli.options import device_option
+
 
 def _highlight(scores: list[tuple[str, float]], joiner: str) -> str:
     """Tokens that moved the decision most in bold colour: green for, red against."""
@@ -41,7 +43,8 @@ def _echo_csv(row: list) -> None:
 @click.option("--explain", is_flag=True, help="Show which tokens moved the decision most, highlighted.")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, help="Multi-label models: a label is given from this probability on.")
 @click.option("--batch-size", type=click.IntRange(1), default=256, help="Texts classified together.")
-def classify(text, model, probs, fmt, explain, threshold, batch_size):
+@device_option
+def classify(text, model, probs, fmt, explain, threshold, batch_size, device):
     """Classify TEXT, or one text per line from standard input with '-' (or no TEXT).
 
     Input is read and classified batch by batch, so a file of any size runs in constant memory.
@@ -49,7 +52,7 @@ def classify(text, model, probs, fmt, explain, threshold, batch_size):
     from seqtext import load
     from seqtext.errors import SeqtextError
 
-    classifier = load(model)
+    classifier = load(model, device=device)
     if getattr(classifier, "kind", None) != "classifier":
         raise SeqtextError(f"model {model!r} is a {classifier.kind}, not a classifier")
     lines = [text] if text not in (None, "-") else (line.rstrip("\n") for line in sys.stdin)

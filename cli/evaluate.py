@@ -6,6 +6,8 @@ import json
 
 import click
 
+from seqtext.cli.options import device_option
+
 
 def _print_report(result: dict) -> None:
     for key, value in result.items():
@@ -42,7 +44,8 @@ def _print_report(result: dict) -> None:
 @click.option("--tag-scheme", type=click.Choice(["auto", "iob1", "bio", "bioes"]), default="auto", help="Taggers: scheme of the gold tags (default: the model's training data's).")
 @click.option("--batch-size", type=click.IntRange(1), default=16, help="Documents (language models) scored together: changes the speed, never the figures.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-def evaluate(model, files, text_column, label_column, fmt, tag_column, tag_scheme, batch_size, as_json):
+@device_option
+def evaluate(model, files, text_column, label_column, fmt, tag_column, tag_scheme, batch_size, as_json, device):
     """Score MODEL (name or directory) on FILES.
 
     Language model: cross-entropy per token (nats; every token scored once, each document read
@@ -56,7 +59,7 @@ def evaluate(model, files, text_column, label_column, fmt, tag_column, tag_schem
     from seqtext import load
     from seqtext.evaluation import evaluate_files
 
-    result = evaluate_files(load(model), list(files), text_column=text_column, label_column=label_column, fmt=fmt,
+    result = evaluate_files(load(model, device=device), list(files), text_column=text_column, label_column=label_column, fmt=fmt,
                             tag_column=tag_column, tag_scheme=tag_scheme, batch_size=batch_size)
     if as_json:
         click.echo(json.dumps(result))

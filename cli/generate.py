@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from seqtext.cli.options import SEED, FiniteFloat
+from seqtext.cli.options import SEED, FiniteFloat, device_option
 
 
 @click.command()
@@ -23,7 +23,8 @@ from seqtext.cli.options import SEED, FiniteFloat
 @click.option("--stop", multiple=True, help="End a sample at this string (repeatable); the string itself is not printed.")
 @click.option("--allow-unk", is_flag=True, help="Let the model generate <unk> (by default it never does).")
 @click.option("--format", "fmt", type=click.Choice(["text", "jsonl"]), default="text", help="Plain text, or one JSON object per sample.")
-def generate(seed, model, max_length, temperature, top_k, top_p, beam_size, num_samples, random_seed, stop, allow_unk, fmt):
+@device_option
+def generate(seed, model, max_length, temperature, top_k, top_p, beam_size, num_samples, random_seed, stop, allow_unk, fmt, device):
     """Continue SEED with a language model until its end token or --max-length.
 
     SEED may be '-' to read it from standard input; without SEED the model starts from scratch.
@@ -34,7 +35,7 @@ def generate(seed, model, max_length, temperature, top_k, top_p, beam_size, num_
 
     if seed == "-":
         seed = sys.stdin.read()
-    lm = load(model)
+    lm = load(model, device=device)
     if getattr(lm, "kind", None) != "language_model":
         raise SeqtextError(f"model {model!r} is a {lm.kind}, not a language model")
     stop = tuple(s.replace("\\n", "\n").replace("\\t", "\t") for s in stop)  # lets users write --stop '\n\n'

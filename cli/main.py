@@ -58,6 +58,8 @@ class SeqtextGroup(click.Group):
             except SeqtextError as err:
                 if ctx.params.get("debug"):
                     raise
+                if int(os.environ.get("RANK", "0")) > 0:  # a distributed worker: rank 0 says the same
+                    raise click.exceptions.Exit(1) from None
                 message = str(err).strip() or type(err).__name__
                 raise click.ClickException(message.splitlines()[0]) from None
 

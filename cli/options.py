@@ -43,6 +43,12 @@ def _train_default(name: str):
     return default(TrainConfig, name)
 
 
+def device_option(command):
+    """``--device`` for every command that runs a network."""
+    return click.option("--device", default="auto", show_default=True,
+                        help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")(command)
+
+
 TRAINER_OPTIONS = [
     click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Directory for the model, checkpoint and log."),
     click.option("--overwrite", is_flag=True, help="Replace a run already in --output (a fresh run into a non-empty directory is refused otherwise)."),
@@ -61,6 +67,8 @@ TRAINER_OPTIONS = [
     click.option("--seed", type=SEED, default=_train_default("seed"), help="Random seed; the same seed gives the same run on the same machine."),
     click.option("--weights-dtype", type=click.Choice(["float32", "float16"]), default="float32", help="Storage type of the saved weights (float16 halves the size)."),
     click.option("--quiet", is_flag=True, help="No progress bar or messages."),
+    device_option,
+    click.option("--nproc", type=click.IntRange(1), default=1, help="Train in N local processes (torch.distributed; Gloo on CPU, NCCL on CUDA); --batch-size stays the global batch. For several machines use torchrun (see the README)."),
 ]
 
 # Trainer option -> the config field it sets.
@@ -68,7 +76,7 @@ TRAIN_FIELDS = {
     "epochs": "train.epochs", "max_steps": "train.max_steps", "max_time": "train.max_time", "lr": "train.lr",
     "weight_decay": "train.weight_decay", "schedule": "train.schedule", "warmup_steps": "train.warmup_steps",
     "clip_norm": "train.clip_norm", "eval_every": "train.eval_every", "checkpoint_every": "train.checkpoint_every",
-    "patience": "train.patience", "seed": "train.seed", "weights_dtype": "data.weights_dtype",
+    "patience": "train.patience", "seed": "train.seed", "weights_dtype": "data.weights_dtype", "device": "train.device",
 }
 
 
@@ -94,6 +102,26 @@ def configs(params: dict, fields: dict[str, str]) -> tuple[dict[str, dict], dict
     if ctx.get_parameter_source("quiet") == ParameterSource.COMMANDLINE:
         given["train.progress"] = "--quiet"
     return sections, given
+
+
+def relaunch_if_asked(nproc: int) -> None:
+    """With ``--nproc N`` (and not already a worker), run this same command as N workers through
+    torch's elastic launcher and exit with their status."""
+    import sys
+
+    from seqtext import distributed
+
+    if nproc <= 1 or distributed.launched():
+        return
+    argv, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            argv.append(arg)
+    raise click.exceptions.Exit(distributed.launch(nproc, argv))
 
 
 def logger(options: dict):

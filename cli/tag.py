@@ -8,6 +8,8 @@ from itertools import islice
 
 import click
 
+from seqtext.cli.options import device_option
+
 PALETTE = ["#ffd966", "#9fc5e8", "#b6d7a8", "#f4cccc", "#d9d2e9", "#fce5cd", "#d0e0e3", "#ead1dc"]
 
 
@@ -49,14 +51,15 @@ mark { padding: 0.2em 0.35em; border-radius: 0.35em; }
 @click.option("--format", "fmt", type=click.Choice(["inline", "conll", "jsonl", "html"]), default="inline", help="Output: word/TAG (entity spans for NER), CoNLL columns, JSON lines, or an HTML page.")
 @click.option("--tag-scheme", type=click.Choice(["iob1", "bio", "bioes"]), default=None, help="Scheme of span tags in the output (default: the training data's).")
 @click.option("--batch-size", type=click.IntRange(1), default=256, help="Sentences tagged together.")
-def tag(text, model, input_format, fmt, tag_scheme, batch_size):
+@device_option
+def tag(text, model, input_format, fmt, tag_scheme, batch_size, device):
     """Tag TEXT, or standard input with '-' (or no TEXT), streaming in batches so that input of
     any size is tagged in constant memory."""
     from seqtext import load
     from seqtext.errors import SeqtextError
     from seqtext.tagged import Sentence, format_conll, format_jsonl, iter_token_lists
 
-    tagger = load(model)
+    tagger = load(model, device=device)
     if getattr(tagger, "kind", None) != "tagger":
         raise SeqtextError(f"model {model!r} is a {tagger.kind}, not a tagger")
     source = iter([text + "\n"]) if text not in (None, "-") else sys.stdin

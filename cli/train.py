@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from seqtext.cli.options import FiniteFloat, configs, default, logger, trainer_options
+from seqtext.cli.options import FiniteFloat, configs, default, logger, relaunch_if_asked, trainer_options
 from seqtext.configs import ClassifierConfig, ClassifierDataOptions, LMConfig, LMDataOptions, TaggerConfig, TaggerDataOptions
 
 LM_FIELDS = {
@@ -16,7 +16,7 @@ LM_FIELDS = {
     "vocab_size": "data.vocab_size", "sp_model_type": "data.sp_model_type", "min_freq": "data.min_freq",
     "max_vocab": "data.max_vocab", "word_split": "data.word_split", "lowercase": "data.lowercase",
     "batch_size": "data.batch_size", "bptt": "data.bptt", "reset_state": "data.reset_state",
-    "fresh_share": "data.fresh_share", "cell": "model.cell", "layers": "model.num_layers",
+    "fresh_share": "data.fresh_share", "max_val_tokens": "data.max_val_tokens", "cell": "model.cell", "layers": "model.num_layers",
     "hidden": "model.hidden_size", "embedding_dim": "model.embedding_dim", "dropout": "model.dropout",
     "tie_weights": "model.tie_weights",
 }
@@ -51,6 +51,10 @@ def _parse_label_names(value):
 
 
 def _finish(message_metric: str, result, output: str) -> None:
+    from seqtext import distributed
+
+    if not distributed.is_main():
+        return
     value = result.metrics.get(message_metric)
     click.echo(f"saved to {output} ({message_metric.replace('_', ' ')} {value:.4f})" if value is not None else f"saved to {output}")
 
@@ -82,6 +86,7 @@ def train():
 @click.option("--bptt", type=click.IntRange(1), default=default(LMDataOptions, "bptt"), help="Tokens per truncated-BPTT window.")
 @click.option("--reset-state", is_flag=True, help="Start every window from a zero hidden state instead of carrying it over.")
 @click.option("--fresh-share", type=FiniteFloat(0, 1), default=default(LMDataOptions, "fresh_share"), help="Extra rows per batch, as a share of --batch-size, that start at a line from a fresh state after <bos>, so the model learns to start (0: off).")
+@click.option("--max-val-tokens", type=click.IntRange(1), default=default(LMDataOptions, "max_val_tokens"), help="Validation during training scores the first N tokens of the held-out text (all of it when shorter); `seqtext evaluate` always scores everything.")
 @click.option("--init-from", default=None, help="Start from this language model's weights and tokenizer (name or directory); its network settings replace --hidden and the like.")
 @trainer_options
 def train_lm(files, val_file, init_from, **params):
@@ -91,6 +96,7 @@ def train_lm(files, val_file, init_from, **params):
     """
     if not files and not params["resume"]:
         raise click.UsageError("give at least one training file")
+    relaunch_if_asked(params.pop("nproc"))
     from seqtext.lm_training import train_language_model
     from seqtext.trainer import TrainConfig
 
@@ -132,6 +138,7 @@ def train_classifier_command(train_files, dev_file, **params):
     saved dataset; globs allowed). With --resume they may be left out."""
     if not train_files and not params["resume"]:
         raise click.UsageError("give a training file")
+    relaunch_if_asked(params.pop("nproc"))
     from seqtext.classifier_training import train_classifier
     from seqtext.trainer import TrainConfig
 
@@ -172,6 +179,7 @@ def train_tagger_command(train_files, dev_file, **params):
     globs allowed). With --resume they may be left out."""
     if not train_files and not params["resume"]:
         raise click.UsageError("give a training file")
+    relaunch_if_asked(params.pop("nproc"))
     from seqtext.tagger_training import train_tagger
     from seqtext.trainer import TrainConfig
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from seqtext import distributed
 from seqtext.trainer import mix_seed
 
 
@@ -22,7 +23,8 @@ def bucketed_batches(lengths: list[int], batch_size: int, generator: torch.Gener
 class BucketedTask:
     """The parts of a trainer task over examples of varying length (sentences, texts):
     length-bucketed batches in an order fixed by (seed, epoch), so a resumed run sees the same
-    batches, and saving the model held in ``self.model``. Subclasses set ``model``,
+    batches (each batch is ``(indices, counts)``: this process's share and whether it counts),
+    and saving the model held in ``self.model``. Subclasses set ``model``,
     ``network``, ``lengths``, ``batch_size``, ``seed`` and ``weights_dtype``."""
 
     def steps_per_epoch(self) -> int:
@@ -30,7 +32,12 @@ class BucketedTask:
 
     def batches(self, epoch: int, start: int):
         generator = torch.Generator().manual_seed(mix_seed(self.seed, epoch))
-        yield from bucketed_batches(self.lengths, self.batch_size, generator)[start:]
+        for batch in bucketed_batches(self.lengths, self.batch_size, generator)[start:]:
+            # Several processes: each takes its share of the same global batch. A share can be
+            # empty at an epoch's short last batch; that rank still steps (DDP needs every rank)
+            # on one example whose loss counts zero.
+            share = distributed.shard(batch)
+            yield (share, True) if share else (batch[:1], False)
 
     def save(self, directory, metrics: dict) -> None:
         self.model.save(directory, metrics, weights_dtype=self.weights_dtype)

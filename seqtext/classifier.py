@@ -12,7 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqtext import modeldir
+from seqtext import devices, modeldir
 from seqtext.configs import POOLINGS, ClassifierConfig
 from seqtext.errors import SeqtextError
 from seqtext.lm import CELLS
@@ -56,7 +56,8 @@ class RecurrentClassifier(nn.Module):
         packed = pack_padded_sequence(self.dropout(embedded), lengths.cpu(), batch_first=True, enforce_sorted=False)
         packed_out, final = self.rnn(packed)
         out, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=embedded.size(1))  # (B, T, 2H)
-        mask = torch.arange(out.size(1))[None, :] < lengths[:, None]  # (B, T)
+        lengths = lengths.to(out.device)
+        mask = torch.arange(out.size(1), device=out.device)[None, :] < lengths[:, None]  # (B, T)
         pooling = self.config.pooling
         weights = None
         if pooling == "last":
@@ -131,8 +132,9 @@ class TextClassifier(modeldir.SavedModel):
         """(N, C): softmax over classes, or one sigmoid per label for multi-label models."""
         self.network.eval()
         ids, lengths = pad_batch([self.encode(t) for t in texts])
-        logits = self.network(ids, lengths)
-        return logits.sigmoid() if self.multi_label else logits.softmax(-1)
+        with devices.autocast(self.device):
+            logits = self.network(ids.to(self.device), lengths).float()
+        return (logits.sigmoid() if self.multi_label else logits.softmax(-1)).cpu()
 
     def predict(self, texts: Iterable[str], batch_size: int = 256, threshold: float = 0.5) -> Iterator[dict]:
         """Yield ``{"text", "label" or "labels", "probs"}`` per text, reading ``texts`` lazily in batches,
@@ -167,14 +169,14 @@ class TextClassifier(modeldir.SavedModel):
         pieces = self.tokenizer.pieces(text)[: len(ids)]
         batch, lengths = pad_batch([ids])
         self.network.eval()
-        embedded = self.network.embedding(batch).detach().requires_grad_(True)
+        embedded = self.network.embedding(batch.to(self.device)).detach().requires_grad_(True)
         pooled, weights = self.network.encode(embedded, lengths)
         if weights is not None:
-            return list(zip(pieces, weights[0].tolist()))
+            return list(zip(pieces, weights[0].cpu().tolist()))
         logits = self.network.head(pooled)[0]
         logits[int(logits.argmax())].backward()
         scores = (embedded.grad * embedded).sum(-1)[0]
-        return list(zip(pieces, scores.tolist()))
+        return list(zip(pieces, scores.cpu().tolist()))
 
 
 def class_weights(label_ids: list[list[int]], num_classes: int, multi_label: bool) -> torch.Tensor:

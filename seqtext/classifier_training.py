@@ -19,7 +19,9 @@ from seqtext.vectors import init_embedding, read_vectors
 from seqtext.trainer import TrainConfig, Trainer
 from seqtext.evaluation import evaluate_classifier
 from seqtext.resources import check_network_fits
-from seqtext.runs import Run, apply_resume_options, build, dev_split, prepare_run, save_run
+from seqtext import distributed
+from seqtext.devices import resolve_device
+from seqtext.runs import Run, apply_resume_options, build, dev_split, join_run, prepare_run, save_run
 
 class ClassifierTask(BucketedTask):
     def __init__(self, model: TextClassifier, train_ids, train_labels, dev_examples, data: ClassifierDataOptions, seed: int):
@@ -47,11 +49,14 @@ class ClassifierTask(BucketedTask):
             return targets
         return torch.tensor([self.targets[i][0] for i in indices])
 
-    def loss(self, indices):
+    def loss(self, batch):
+        indices, counts = batch
+        device = self.model.device
         ids, lengths = pad_batch([self.ids[i] for i in indices])
-        logits = self.network(ids, lengths)
-        loss = classification_loss(logits, self.target_tensor(indices), self.network.config.multi_label, self.weights)
-        return loss, len(indices)
+        logits = self.network(ids.to(device), lengths).float()
+        weights = None if self.weights is None else self.weights.to(device)
+        loss = classification_loss(logits, self.target_tensor(indices).to(device), self.network.config.multi_label, weights)
+        return (loss * len(indices), len(indices)) if counts else (loss * 0.0, 0)
 
     def evaluate(self) -> dict:
         report = evaluate_classifier(self.model, self.dev)
@@ -82,8 +87,15 @@ def train_classifier(
     ``given`` works as in ``train_language_model``."""
     out_dir = Path(out_dir)
     log = log or (lambda message: None)
+    distributed.setup(resolve_device((train or TrainConfig()).device))
     with prepare_run(out_dir, "classifier", resume=resume, overwrite=overwrite) as run:
-        if run is not None:
+        if not distributed.is_main():  # a worker: rank 0 prepares the run; it is read from there
+            run, log = join_run(out_dir, "classifier"), (lambda message: None)
+            model = build(ClassifierConfig, run.model, f"{out_dir}/run.json model")
+            data = build(ClassifierDataOptions, run.data, f"{out_dir}/run.json data")
+            train = build(TrainConfig, run.train, f"{out_dir}/run.json train")
+            train_file, dev_file = run.files["train"], run.files["dev"] or None
+        elif run is not None:
             if train_file and _names(train_file) != run.files["train"]:
                 raise TrainingError("the training file cannot change when resuming; leave it out with --resume")
             apply_resume_options(run, given or {}, {"model": model, "data": data, "train": train})
@@ -136,6 +148,8 @@ def train_classifier(
                       files={"train": _names(train_file), "dev": _names(dev_file) if dev_file else []},
                       derived={"tokenizer": tokenizer.save(out_dir), "labels": labels})
             save_run(out_dir, run)
+        if distributed.is_main():
+            join_run(out_dir, "classifier")  # the workers may read the run now
         torch.manual_seed(train.seed)
         network = RecurrentClassifier(config)
         init_embedding(network.embedding, vectors)
@@ -148,9 +162,10 @@ def train_classifier(
         log(f"{tokenizer.kind} tokenizer, {tokenizer.vocab_size} tokens; {config.cell} classifier, {info['parameters']:,} parameters")
         task = ClassifierTask(classifier, train_ids, _label_ids(train_labels, labels), dev, data, train.seed)
         Trainer(task, train, out_dir, log=log).fit(resume=resume)
+    distributed.barrier()  # the best model is written
     from seqtext.registry import load
 
-    return load(out_dir)
+    return load(out_dir, device=train.device)
 
 
 def _names(files) -> list[str]:

@@ -104,6 +104,7 @@ class LMDataOptions:
     eval_batch_size: int = 16
     reset_state: bool = False  # zero the hidden state at every window instead of carrying it
     fresh_share: float = 0.125  # extra rows per batch, as a share of batch_size, that start a line from zero
+    max_val_tokens: int | None = 500_000  # validation during training scores at most this many tokens
     weights_dtype: str = "float32"  # how the saved model stores its weights
 
     def __post_init__(self):
@@ -111,7 +112,7 @@ class LMDataOptions:
         checks.choice(self, "sp_model_type", ("bpe", "unigram"))
         checks.choice(self, "word_split", ("regex", "whitespace"))
         checks.choice(self, "weights_dtype", WEIGHT_DTYPES)
-        checks.positive_ints(self, "vocab_size", "min_freq", "max_vocab", "batch_size", "bptt", "eval_batch_size")
+        checks.positive_ints(self, "vocab_size", "min_freq", "max_vocab", "batch_size", "bptt", "eval_batch_size", "max_val_tokens")
         checks.fractions(self, "fresh_share", closed=True)
         if not 0.0 < self.val_fraction < 1.0:
             raise ConfigError(f"val-fraction must be between 0 and 1, not {self.val_fraction}")
@@ -187,6 +188,7 @@ class TrainConfig:
     patience: int | None = None  # evaluations without improvement before stopping early
     seed: int = 0
     max_time: float | None = None  # seconds of training (all sessions together) before stopping
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     progress: bool = True
 
     def __post_init__(self):

@@ -169,6 +169,132 @@ def read_texts(
     return texts
 
 
+PIECE_CHARS = 1 << 20  # characters of a long document handed on at once
+
+
+def corpus_bytes(patterns) -> int:
+    """Bytes of the plain files among ``patterns`` (for a progress bar; folders count 0)."""
+    patterns = [patterns] if isinstance(patterns, (str, Path)) else patterns
+    files = [p for p in patterns if not Path(p).is_dir()]
+    return sum(path.stat().st_size for path in expand_paths(files)) if files else 0
+
+
+def stream_documents(
+    patterns: list[str] | str,
+    text_column: str = "text",
+    by_line: bool = False,
+    on_bytes=None,
+) -> Iterator[tuple[str, bool, bool]]:
+    """The corpus as ``(text, starts, ends)`` pieces, read lazily: nothing holds a whole file or
+    a list of all texts, so a corpus of any size streams in bounded memory.
+
+    A plain-text file is one document, handed on in pieces of about a million characters that
+    end at a line break (``starts``/``ends`` mark the document's first and last piece), or one
+    document per non-blank line with ``by_line``. JSONL, CSV/TSV and Parquet files, a folder of
+    them, and a folder written by ``Dataset.save_to_disk`` give one document per row, from
+    ``text_column``, read through ``datasets`` in streaming mode (or memory-mapped Arrow).
+    ``on_bytes(n)`` is told how many bytes of plain text were read, for a progress bar.
+    """
+    targets = [Path(p) for p in ([patterns] if isinstance(patterns, (str, Path)) else patterns)]
+    for target in targets:
+        if target.is_dir():
+            yield from _dataset_rows(target, text_column)
+            continue
+        for path in expand_paths([str(target)]):
+            if path.suffix.lower() == ".parquet":  # binary: datasets checks it
+                yield from _dataset_rows(path, text_column)
+                continue
+            check_text_file(path)
+            if TEXT_SUFFIXES.get(path.suffix.lower(), "text") == "text":
+                yield from _text_pieces(path, by_line, on_bytes)
+            else:
+                yield from _dataset_rows(path, text_column)
+
+
+def _text_pieces(path: Path, by_line: bool, on_bytes) -> Iterator[tuple[str, bool, bool]]:
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        if by_line:
+            for line in handle:
+                if on_bytes is not None:
+                    on_bytes(len(line.encode("utf-8")))
+                line = line.rstrip("\r\n")
+                if line.strip():
+                    yield line, True, True
+            return
+        pending, size, first = [], 0, True
+        for line in handle:
+            pending.append(line)
+            size += len(line)
+            if size >= PIECE_CHARS:
+                text = "".join(pending)
+                if on_bytes is not None:
+                    on_bytes(len(text.encode("utf-8")))
+                yield text, first, False
+                pending, size, first = [], 0, False
+        text = "".join(pending)
+        if on_bytes is not None:
+            on_bytes(len(text.encode("utf-8")))
+        if text or not first:
+            yield text, first, True
+
+
+def _dataset_rows(target: Path, text_column: str) -> Iterator[tuple[str, bool, bool]]:
+    """Rows of a saved dataset folder, or of JSONL/CSV/TSV/Parquet files (a file or a folder of
+    them), streamed by ``datasets``; any cache it needs goes nowhere near ``~/.cache``."""
+    with quiet_datasets() as datasets:
+        try:
+            if target.is_dir() and ((target / "dataset_info.json").is_file() or (target / "state.json").is_file()):
+                data = datasets.load_from_disk(str(target))  # memory-mapped Arrow, read row by row
+                if not hasattr(data, "column_names") or isinstance(data.column_names, dict):
+                    raise DataError(f"{target} holds several splits; name one split's folder")
+            else:
+                files = sorted(p for p in target.iterdir() if p.is_file()) if target.is_dir() else [target]
+                kinds = {".jsonl": "json", ".json": "json", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet"}
+                found = {kinds.get(p.suffix.lower()) for p in files} - {None}
+                if len(found) != 1:
+                    raise DataError(f"{target}: expected JSONL, CSV/TSV or Parquet files (one kind), found {len(found)} kinds")
+                kind = found.pop()
+                names = [str(p) for p in files if kinds.get(p.suffix.lower()) == kind]
+                options = {"delimiter": "\t"} if names[0].endswith(".tsv") else {}
+                data = datasets.load_dataset(kind, data_files=names, split="train", streaming=True, **options)
+            columns = data.column_names
+            if columns is not None and text_column not in columns:
+                raise DataError(f"{target}: no column {text_column!r}; columns are {', '.join(columns)} (use --text-column)")
+            for row in data:
+                text = row.get(text_column)
+                if text is None and text_column not in row:
+                    raise DataError(f"{target}: no column {text_column!r} (use --text-column)")
+                if isinstance(text, str) and text.strip():
+                    yield text, True, True
+        except datasets_errors(datasets) as err:
+            raise DataError(f"cannot read {target}: {datasets_reason(err)}") from None
+
+
+def encode_documents(pieces, tokenizer: Tokenizer, path: Path) -> np.ndarray:
+    """Encode streamed ``(text, starts, ends)`` pieces into the id file ``path`` (each document
+    framed as ``<bos> ... <eos>``), chunk by chunk, and return it memory-mapped."""
+    dtype = id_dtype(tokenizer.vocab_size)
+    encode = getattr(tokenizer, "encode_array", None) or tokenizer.encode
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # per process: two runs never share one
+    written = 0
+    with open(tmp, "wb") as out:
+        for text, starts, ends in pieces:
+            ids = np.asarray(encode(text), dtype=dtype)
+            if starts:
+                np.asarray([BOS], dtype=dtype).tofile(out)
+            ids.tofile(out)
+            if ends:
+                np.asarray([EOS], dtype=dtype).tofile(out)
+            written += len(ids) + starts + ends
+    if written == 0:
+        tmp.unlink()
+        raise DataError("no text found in the corpus")
+    os.replace(tmp, path)
+    return np.memmap(path, dtype=dtype, mode="r")
+
+
 def id_dtype(vocab_size: int) -> np.dtype:
     """The smallest unsigned integer type that holds every id."""
     return np.dtype(np.uint16) if vocab_size <= np.iinfo(np.uint16).max + 1 else np.dtype(np.uint32)

@@ -50,7 +50,7 @@ class CRF(nn.Module):
         repeat the last real tag and are to be ignored."""
         batch, length, num_tags = emissions.shape
         score = self.start + emissions[:, 0]  # (B, C)
-        identity = torch.arange(num_tags).expand(batch, num_tags)
+        identity = torch.arange(num_tags, device=emissions.device).expand(batch, num_tags)
         history = []
         for t in range(1, length):
             candidates = score[:, :, None] + self.transitions[None]  # (B, from, to)

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from seqtext import devices
 from seqtext.errors import DataError, ModelError
 from seqtext.tokenizers import BOS, EOS, PAD
 
@@ -44,27 +45,32 @@ def score_documents(network, documents: list[np.ndarray], batch_size: int = 16, 
     for the <eos> predictions among them.
     """
     network.eval()
+    device = next(network.parameters()).device
+    wide = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
     vocab = network.config.vocab_size
     order = sorted(range(len(documents)), key=lambda i: -len(documents[i]))
     totals = {"nll": 0.0, "tokens": 0, "eos_nll": 0.0, "eos": 0}
     for start in range(0, len(order), batch_size):
         group = [documents[i] for i in order[start : start + batch_size]]
         width = max(len(d) for d in group)
-        ids = torch.full((len(group), width), PAD, dtype=torch.long)
-        for row, doc in enumerate(group):
-            ids[row, : len(doc)] = torch.as_tensor(np.asarray(doc, dtype=np.int64))
-        # Windows short enough that the logits (rows x T x V floats) stay near 128 MB.
+        # Windows short enough that the logits (rows x T x V floats) stay near 128 MB; ids are
+        # copied window by window, so a memory-mapped document is never read whole.
         span = max(8, min(bptt, (1 << 25) // max(1, len(group) * vocab)))
         state = None
         for begin in range(0, width - 1, span):
-            chunk = ids[:, begin : begin + span + 1]
-            logits, state = network(chunk[:, :-1], state)
+            chunk = torch.full((len(group), min(span + 1, width - begin)), PAD, dtype=torch.long)
+            for row, doc in enumerate(group):
+                piece = np.asarray(doc[begin : begin + span + 1], dtype=np.int64)
+                chunk[row, : len(piece)] = torch.from_numpy(piece)
+            chunk = chunk.to(device)
+            with devices.autocast(device):
+                logits, state = network(chunk[:, :-1], state)
             targets = chunk[:, 1:].masked_fill((chunk[:, 1:] == PAD) | (chunk[:, 1:] == BOS), -100).flatten()
             losses = F.cross_entropy(logits.flatten(0, 1).float(), targets, ignore_index=-100, reduction="none")
             is_eos = targets == EOS
-            totals["nll"] += losses.double().sum().item()
+            totals["nll"] += losses.to(wide).sum().item()
             totals["tokens"] += int((targets != -100).sum())
-            totals["eos_nll"] += losses[is_eos].double().sum().item()
+            totals["eos_nll"] += losses[is_eos].to(wide).sum().item()
             totals["eos"] += int(is_eos.sum())
     return totals
 
@@ -99,9 +105,11 @@ def fresh_start_loss(network, ids: np.ndarray, starts: set[int], span: int = FRE
     network.eval()
     total, count = 0.0, 0
     for begin in range(0, len(rows), 64):
-        logits, _ = network(inputs[begin : begin + 64], None)
-        target = targets[begin : begin + 64].flatten()
-        total += F.cross_entropy(logits.flatten(0, 1).float(), target, ignore_index=-100, reduction="sum").double().item()
+        device = next(network.parameters()).device
+        with devices.autocast(device):
+            logits, _ = network(inputs[begin : begin + 64].to(device), None)
+        target = targets[begin : begin + 64].flatten().to(device)
+        total += F.cross_entropy(logits.flatten(0, 1).float(), target, ignore_index=-100, reduction="sum").item()
         count += int((target != -100).sum())
     return total / count if count else None
 
@@ -199,6 +207,20 @@ def _check_span_tags(gold, model) -> None:
                 )
 
 
+def _check_known_tags(gold, model) -> None:
+    """Refuse gold files whose tags are mostly ones the model has never seen (plain prose, or
+    the wrong column): a score against them would be noise. A few unseen tags are fine."""
+    known = set(model.tags)
+    tags = [(tag, sentence) for sentence in gold for tag in sentence.tags]
+    unknown = [(tag, sentence) for tag, sentence in tags if tag not in known]
+    if tags and len(unknown) > len(tags) / 2:
+        tag, sentence = unknown[0]
+        raise DataError(
+            f"{sentence.where}: {len(unknown):,} of {len(tags):,} gold tags (such as {tag!r}) are not tags of this "
+            f"model ({', '.join(model.tags[:6])}, ...); choose the tag column with --tag-column"
+        )
+
+
 def evaluate_tagger(model, gold, gold_scheme: str | None = None) -> dict:
     """Token accuracy; for span tags precision/recall/F1 per type and micro-averaged as
     conlleval computes them (seqeval, default mode); for plain tags the most frequent confusions.
@@ -218,6 +240,7 @@ def evaluate_tagger(model, gold, gold_scheme: str | None = None) -> dict:
             gold_scheme = "bio" if gold_scheme == "none" else gold_scheme  # all O
         references = [convert(s.tags, gold_scheme, "bio") for s in gold]
     else:
+        _check_known_tags(gold, model)
         references = [list(s.tags) for s in gold]
     predicted = model.tag([s.tokens for s in gold], scheme="bio" if model.spans else None)
     total = sum(len(tags) for tags in predicted)

@@ -130,7 +130,7 @@ class LanguageModel(modeldir.SavedModel):
         return [BOS] + self.tokenizer.encode(seed)
 
     def _generator(self, seed: int | None) -> torch.Generator:
-        generator = torch.Generator()
+        generator = torch.Generator(device=self.device)
         if seed is not None and not (isinstance(seed, int) and 0 <= seed <= MAX_SEED):
             raise SeqtextError(f"random seed must be an integer from 0 to {MAX_SEED}, not {seed!r}")
         if seed is None:

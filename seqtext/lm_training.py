@@ -23,13 +23,15 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from seqtext import distributed
 from seqtext.configs import LMDataOptions
-from seqtext.corpus import encode_stream, id_dtype, read_texts, split_stream
+from seqtext.corpus import corpus_bytes, encode_documents, id_dtype, split_stream, stream_documents
 from seqtext.errors import DataError, SeqtextWarning, TrainingError
 from seqtext.evaluation import fresh_start_loss, line_start_ids, safe_exp, score_documents
 from seqtext.lm import LanguageModel, LMConfig, RecurrentLM, batchify, detach_state, targets_of, window
 from seqtext.resources import check_network_fits
-from seqtext.runs import Run, apply_resume_options, build, prepare_run, save_run
+from seqtext.devices import resolve_device
+from seqtext.runs import Run, apply_resume_options, build, join_run, prepare_run, save_run
 from seqtext.tokenizers import BOS, TOKENIZERS, load_tokenizer, train_tokenizer
 from seqtext.trainer import TrainConfig, Trainer, mix_seed
 
@@ -89,10 +91,16 @@ class LMTask:
         self.seed = seed
         batch_size, self.bptt = _fit_batch(train_ids, data.batch_size, data.bptt, "training")
         self.train_ids = train_ids
-        self.streams = batchify(train_ids, batch_size)  # (B, N / B)
+        # Several processes: each trains its own block of rows of the global batch of streams.
+        distributed.check_divisible(batch_size, "--batch-size")
+        rows = batch_size // distributed.world_size()
+        self.rows = slice(distributed.rank() * rows, (distributed.rank() + 1) * rows)
+        self.streams = batchify(train_ids, batch_size)[self.rows]  # (B / world, N / B)
         self.fresh_rows = int(round(batch_size * data.fresh_share))
         self.starts = np.fromiter(line_start_ids(tokenizer), dtype=np.int64)
-        self.val_ids = val_ids
+        # A held-out tenth of a huge corpus would take hours to score at every evaluation: the
+        # first max_val_tokens of it are scored (all of it when it is smaller, as usual).
+        self.val_ids = val_ids[: data.max_val_tokens] if data.max_val_tokens else val_ids
         self.state = None
 
     def steps_per_epoch(self) -> int:
@@ -119,12 +127,19 @@ class LMTask:
             if len(hits):
                 p += int(hits[0])  # just after the line-start token
             rows.append(np.asarray(self.train_ids[p : p + length], dtype=np.int64))
+        rows = distributed.shard(rows)  # the same global rows on every rank; each takes its share
+        if not rows:
+            return None
         targets = torch.from_numpy(np.stack(rows))
         inputs = torch.cat([torch.full((len(rows), 1), BOS, dtype=torch.long), targets[:, :-1]], dim=1)
         return inputs, targets_of(targets)
 
     def loss(self, batch):
         inputs, targets, fresh = batch
+        device = self.network.embedding.weight.device
+        if fresh is not None:
+            fresh = (fresh[0].to(device), fresh[1].to(device))
+        inputs, targets = inputs.to(device), targets.to(device)
         carried = inputs.size(0)
         state = None if self.data.reset_state else self.state
         if fresh is not None:
@@ -132,9 +147,9 @@ class LMTask:
             state = _with_zero_rows(state, fresh[0].size(0))
         logits, state = self.network(inputs, state)
         self.state = detach_state(_first_rows(state, carried))
-        weight = int((targets != -100).sum())
-        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
-        return loss, weight
+        count = int((targets != -100).sum())
+        total = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100, reduction="sum")
+        return total, count
 
     def evaluate(self) -> dict:
         """Validation text read in order from one fresh state: every token scored once."""
@@ -151,11 +166,14 @@ class LMTask:
         return model.generate("", max_length=200, temperature=0.8, random_seed=0)[0]["text"]
 
     def state_dict(self) -> dict:
+        """The carried state of the whole global batch (gathered from every rank), on the CPU."""
         state = self.state
-        return {"hidden": [] if state is None else list(state) if isinstance(state, tuple) else [state]}
+        hidden = [] if state is None else list(state) if isinstance(state, tuple) else [state]
+        return {"hidden": [distributed.gather_rows(h, dim=1).cpu() for h in hidden]}
 
     def load_state_dict(self, saved: dict) -> None:
-        hidden = saved["hidden"]
+        device = self.network.embedding.weight.device
+        hidden = [h[:, self.rows].to(device) for h in saved["hidden"]]
         self.state = None if not hidden else tuple(hidden) if self.network.config.cell == "lstm" else hidden[0]
 
     def save(self, directory, metrics: dict) -> None:
@@ -189,8 +207,16 @@ def train_language_model(
     """
     out_dir = Path(out_dir)
     log = log or (lambda message: None)
+    distributed.setup(resolve_device((train or TrainConfig()).device))
     with prepare_run(out_dir, "language_model", resume=resume, overwrite=overwrite) as run:
-        if run is not None:
+        if not distributed.is_main():  # a worker: rank 0 has prepared the run; take it from there
+            run, base, log = join_run(out_dir, "language_model"), None, (lambda message: None)
+            data = build(LMDataOptions, run.data, f"{out_dir}/run.json data")
+            train = build(TrainConfig, run.train, f"{out_dir}/run.json train")
+            config = build(LMConfig, run.model, f"{out_dir}/run.json model")
+            tokenizer = load_tokenizer(out_dir, run.derived["tokenizer"])
+            train_ids, val_ids = _load_cached_ids(out_dir, tokenizer, data)
+        elif run is not None:
             if train_files and [str(f) for f in train_files] != run.files.get("train"):
                 raise TrainingError("training files cannot change when resuming; leave them out with --resume")
             apply_resume_options(run, given or {}, {"model": model, "data": data, "train": train})
@@ -206,22 +232,24 @@ def train_language_model(
             train = train or TrainConfig()
             base = _load_base(init_from) if init_from else None
             by_line = (base.tokenizer if base else TOKENIZERS[data.tokenizer]).line_based
-            texts = read_texts(train_files, data.text_column, by_line=by_line)
-            val_texts = read_texts(val_files, data.text_column, by_line=by_line) if val_files else None
-            log(f"read {len(texts)} text(s), {sum(len(t) for t in texts):,} characters")
+            reader = _CorpusReader(train_files, val_files, data.text_column, by_line, progress=train.progress and base is None)
             if base is not None:
                 tokenizer, config = base.tokenizer, base.network.config
                 log(f"starting from {init_from}: its tokenizer and network settings")
             else:
-                tokenizer = train_tokenizer(data.tokenizer, texts, **_tokenizer_options(data))
+                tokenizer = train_tokenizer(data.tokenizer, reader.texts(train_files, "counting"), **_tokenizer_options(data))
                 config = LMConfig(**{**asdict(model or LMConfig(vocab_size=0)), "vocab_size": tokenizer.vocab_size})
+                log(f"counted {reader.documents:,} document(s), {reader.characters:,} characters in {reader.seconds:.1f} s")
             check_network_fits(lambda: RecurrentLM(config), "--hidden, --layers, --embedding-dim")
             cache = out_dir / "data"
-            if val_texts is None:
-                train_ids, val_ids = split_stream(encode_stream(texts, tokenizer, cache / "all.bin"), data.val_fraction)
+            reader.seconds = 0.0
+            if not val_files:
+                train_ids, val_ids = split_stream(encode_documents(reader.pieces(train_files, "encoding"), tokenizer, cache / "all.bin"),
+                                                  data.val_fraction)
             else:
-                train_ids = encode_stream(texts, tokenizer, cache / "train.bin")
-                val_ids = encode_stream(val_texts, tokenizer, cache / "val.bin")
+                train_ids = encode_documents(reader.pieces(train_files, "encoding"), tokenizer, cache / "train.bin")
+                val_ids = encode_documents(reader.pieces(val_files, "encoding validation"), tokenizer, cache / "val.bin")
+            log(f"encoded {len(train_ids) + len(val_ids):,} tokens in {reader.seconds:.1f} s")
             run = Run(
                 kind="language_model",
                 model=asdict(config),
@@ -232,6 +260,8 @@ def train_language_model(
                 derived={"tokenizer": tokenizer.save(out_dir)},
             )
             save_run(out_dir, run)
+        if distributed.is_main():
+            join_run(out_dir, "language_model")  # the workers may read the run now
         if len(val_ids) < 2:
             raise DataError("the validation text is empty; give a longer corpus, a --val-file or a larger --val-fraction")
         log(f"{tokenizer.kind} tokenizer, {tokenizer.vocab_size} tokens; {len(train_ids):,} training and {len(val_ids):,} validation tokens")
@@ -250,9 +280,43 @@ def train_language_model(
         }
         task = LMTask(network, tokenizer, train_ids, val_ids, data, info, train.seed)
         Trainer(task, train, out_dir, log=log).fit(resume=resume, on_step=on_step)
+    distributed.barrier()  # the best model is written
     from seqtext.registry import load
 
-    return load(out_dir)
+    return load(out_dir, device=train.device)
+
+
+class _CorpusReader:
+    """Streams the corpus for one pass (counting the vocabulary, or encoding), with a progress
+    bar in bytes and the pass's time, so that neither a file nor a list of texts is ever held."""
+
+    def __init__(self, train_files, val_files, text_column: str, by_line: bool, progress: bool):
+        self.text_column, self.by_line, self.progress = text_column, by_line, progress
+        self.documents = self.characters = 0
+        self.seconds = 0.0
+
+    def pieces(self, files, what: str):
+        import time
+
+        bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=corpus_bytes(files) or None, unit="B", unit_scale=True, desc=what, leave=False)
+        started = time.perf_counter()
+        try:
+            for piece in stream_documents(files, self.text_column, self.by_line, on_bytes=bar.update if bar is not None else None):
+                yield piece
+        finally:
+            self.seconds += time.perf_counter() - started
+            if bar is not None:
+                bar.close()
+
+    def texts(self, files, what: str):
+        for text, starts, _ in self.pieces(files, what):
+            self.documents += starts
+            self.characters += len(text)
+            yield text
 
 
 def _load_base(name_or_path) -> LanguageModel:

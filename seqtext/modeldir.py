@@ -97,7 +97,7 @@ def save_model(
     tied = set(getattr(network, "tied_keys", []))
     dtype = DTYPES[weights_dtype]
     state = {
-        key: (value.to(dtype) if value.is_floating_point() else value).contiguous()
+        key: (value.to(dtype) if value.is_floating_point() else value).contiguous().cpu()
         for key, value in network.state_dict().items()
         if key not in tied
     }
@@ -130,6 +130,18 @@ class SavedModel:
     config.json entries come from ``extra_config``."""
 
     kind = ""
+
+    @property
+    def device(self) -> torch.device:
+        """Where the network runs (``to`` moves it)."""
+        return next(self.network.parameters()).device
+
+    def to(self, device="auto"):
+        """Move the network to ``device`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``); returns self."""
+        from seqtext.devices import resolve_device
+
+        self.network.to(resolve_device(device))
+        return self
 
     def extra_config(self) -> dict:
         return {}

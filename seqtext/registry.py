@@ -59,13 +59,17 @@ def resolve(name_or_path) -> Path:
     return path
 
 
-def load(name_or_path):
-    """Load a model by shipped name (``shakespeare``), user model name, or directory path.
+def load(name_or_path, device="auto"):
+    """Load a model by shipped name (``shakespeare``), user model name, or directory path, onto
+    ``device`` (``cpu``, ``auto``: CUDA, then MPS, then the CPU; ``cuda``, ``cuda:N``, ``mps``).
     A ``Path`` object, or a string with a path separator or starting with ``.`` or ``~``, is
-    only a path."""
+    only a path. Weights are read on the CPU and moved, so a model saved anywhere loads anywhere."""
+    from seqtext.devices import resolve_device
+
+    target = resolve_device(device)
     directory = resolve(name_or_path)
     config = read_config(directory)
-    return MODEL_CLASSES[config["kind"]].from_directory(directory, config)
+    return MODEL_CLASSES[config["kind"]].from_directory(directory, config).to(target)
 
 
 def list_models() -> list[dict]:

@@ -25,7 +25,7 @@ RUN_FILE = "run.json"
 LOCK_FILE = ".seqtext.lock"
 RUN_FORMAT = 1
 # What a resumed run may change: how long it goes on and how it reports.
-RESUME_OVERRIDES = ("train.epochs", "train.max_steps", "train.patience", "train.max_time", "train.progress")
+RESUME_OVERRIDES = ("train.epochs", "train.max_steps", "train.patience", "train.max_time", "train.progress", "train.device")
 # Everything a run writes; --overwrite removes these and nothing else.
 RUN_OUTPUTS = (RUN_FILE, "checkpoint.pt", "log.jsonl", "config.json", "model.safetensors", "metrics.json",
                "vocab.json", "sentencepiece.model", "data")
@@ -175,9 +175,15 @@ def prepare_run(out_dir, kind: str, resume: bool = False, overwrite: bool = Fals
     """Hold ``out_dir`` for one training process; yield the saved Run when resuming, else None.
 
     A fresh run into a directory that holds anything is refused unless ``overwrite``, which
-    removes seqtext's own files there (and only those) first.
+    removes seqtext's own files there (and only those) first. In a distributed run only rank 0
+    holds the directory and prepares it; the other ranks wait for it (``join_run``).
     """
+    from seqtext import distributed
+
     out_dir = Path(out_dir)
+    if not distributed.is_main():
+        yield None
+        return
     if resume and overwrite:
         raise TrainingError("--resume continues the run in --output and --overwrite replaces it: give one of them")
     try:
@@ -203,3 +209,12 @@ def prepare_run(out_dir, kind: str, resume: bool = False, overwrite: bool = Fals
             yield None
     finally:
         lock.unlink(missing_ok=True)
+
+
+def join_run(out_dir, kind: str) -> Run:
+    """What a distributed worker (rank > 0) trains: the run that rank 0 has just prepared.
+    Every rank calls this once; rank 0 arrives after writing run.json and the data."""
+    from seqtext import distributed
+
+    distributed.barrier()
+    return load_run(out_dir, kind)

@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqtext import modeldir
+from seqtext import devices, modeldir
 from seqtext.configs import TaggerConfig
 from seqtext.crf import CRF
 from seqtext.errors import SeqtextError
@@ -52,7 +52,7 @@ class CharEncoder(nn.Module):
             _, (hidden, _) = self.rnn(packed)  # (2, W, H)
             return torch.cat([hidden[0], hidden[1]], dim=-1)
         features = self.conv(embedded.transpose(1, 2))  # (W, F, L)
-        mask = torch.arange(chars.size(1))[None, :] < lengths[:, None]
+        mask = torch.arange(chars.size(1), device=chars.device)[None, :] < lengths.to(chars.device)[:, None]
         return features.masked_fill(~mask[:, None, :], float("-inf")).max(dim=2).values
 
 
@@ -129,6 +129,11 @@ def make_batch(sentences: list[list[str]], words: Tokenizer, chars: CharTokenize
     return {"words": word_ids, "types": type_ids, "chars": char_ids, "char_lengths": char_lengths, "lengths": lengths, "mask": mask}
 
 
+def move_batch(batch: dict, device: torch.device) -> dict:
+    """The batch's tensors on ``device``, except the lengths, which packing wants on the CPU."""
+    return {key: value if key.endswith("lengths") else value.to(device) for key, value in batch.items()}
+
+
 class SequenceTagger(modeldir.SavedModel):
     """A trained tagger: what ``seqtext.load`` returns for kind ``tagger``.
 
@@ -166,8 +171,9 @@ class SequenceTagger(modeldir.SavedModel):
 
     def predict_ids(self, sentences: list[list[str]]) -> list[list[int]]:
         self.network.eval()
-        batch = make_batch(sentences, self.tokenizer, self.chars)
-        decoded = self.network.decode(batch).tolist()
+        batch = move_batch(make_batch(sentences, self.tokenizer, self.chars), self.device)
+        with devices.autocast(self.device):
+            decoded = self.network.decode(batch).cpu().tolist()
         return [row[: len(s)] for row, s in zip(decoded, sentences)]
 
     def tag(self, sentences: list[list[str]], scheme: str | None = None, batch_size: int = 64) -> list[list[str]]:

@@ -13,14 +13,16 @@ from seqtext.batching import BucketedTask
 from seqtext.errors import DataError, TrainingError
 from seqtext.configs import TaggerDataOptions
 from seqtext.tagged import Sentence, read_sentences
-from seqtext.tagger import BiRNNTagger, SequenceTagger, TaggerConfig, make_batch, normalize_word
+from seqtext.tagger import BiRNNTagger, SequenceTagger, TaggerConfig, make_batch, move_batch, normalize_word
 from seqtext.vectors import init_embedding, read_vectors
 from seqtext.tagschemes import convert, detect_scheme
 from seqtext.tokenizers import SPECIALS, CharTokenizer, WordTokenizer, load_tokenizer
 from seqtext.trainer import TrainConfig, Trainer
 from seqtext.evaluation import evaluate_tagger
 from seqtext.resources import check_network_fits
-from seqtext.runs import Run, apply_resume_options, build, dev_split, prepare_run, save_run
+from seqtext import distributed
+from seqtext.devices import resolve_device
+from seqtext.runs import Run, apply_resume_options, build, dev_split, join_run, prepare_run, save_run
 
 class TaggerTask(BucketedTask):
     def __init__(self, model: SequenceTagger, train, dev, data: TaggerDataOptions, seed: int):
@@ -36,12 +38,15 @@ class TaggerTask(BucketedTask):
         self.batch_size = data.batch_size
         self.weights_dtype = data.weights_dtype
 
-    def loss(self, indices):
+    def loss(self, batch):
+        indices, counts = batch
         batch = make_batch([self.train[i].tokens for i in indices], self.model.tokenizer, self.model.chars, self.data.word_dropout)
         tags = torch.zeros(batch["words"].shape, dtype=torch.long)
         for row, i in enumerate(indices):
             tags[row, : len(self.tag_ids[i])] = torch.tensor(self.tag_ids[i])
-        return self.network.loss(batch, tags), len(indices)
+        device = self.model.device
+        mean = self.network.loss(move_batch(batch, device), tags.to(device))
+        return (mean * len(indices), len(indices)) if counts else (mean * 0.0, 0)
 
     def evaluate(self) -> dict:
         report = evaluate_tagger(self.model, self.dev, None if self.data.tag_scheme == "auto" else self.data.tag_scheme)
@@ -72,8 +77,15 @@ def train_tagger(
     """
     out_dir = Path(out_dir)
     log = log or (lambda message: None)
+    distributed.setup(resolve_device((train or TrainConfig()).device))
     with prepare_run(out_dir, "tagger", resume=resume, overwrite=overwrite) as run:
-        if run is not None:
+        if not distributed.is_main():  # a worker: rank 0 prepares the run; it is read from there
+            run, log = join_run(out_dir, "tagger"), (lambda message: None)
+            model = build(TaggerConfig, run.model, f"{out_dir}/run.json model")
+            data = build(TaggerDataOptions, run.data, f"{out_dir}/run.json data")
+            train = build(TrainConfig, run.train, f"{out_dir}/run.json train")
+            train_file, dev_file = run.files["train"], run.files["dev"] or None
+        elif run is not None:
             if train_file and _names(train_file) != run.files["train"]:
                 raise TrainingError("the training file cannot change when resuming; leave it out with --resume")
             apply_resume_options(run, given or {}, {"model": model, "data": data, "train": train})
@@ -120,6 +132,8 @@ def train_tagger(
                       files={"train": _names(train_file), "dev": _names(dev_file) if dev_file else []},
                       derived={"tokenizer": words.save(out_dir), "chars": chars.itos})
             save_run(out_dir, run)
+        if distributed.is_main():
+            join_run(out_dir, "tagger")  # the workers may read the run now
         torch.manual_seed(train.seed)
         network = BiRNNTagger(config)
         init_embedding(network.words, vectors)
@@ -129,9 +143,10 @@ def train_tagger(
         tagger = SequenceTagger(network, words, chars, tags, scheme, train_scheme, info=info)
         task = TaggerTask(tagger, sentences, dev, data, train.seed)
         Trainer(task, train, out_dir, log=log).fit(resume=resume)
+    distributed.barrier()  # the best model is written
     from seqtext.registry import load
 
-    return load(out_dir)
+    return load(out_dir, device=train.device)
 
 
 def _names(files) -> list[str]:

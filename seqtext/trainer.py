@@ -10,7 +10,9 @@ What a task provides (duck-typed):
 - ``steps_per_epoch() -> int``;
 - ``batches(epoch, start) -> iterator`` over the epoch's batches from index ``start`` on; the
   order must depend only on ``(epoch, seed)`` so that a resumed run sees the same batches;
-- ``loss(batch) -> (mean loss tensor, weight)``;
+- ``loss(batch) -> (summed loss tensor, count)``: the loss summed over this process's share of
+  the batch and how many items (tokens, sentences, texts) it sums over; the trainer divides by
+  the count over all processes, so N processes train exactly as one with the same global batch;
 - ``evaluate() -> dict`` with a ``"loss"`` entry (lower is better; ``"score"`` higher is
   better takes precedence when present);
 - ``save(directory, metrics)``: write the model directory for the current weights;
@@ -35,6 +37,8 @@ from typing import Callable
 import torch
 
 from seqtext.configs import MAX_SEED, TrainConfig
+from seqtext import distributed
+from seqtext.devices import autocast, grad_scaler, resolve_device
 from seqtext.errors import TrainingError, TrainingInterrupted
 
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -66,13 +70,35 @@ def decay_groups(network: torch.nn.Module) -> tuple[list, list]:
     return decay, no_decay
 
 
+class _TaskLoss(torch.nn.Module):
+    """The task's loss as a module's forward, so that DistributedDataParallel sees every step."""
+
+    def __init__(self, task):
+        super().__init__()
+        self.network = task.network
+        self.task = task
+
+    def forward(self, batch):
+        return self.task.loss(batch)
+
+
 class Trainer:
     def __init__(self, task, config: TrainConfig, out_dir, log: Callable[[str], None] | None = None):
         self.task = task
         self.config = config
         self.out_dir = Path(out_dir)
         self.log = log or (lambda message: None)
-        self.network = task.network
+        self.device = distributed.local_device(resolve_device(config.device))
+        self.network = task.network.to(self.device)  # before the optimizer sees its parameters
+        self.scaler = grad_scaler(self.device)
+        self.world = distributed.world_size()
+        self.main = distributed.is_main()
+        # Several processes: gradients are averaged by DDP around the task's loss.
+        self.ddp = None
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.ddp = DistributedDataParallel(_TaskLoss(task), device_ids=[self.device] if self.device.type == "cuda" else None)
         decay, no_decay = decay_groups(self.network)
         self.optimizer = torch.optim.AdamW(
             [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
@@ -118,6 +144,7 @@ class Trainer:
             "network": self.network.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else torch.empty(0),
             "task": self.task.state_dict() if hasattr(self.task, "state_dict") else {},
             "progress": {
                 "step": self.step,
@@ -133,6 +160,8 @@ class Trainer:
             },
             "config": json.dumps(asdict(self.config)),
         }
+        if not self.main:  # every rank gathered the task state above; rank 0 writes
+            return
         tmp = self.checkpoint_path.with_name(f".{CHECKPOINT_FILE}.{os.getpid()}.tmp")
         torch.save(state, tmp)
         os.replace(tmp, self.checkpoint_path)
@@ -142,8 +171,8 @@ class Trainer:
             raise TrainingError(f"nothing to resume: {self.checkpoint_path} does not exist")
         # weights_only: a checkpoint is read with torch's restricted unpickler, never running code.
         try:
-            state = torch.load(self.checkpoint_path, weights_only=True)
-        except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:
+            state = torch.load(self.checkpoint_path, weights_only=True, map_location="cpu")
+        except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:  # OSError: torch's reader of a truncated zip
             raise TrainingError(
                 f"{self.checkpoint_path}: cannot be read ({str(err).splitlines()[0]}); the file is damaged or "
                 f"truncated, so this run cannot be resumed"
@@ -152,6 +181,10 @@ class Trainer:
             self.network.load_state_dict(state["network"])
             self.optimizer.load_state_dict(state["optimizer"])
             torch.set_rng_state(state["rng"])
+            if not self.main:  # dropout masks of other ranks differ from rank 0's, as on a fresh start
+                torch.manual_seed(mix_seed(self.config.seed, self.step, distributed.rank()))
+            if self.device.type == "cuda" and state.get("cuda_rng") is not None and state["cuda_rng"].numel():
+                torch.cuda.set_rng_state(state["cuda_rng"], self.device)
             if hasattr(self.task, "load_state_dict"):
                 self.task.load_state_dict(state["task"])
             progress = state["progress"]
@@ -170,6 +203,8 @@ class Trainer:
 
     # -- logging -------------------------------------------------------------------------------
     def write_log(self, record: dict) -> None:
+        if not self.main:
+            return
         with open(self.out_dir / LOG_FILE, "a", encoding="utf-8") as log:
             log.write(json.dumps(record) + "\n")
 
@@ -188,8 +223,9 @@ class Trainer:
             self.load_checkpoint()
             self.log(f"resuming at step {self.step} (epoch {self.epoch + 1})")
         else:
-            torch.manual_seed(self.config.seed)
-            (self.out_dir / LOG_FILE).unlink(missing_ok=True)
+            torch.manual_seed(self.config.seed if self.main else mix_seed(self.config.seed, 0, distributed.rank()))
+            if self.main:
+                (self.out_dir / LOG_FILE).unlink(missing_ok=True)
         if self._done() or self.epoch >= self.config.epochs:
             self.log("this run had already finished; nothing to do (extend it with --epochs, --max-steps or --patience)")
             self.finished = True
@@ -210,7 +246,7 @@ class Trainer:
         return self.best_metrics
 
     def _progress_bar(self):
-        if not self.config.progress:
+        if not self.config.progress or not self.main:
             return None
         from tqdm.auto import tqdm
 
@@ -239,22 +275,36 @@ class Trainer:
                 lr = self.lr_at(self.step)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
-                loss, weight = self.task.loss(batch)
+                with autocast(self.device):
+                    total, count = self.ddp(batch) if self.ddp is not None else self.task.loss(batch)
+                total = total.float()
+                weight = distributed.all_sum(count, self.device)  # items in the global batch
+                # DDP averages gradients over the ranks: scaling by the world size makes the
+                # result the gradient of the global batch's mean loss.
+                loss = total * (self.world / max(weight, 1e-9))
                 if not torch.isfinite(loss):
                     raise self._diverged("loss", loss.item())
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                if self.scaler is not None:  # fp16: scale the loss, unscale before clipping
+                    self.scaler.scale(loss).backward()
+                    self.scaler.unscale_(self.optimizer)
+                else:
+                    loss.backward()
                 norm = torch.nn.utils.clip_grad_norm_(self.network.parameters(), c.clip_norm or float("inf"))
-                if not torch.isfinite(norm):
+                if self.scaler is None and not torch.isfinite(norm):  # fp16's scaler skips such steps itself
                     raise self._diverged("gradient norm", norm.item())
-                self.optimizer.step()
+                if self.scaler is not None:
+                    self.scaler.step(self.optimizer)
+                    self.scaler.update()
+                else:
+                    self.optimizer.step()
                 self.step += 1
                 self.epoch_step += 1
-                running += loss.item() * weight
+                running += distributed.all_sum(total.item(), self.device)
                 running_weight += weight
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix(epoch=self.epoch + 1, loss=f"{loss.item():.3f}", lr=f"{lr:.2e}", refresh=False)
+                    bar.set_postfix(epoch=self.epoch + 1, loss=f"{loss.item() / self.world:.3f}", lr=f"{lr:.2e}", refresh=False)
                 if on_step is not None:
                     on_step(self)
                 if c.eval_every and self.step % c.eval_every == 0:
@@ -296,6 +346,8 @@ class Trainer:
         return (time.time() - started) / max(steps, 1) * self.steps_per_epoch
 
     def _say(self, message: str) -> None:
+        if not self.main:
+            return
         if self.bar is not None:
             self.bar.clear()
         self.log(message)
@@ -306,7 +358,9 @@ class Trainer:
         self.last_eval_step = self.step
         metrics = self.task.evaluate()
         higher_better = "score" in metrics
-        value = metrics["score"] if higher_better else metrics["loss"]
+        # A plain float: a numpy scalar (seqeval's F1) in the checkpoint is refused by weights_only loading.
+        value = float(metrics["score"] if higher_better else metrics["loss"])
+        value = distributed.from_main(value, self.device)  # every rank takes the same decisions
         improved = self.best is None or (value > self.best if higher_better else value < self.best)
         record = {
             "step": self.step,
@@ -324,7 +378,8 @@ class Trainer:
                 "seconds_per_epoch": round(self.seconds_per_epoch(started), 1),
                 **metrics,
             }
-            self.task.save(self.out_dir, self.best_metrics)
+            if self.main:
+                self.task.save(self.out_dir, self.best_metrics)
         else:
             self.bad_evals += 1
             if self.config.schedule == "plateau":
@@ -332,7 +387,7 @@ class Trainer:
         self.write_log(record)
         shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
         self._say(f"step {self.step} epoch {self.epoch + 1}: train loss {train_loss:.4f}, val {shown}{' (best)' if improved else ''}")
-        if hasattr(self.task, "sample"):
+        if hasattr(self.task, "sample") and self.main:
             self._say(f"sample: {self.task.sample()!r}")
         if self.early_stopped:
             self._say(f"no improvement in {self.config.patience} evaluations; stopping early")

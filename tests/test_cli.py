@@ -127,6 +127,17 @@ def test_train_bad_inputs(runner, tmp_path):
     assert result.exit_code == 1 and "nothing to resume" in result.stderr
 
 
-def test_debug_shows_traceback(runner):
-    result = runner.invoke(main, ["--debug", "generate", "x", "-m", "no-such-model"])
-    assert result.exit_code == 1 and result.exception is not None
+def test_debug_shows_traceback(tmp_path):
+    # A real process: what the user sees on stderr, not what CliRunner keeps in result.exception.
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "seqtext.cli.main"]
+    args = ["generate", "x", "-m", "no-such-model"]
+    debug = subprocess.run(command + ["--debug"] + args, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert debug.returncode == 1, debug.stderr
+    assert "Traceback (most recent call last)" in debug.stderr, debug.stderr
+    assert "no model named 'no-such-model'" in debug.stderr.strip().splitlines()[-1]
+    plain = subprocess.run(command + args, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert plain.returncode == 1 and "Traceback" not in plain.stderr, plain.stderr
+    assert plain.stderr.startswith("Error: no model named 'no-such-model'") and len(plain.stderr.strip().splitlines()) == 1

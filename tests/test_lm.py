@@ -1,3 +1,4 @@
+import json
 import math
 from collections import Counter
 
@@ -9,7 +10,7 @@ from seqtext.evaluation import evaluate_language_model
 from seqtext.errors import SeqtextWarning, TrainingError, TrainingInterrupted
 from seqtext.lm import LMConfig, RecurrentLM
 from seqtext.lm_training import LMDataOptions, train_language_model
-from seqtext.tokenizers import EOS, UNK
+from seqtext.tokenizers import BOS, EOS, UNK
 from seqtext.trainer import TrainConfig
 
 
@@ -101,10 +102,37 @@ def test_stop_string_cuts_text(tiny_lm_dir):
     assert "".join(lm.stream("ROMEO:", max_length=200, temperature=0.0, stop=("\n",))) == cut["text"]
 
 
+def _mean_log_prob(network, prefix: list[int], continuation: list[int]) -> float:
+    """Mean log-probability per token of ``continuation`` after ``prefix``, read by the
+    network's own forward pass over the whole sequence (not the decoder's step function)."""
+    ids = torch.tensor([prefix + continuation])
+    with torch.no_grad():
+        logits, _ = network.eval()(ids[:, :-1])
+    log_probs = logits[0].double().log_softmax(-1)
+    return sum(log_probs[len(prefix) - 1 + i, token].item() for i, token in enumerate(continuation)) / len(continuation)
+
+
 def test_beam_search_scores_at_least_greedy(tiny_lm_dir):
+    from seqtext import generation
+
     lm = seqtext.load(tiny_lm_dir)
     beams = lm.generate("ROMEO:", max_length=30, beam_size=4, num_samples=4)
     assert len(beams) == 4 and len({b["text"] for b in beams}) == 4
+    beaten = 0
+    for seed in ("ROMEO:", "First", "KING"):
+        prefix = [BOS] + lm.tokenizer.encode(seed)  # the framing LanguageModel._prefix uses
+        sequences = generation.beam_search(lm.network, prefix, 30, 4, (UNK,))
+        greedy_steps = generation.sample(lm.network, prefix, 30, 0.0, None, None, 1, torch.Generator(), (UNK,))
+        greedy = generation.collect(greedy_steps, 1)[0]
+        assert lm.tokenizer.decode([t for t in greedy if t != EOS]) == lm.generate(seed, max_length=30, temperature=0.0)[0]["text"]
+        scores = [_mean_log_prob(lm.network, prefix, sequence) for sequence in sequences]
+        assert all(a >= b - 1e-6 for a, b in zip(scores, scores[1:])), scores  # best first
+        greedy_score = _mean_log_prob(lm.network, prefix, greedy)
+        assert scores[0] >= greedy_score - 1e-6, (seed, scores[0], greedy_score)
+        beaten += scores[0] > greedy_score + 1e-3
+    assert beaten >= 1  # the search finds something greedy misses, or this test checks nothing
+    prefix = [BOS] + lm.tokenizer.encode("ROMEO:")
+    assert lm.tokenizer.decode(generation.beam_search(lm.network, prefix, 30, 4, (UNK,))[0]) == beams[0]["text"]
 
 
 def test_unknown_seed_characters_warn(tiny_lm_dir):
@@ -113,14 +141,16 @@ def test_unknown_seed_characters_warn(tiny_lm_dir):
         lm.generate("ROMEO 😀", max_length=5, temperature=0.0)
 
 
-def _run(corpus, out, max_steps, on_step=None, resume=False):
+def _run(corpus, out, max_steps, on_step=None, resume=False, given=None, schedule="cosine"):
     return train_language_model(
         [str(corpus)],
         out,
         LMConfig(vocab_size=0, embedding_dim=16, hidden_size=32, num_layers=2, dropout=0.3),
         LMDataOptions(batch_size=8, bptt=32),
-        TrainConfig(epochs=1, max_steps=max_steps, warmup_steps=3, checkpoint_every=4, progress=False, seed=11),
+        TrainConfig(epochs=1, max_steps=max_steps, warmup_steps=3, checkpoint_every=4, progress=False, seed=11,
+                    schedule=schedule),
         resume=resume,
+        given=given,
         on_step=on_step,
     )
 
@@ -134,12 +164,34 @@ def test_resume_after_interrupt_equals_uninterrupted_run(small_corpus, tmp_path)
 
     with pytest.raises(TrainingInterrupted, match="--resume"):
         _run(small_corpus, tmp_path / "resumed", 14, on_step=interrupt)
+    assert torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)["progress"]["step"] == 6
     _run(small_corpus, tmp_path / "resumed", None, resume=True)
     straight = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
     resumed = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)
     assert straight["progress"]["step"] == resumed["progress"]["step"] == 14
     for key, value in straight["network"].items():
         assert torch.equal(value, resumed["network"][key]), key
+
+
+def test_run_ended_by_max_steps_is_extended_on_resume(small_corpus, tmp_path):
+    # A constant learning rate: the schedule then does not depend on the planned length, so a
+    # 10-step run extended to 20 must end where a run planned for 20 steps ends.
+    _run(small_corpus, tmp_path / "straight", 20, schedule="constant")
+    _run(small_corpus, tmp_path / "extended", 10, schedule="constant")
+    first = torch.load(tmp_path / "extended" / "checkpoint.pt", weights_only=True)
+    assert first["progress"]["step"] == 10
+    _run(small_corpus, tmp_path / "extended", 20, resume=True, given={"train.max_steps": "--max-steps"}, schedule="constant")
+    straight = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
+    extended = torch.load(tmp_path / "extended" / "checkpoint.pt", weights_only=True)
+    assert extended["progress"]["step"] == 20
+    assert json.loads((tmp_path / "extended" / "run.json").read_text())["train"]["max_steps"] == 20
+    assert not torch.equal(first["network"]["decoder.weight"], extended["network"]["decoder.weight"])
+    for key, value in straight["network"].items():
+        assert torch.equal(value, extended["network"][key]), key
+    # Resuming once more without a new limit has nothing left to do.
+    _run(small_corpus, tmp_path / "extended", None, resume=True)
+    again = torch.load(tmp_path / "extended" / "checkpoint.pt", weights_only=True)
+    assert again["progress"]["step"] == 20
 
 
 def test_same_seed_same_run(small_corpus, tmp_path):

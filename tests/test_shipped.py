@@ -1,18 +1,42 @@
 """The models that ship inside the package work right after install, offline, and keep the
-quality they were shipped with (their metrics.json holds the validation figures)."""
+quality they were shipped with: measured here on held-out text, never read from their
+metrics.json (which says what training saw, not what the files now do)."""
+
+from pathlib import Path
 
 from click.testing import CliRunner
 
 import seqtext
 from seqtext.cli.main import main
+from seqtext.evaluation import evaluate_files, evaluate_language_model
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_shakespeare_generates_by_default():
     result = CliRunner().invoke(main, ["generate", "ROMEO:", "-n", "200", "--seed", "1"])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("ROMEO:") and len(result.stdout) > 100
-    lm = seqtext.load("shakespeare")
-    assert lm.tokenizer.kind == "char" and lm.metrics["loss"] <= 1.60
+    assert seqtext.load("shakespeare").tokenizer.kind == "char"
+
+
+def test_shakespeare_cross_entropy_on_held_out_text():
+    """16 pieces of about 1,000 characters from the last 10 % of the corpus (the validation
+    split it was trained without), each read from a fresh state."""
+    text = (ROOT / "corpora" / "shakespeare.txt").read_text(encoding="utf-8")
+    lines = text[int(len(text) * 0.9) :].splitlines(keepends=True)
+    lines = lines[1:]  # the split falls inside a line
+    documents, piece = [], ""
+    for line in lines:
+        piece += line
+        if len(piece) >= 1000:
+            documents.append([piece])
+            piece = ""
+        if len(documents) == 16:
+            break
+    result = evaluate_language_model(seqtext.load("shakespeare"), documents)
+    assert result["characters"] >= 16_000
+    assert result["cross_entropy"] < 1.6, result
 
 
 def test_shakespeare_reads_like_english_verse():
@@ -63,4 +87,30 @@ def test_brown_generates_words():
     result = CliRunner().invoke(main, ["generate", "--model", "brown", "The jury", "-n", "30", "--seed", "1"])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("The jury ") and "<unk>" not in result.stdout
-    assert seqtext.load("brown").metrics["perplexity"] < 252
+
+
+def test_brown_perplexity_on_valid_text(shared_data):
+    """The first 200 sentences of the Brown validation split (about 5,300 tokens), read in order."""
+    lines = (shared_data / "brown" / "valid.txt").read_text(encoding="utf-8").splitlines()[:200]
+    result = evaluate_language_model(seqtext.load("brown"), [lines])
+    assert result["tokens"] > 5000
+    assert result["perplexity"] < 252, result
+
+
+def test_sentiment_accuracy_on_sst2_dev(shared_data, tmp_path):
+    lines = (shared_data / "sst2" / "sentences.dev").read_text(encoding="utf-8").splitlines()[:300]
+    dev = tmp_path / "dev.txt"
+    dev.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = evaluate_files(seqtext.load("sentiment"), [str(dev)])
+    assert result["examples"] == 300
+    assert result["accuracy"] > 0.8 and result["macro_f1"] > 0.8, result
+
+
+def test_ner_f1_on_conllpp_dev(shared_data, tmp_path):
+    blocks = (shared_data / "conllpp" / "dev.txt").read_text(encoding="utf-8").split("\n\n")
+    sentences = [b for b in blocks if b.strip() and not b.startswith("-DOCSTART-")][:300]
+    dev = tmp_path / "dev.txt"
+    dev.write_text("\n\n".join(sentences) + "\n\n", encoding="utf-8")
+    result = evaluate_files(seqtext.load("ner"), [str(dev)])
+    assert result["sentences"] == 300
+    assert result["f1"] > 0.8 and result["accuracy"] > 0.95, result

@@ -195,6 +195,14 @@ def test_cli_tag_formats(ner_dir, tmp_path):
     assert result.exit_code == 0 and result.stdout.count("\t") == 2
     result = runner.invoke(main, ["tag", text, "-m", str(ner_dir), "--format", "html"])
     assert result.stdout.startswith("<!DOCTYPE html>") and result.stdout.rstrip().endswith("</html>")
+    # Tokens are text, never markup: inside and outside entity marks alike.
+    hostile = "<script>alert(1)</script> Peter Blackburn of a&b met <b>Germany</b>\n"
+    result = runner.invoke(main, ["tag", "-", "-m", str(ner_dir), "--input-format", "tokens", "--format", "html"], input=hostile)
+    assert result.exit_code == 0, result.output
+    page = result.stdout
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "a&amp;b" in page and "&lt;b&gt;Germany&lt;/b&gt;" in page
+    assert "<script" not in page and "a&b" not in page and "<b>" not in page
+    assert page.count("<p>") == 1 and page.count("<mark") == page.count("</mark>")
 
 
 def test_cli_train_and_evaluate_tagger(ner_files, tmp_path):

@@ -1,0 +1,272 @@
+"""Scoring for every model kind (seqtext/evaluation.py, seqtext/metrics.py) and which weights
+are decayed (trainer.decay_groups). Each test pins a behaviour that an earlier version got
+wrong: the figures must be properties of the model and the data alone."""
+
+import copy
+import math
+import random
+import re
+import warnings
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+import seqtext
+from seqtext.classifier_training import ClassifierDataOptions, train_classifier
+from seqtext.configs import ClassifierConfig, LMConfig, TaggerConfig
+from seqtext.errors import DataError
+from seqtext.evaluation import evaluate_classifier, evaluate_files, evaluate_language_model, frame, score_documents
+from seqtext.labelled import read_examples
+from seqtext.lm import RecurrentLM
+from seqtext.metrics import multi_label_report, single_label_report
+from seqtext.tagged import Sentence, format_conll, read_sentences
+from seqtext.tagger import BiRNNTagger
+from seqtext.tagschemes import convert
+from seqtext.trainer import TrainConfig, decay_groups
+
+
+# -- classifiers ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def chained_alias_classifier(shared_data, tmp_path_factory):
+    """A classifier trained in seconds on 400 SST-2 sentences whose labels are renamed 0 -> 1 and
+    1 -> 2: applying the aliases twice would turn every label into 2."""
+    lines = (shared_data / "sst2" / "sentences.train").read_text(encoding="utf-8").splitlines()
+    folder = tmp_path_factory.mktemp("aliases")
+    train, dev = folder / "train.txt", folder / "dev.txt"
+    train.write_text("\n".join(lines[:400]) + "\n", encoding="utf-8")
+    dev.write_text("\n".join(lines[400:520]) + "\n", encoding="utf-8")
+    model = train_classifier(
+        str(train), str(dev), folder / "model",
+        ClassifierConfig(0, 0, embedding_dim=16, hidden_size=16, mlp_hidden=16),
+        ClassifierDataOptions(batch_size=32, label_names={"0": "1", "1": "2"}),
+        TrainConfig(epochs=5, max_steps=20, lr=5e-3, warmup_steps=2, eval_every=10, progress=False),
+    )
+    return model, dev
+
+
+def test_classifier_evaluation_leaves_examples_alone_with_chained_aliases(chained_alias_classifier):
+    model, dev = chained_alias_classifier
+    assert model.labels == ["1", "2"] and model.label_aliases == {"0": "1", "1": "2"}
+    examples = read_examples(str(dev))
+    before = copy.deepcopy(examples)
+    first = evaluate_classifier(model, examples)
+    assert examples == before
+    second = evaluate_classifier(model, examples)
+    assert examples == before
+    assert first == second
+    # Gold is read through the aliases exactly once: file label 0 is class "1", 1 is class "2".
+    counts = {label: sum(e.labels == [label] for e in before) for label in ("0", "1")}
+    assert counts["0"] > 0 and counts["1"] > 0
+    assert first["per_class"]["1"]["support"] == counts["0"]
+    assert first["per_class"]["2"]["support"] == counts["1"]
+    assert sum(first["confusion"]["1"].values()) == counts["0"]
+
+
+# -- taggers -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def conll_sentences(shared_data):
+    """The first 200 sentences of CoNLL++ dev (BIO tags)."""
+    return read_sentences(str(shared_data / "conllpp" / "dev.txt"))[:200]
+
+
+def _write_conll(path, sentences, scheme="bio"):
+    path.write_text("".join(format_conll(Sentence(s.tokens, convert(s.tags, "bio", scheme))) for s in sentences),
+                    encoding="utf-8")
+    return path
+
+
+def test_tagger_scores_do_not_depend_on_the_files_tag_scheme(conll_sentences, tmp_path):
+    ner = seqtext.load("ner")
+    reports = {}
+    for scheme in ("bio", "iob1", "bioes"):
+        path = _write_conll(tmp_path / f"dev.{scheme}.conll", conll_sentences, scheme)
+        reports[scheme] = evaluate_files(ner, [str(path)])
+    # The three files really are written differently.
+    texts = {scheme: (tmp_path / f"dev.{scheme}.conll").read_text() for scheme in reports}
+    assert len(set(texts.values())) == 3
+    bio = reports["bio"]
+    assert bio["sentences"] == 200 and 0.9 < bio["accuracy"] < 1.0 and bio["f1"] > 0.7
+    for scheme in ("iob1", "bioes"):
+        report = reports[scheme]
+        assert report["sentences"] == bio["sentences"] and report["tokens"] == bio["tokens"]
+        assert report["accuracy"] == pytest.approx(bio["accuracy"], abs=1e-12), scheme
+        assert report["f1"] == pytest.approx(bio["f1"], abs=1e-12), scheme
+        assert report["per_type"] == bio["per_type"], scheme
+
+
+def test_evaluate_files_reads_every_file_a_glob_matches(conll_sentences, tmp_path):
+    ner = seqtext.load("ner")
+    _write_conll(tmp_path / "a.conll", conll_sentences[:30])
+    _write_conll(tmp_path / "b.conll", conll_sentences[30:75])
+    (tmp_path / "notes.txt").write_text("not matched\n")
+    both = evaluate_files(ner, [str(tmp_path / "*.conll")])
+    a = evaluate_files(ner, [str(tmp_path / "a.conll")])
+    b = evaluate_files(ner, [str(tmp_path / "b.conll")])
+    assert (a["sentences"], b["sentences"]) == (30, 45)
+    assert both["sentences"] == a["sentences"] + b["sentences"]
+    assert both["tokens"] == a["tokens"] + b["tokens"]
+
+
+@pytest.mark.parametrize("paragraphs", [
+    # Lines of different lengths (the reader sees ragged columns) ...
+    ["The committee met on Tuesday to discuss the budget for the coming year, and agreed on most of it.",
+     "Several members asked for more time to read the proposals before the final vote next month."],
+    # ... and one paragraph, whose last word would be read as its tag.
+    ["The committee met on Tuesday to discuss the budget."],
+])
+def test_plain_text_given_to_a_span_tagger_is_refused_quietly(paragraphs, tmp_path, capsys):
+    prose = tmp_path / "prose.txt"
+    prose.write_text("\n".join(paragraphs) + "\n", encoding="utf-8")
+    ner = seqtext.load("ner")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(DataError) as error:
+            evaluate_files(ner, [str(prose)])
+    message = str(error.value)
+    assert re.search(r"prose\.txt, line \d+: ", message), message
+    assert [str(w.message) for w in caught] == []  # seqeval never ran: no "not NE tag" warnings
+    out, err = capsys.readouterr()
+    assert out == "" and err == ""
+
+
+def test_plain_tagger_refuses_gold_tags_it_has_never_seen(tmp_path):
+    """The wrong column of a CoNLL file given to the POS model: the words would be read as gold
+    tags and scored as nonsense; it is refused with the file and line instead."""
+    conll = tmp_path / "pos.conll"
+    conll.write_text("The\tDET\ncat\tNOUN\nsat\tVERB\n.\tPUNCT\n\nDogs\tNOUN\nbark\tVERB\n.\tPUNCT\n", encoding="utf-8")
+    pos = seqtext.load("pos")
+    assert evaluate_files(pos, [str(conll)])["accuracy"] > 0.8
+    with pytest.raises(DataError, match=r"pos\.conll, line 1: .* gold tags .* not tags of this model"):
+        evaluate_files(pos, [str(conll)], tag_column="0")
+
+
+# -- language models -----------------------------------------------------------------------------
+def _documents(text: str, count: int, seed: int = 0) -> list[list[str]]:
+    """``count`` documents of 1 to 900 characters cut from ``text``; every third has two texts."""
+    rng = random.Random(seed)
+    documents = []
+    for n in range(count):
+        start, length = rng.randrange(len(text) - 1000), rng.randint(1, 900)
+        piece = text[start : start + length]
+        documents.append([piece[: length // 2], piece[length // 2 :] or "x"] if n % 3 == 2 else [piece])
+    return documents
+
+
+def test_lm_scores_do_not_depend_on_batch_size(tiny_lm_dir, shakespeare_text):
+    lm = seqtext.load(tiny_lm_dir)
+    documents = _documents(shakespeare_text[-100_000:], 30)
+    assert len({sum(map(len, d)) for d in documents}) > 20
+    results = {b: evaluate_language_model(lm, documents, batch_size=b) for b in (1, 3, 16)}
+    for b in (3, 16):
+        assert results[b]["cross_entropy"] == pytest.approx(results[1]["cross_entropy"], rel=1e-6), b
+        assert results[b]["tokens"] == results[1]["tokens"]
+    # Every character is predicted once, and each text's <eos>; no <bos> is ever a target.
+    assert results[1]["tokens"] == sum(len(text) + 1 for texts in documents for text in texts)
+    assert results[1]["characters"] == sum(len(text) for texts in documents for text in texts)
+    assert results[1]["documents"] == 30
+
+
+def test_bits_per_character_is_nll_per_character(tiny_lm_dir, shakespeare_text):
+    lm = seqtext.load(tiny_lm_dir)
+    documents = _documents(shakespeare_text[-100_000:], 12, seed=1)
+    result = evaluate_language_model(lm, documents, batch_size=16)
+    totals = score_documents(lm.network, [frame(texts, lm.tokenizer) for texts in documents], 16)
+    characters = sum(len(text) for texts in documents for text in texts)
+    assert result["bits_per_character"] == totals["nll"] / characters / math.log(2)
+    assert result["cross_entropy"] == totals["nll"] / totals["tokens"]
+
+
+def test_long_document_scores_as_token_by_token_reading(tiny_lm_dir, shakespeare_text):
+    lm = seqtext.load(tiny_lm_dir)
+    document = shakespeare_text[-3000:]
+    result = evaluate_language_model(lm, [[document]])
+    ids = torch.from_numpy(frame([document], lm.tokenizer))
+    assert len(ids) == 3002  # <bos>, 3,000 characters, <eos>
+    network = lm.network.eval()
+    zeros = torch.zeros(network.config.num_layers, 1, network.config.hidden_size)
+    state = (zeros, zeros.clone()) if network.config.cell == "lstm" else zeros
+    nll = 0.0
+    with torch.no_grad():
+        for t in range(len(ids) - 1):
+            logits, state = network(ids[t : t + 1][None], state)
+            nll -= F.log_softmax(logits[0, -1].double(), -1)[ids[t + 1]].item()
+    assert result["tokens"] == 3001
+    assert result["cross_entropy"] == pytest.approx(nll / 3001, rel=1e-6)
+
+
+def test_cold_start_cross_entropy_is_reported(tiny_lm_dir, shakespeare_text):
+    lm = seqtext.load(tiny_lm_dir)
+    result = evaluate_language_model(lm, [[shakespeare_text[-5000:]]])
+    fresh = result["fresh_cross_entropy"]
+    assert math.isfinite(fresh) and fresh > 0
+    # Starting from nothing is harder than reading on with the state carried.
+    assert fresh > result["cross_entropy"]
+
+
+# -- weight decay --------------------------------------------------------------------------------
+def _names(network, params) -> set[str]:
+    ids = {id(p) for p in params}
+    return {name for name, p in network.named_parameters(remove_duplicate=False) if id(p) in ids}
+
+
+def test_tagger_decays_matrices_only():
+    network = BiRNNTagger(TaggerConfig(vocab_size=30, num_tags=5, char_vocab_size=12, word_dim=8, char_dim=4,
+                                       char_hidden=4, hidden_size=6))
+    decay, no_decay = decay_groups(network)
+    assert len(decay) + len(no_decay) == len(list(network.parameters()))
+    assert not {id(p) for p in decay} & {id(p) for p in no_decay}
+    decayed, kept = _names(network, decay), _names(network, no_decay)
+    assert {"words.weight", "chars.embedding.weight", "crf.transitions", "crf.start", "crf.end"} <= kept
+    assert {name for name in decayed | kept if "bias" in name} <= kept
+    assert decayed == {"emissions.weight"} | {
+        name for name, _ in network.named_parameters() if name.startswith(("rnn.weight_", "chars.rnn.weight_"))
+    }
+    assert {"rnn.weight_ih_l0", "rnn.weight_hh_l0_reverse", "chars.rnn.weight_ih_l0"} <= decayed
+
+
+def test_tied_lm_matrix_is_not_decayed_and_counted_once():
+    network = RecurrentLM(LMConfig(vocab_size=11, embedding_dim=8, hidden_size=12, num_layers=2, tie_weights=True))
+    assert network.decoder.weight is network.embedding.weight
+    decay, no_decay = decay_groups(network)
+    shared = network.embedding.weight
+    assert sum(p is shared for p in no_decay) == 1 and not any(p is shared for p in decay)
+    assert len(decay) + len(no_decay) == len(list(network.parameters()))
+    assert _names(network, decay) == {"projection.weight", "rnn.weight_ih_l0", "rnn.weight_hh_l0",
+                                      "rnn.weight_ih_l1", "rnn.weight_hh_l1"}
+
+
+# -- classification metrics ----------------------------------------------------------------------
+def test_macro_f1_ignores_labels_absent_from_gold_and_predictions():
+    gold = ["a", "b", "a", "b", "a"]
+    report = single_label_report(gold, gold, ["a", "b", "c"])
+    assert report["macro_f1"] == 1.0 and report["accuracy"] == 1.0
+    report = multi_label_report([{"a"}, {"a", "b"}], [{"a"}, {"a", "b"}], ["a", "b", "c"])
+    assert report["macro_f1"] == 1.0 and report["micro_f1"] == 1.0
+
+
+def test_metrics_match_scikit_learn():
+    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    rng = random.Random(5)
+    labels = ["a", "b", "c", "d", "e"]
+    for case in range(20):
+        n = rng.randint(1, 30)
+        used = labels[: rng.randint(1, 5)]  # some labels never occur
+        gold = [rng.choice(used) for _ in range(n)]
+        predicted = [g if rng.random() < 0.5 else rng.choice(used) for g in gold]
+        report = single_label_report(gold, predicted, labels)
+        assert report["macro_f1"] == pytest.approx(f1_score(gold, predicted, average="macro", zero_division=0)), case
+        assert report["accuracy"] == pytest.approx(accuracy_score(gold, predicted)), case
+
+        gold_sets = [set(rng.sample(used, rng.randint(0, len(used)))) for _ in range(n)]
+        predicted_sets = [set(rng.sample(used, rng.randint(0, len(used)))) for _ in range(n)]
+        report = multi_label_report(gold_sets, predicted_sets, labels)
+        binarizer = MultiLabelBinarizer(classes=labels)
+        y_true, y_pred = binarizer.fit_transform(gold_sets), binarizer.transform(predicted_sets)
+        present = [i for i, label in enumerate(labels) if y_true[:, i].any() or y_pred[:, i].any()]
+        expected_macro = f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0) if present else 0.0
+        assert report["macro_f1"] == pytest.approx(expected_macro), case
+        assert report["micro_f1"] == pytest.approx(f1_score(y_true, y_pred, average="micro", zero_division=0)), case
+        assert report["accuracy"] == pytest.approx(accuracy_score(y_true, y_pred)), case
