@@ -148,6 +148,20 @@ def mv_bound(network: RecurrentLM, passes: int = 2000) -> float:
     return passes / (time.perf_counter() - start)
 
 
+@torch.inference_mode()
+def mm_bound(network: RecurrentLM, streams: int = 32, passes: int = 100) -> float:
+    """Tokens per second that ``streams`` rows through every decoding weight matrix (one
+    ``torch.mm`` each, on the transposed view) allow: the bound of a batch of streams."""
+    pairs = [(w.t(), torch.randn(streams, w.size(1))) for w in decode_weights(network)]
+    for wt, x in pairs * 3:
+        torch.mm(x, wt)
+    start = time.perf_counter()
+    for _ in range(passes):
+        for wt, x in pairs:
+            torch.mm(x, wt)
+    return streams * passes / (time.perf_counter() - start)
+
+
 def stream_rate(lm, length: int, temperature: float) -> tuple[float, int]:
     """Characters per second of one stream as ``seqtext generate -n LENGTH`` makes it (through
     ``LanguageModel.stream``), timed from the first piece: loading and the seed excluded."""
@@ -170,14 +184,16 @@ def batch_rate(lm, streams: int, length: int, temperature: float) -> float:
 def generation_figures(lm, threads: int, length: int, batch_length: int, repeats: int, temperature: float) -> dict:
     """The mv bound and the 1- and 32-stream rates, taken in turn ``repeats`` times."""
     torch.set_num_threads(threads)
-    bounds, ones, batches = [], [], []
+    bounds, ones, batches, mm_bounds = [], [], [], []
     stream_rate(lm, 200, temperature)  # warm-up
     for _ in range(repeats):
         bounds.append(mv_bound(lm.network))
         rate, chars = stream_rate(lm, length, temperature)
         ones.append(rate)
+        mm_bounds.append(mm_bound(lm.network))
         batches.append(batch_rate(lm, 32, batch_length, temperature))
     bound, one, many = statistics.median(bounds), statistics.median(ones), statistics.median(batches)
+    mm = statistics.median(mm_bounds)
     return {
         "threads": torch.get_num_threads(),
         "mv_bound_passes_per_s": round(bound),
@@ -186,8 +202,11 @@ def generation_figures(lm, threads: int, length: int, batch_length: int, repeats
         "ratio_1_stream_to_mv_bound": round(one / bound, 3),
         "generate_chars_per_s_32_streams": round(many),
         "ratio_32_streams_to_1_stream": round(many / one, 2),
+        "mm_bound_32_streams_tokens_per_s": round(mm),
+        "ratio_32_streams_to_mm_bound": round(many / mm, 3),
+        "mm_bound_32_streams_over_mv_bound": round(mm / bound, 2),
         "samples": {"mv_bound": [round(b) for b in bounds], "1_stream": [round(r) for r in ones],
-                    "32_streams": [round(r) for r in batches]},
+                    "mm_bound_32": [round(b) for b in mm_bounds], "32_streams": [round(r) for r in batches]},
     }
 
 

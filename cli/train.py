@@ -16,7 +16,7 @@ LM_FIELDS = {
     "vocab_size": "data.vocab_size", "sp_model_type": "data.sp_model_type", "min_freq": "data.min_freq",
     "max_vocab": "data.max_vocab", "word_split": "data.word_split", "lowercase": "data.lowercase",
     "batch_size": "data.batch_size", "bptt": "data.bptt", "reset_state": "data.reset_state",
-    "fresh_share": "data.fresh_share", "max_val_tokens": "data.max_val_tokens", "cell": "model.cell", "layers": "model.num_layers",
+    "fresh_share": "data.fresh_share", "max_val_tokens": "data.max_val_tokens", "adaptive_softmax": "data.adaptive_softmax", "cell": "model.cell", "layers": "model.num_layers",
     "hidden": "model.hidden_size", "embedding_dim": "model.embedding_dim", "dropout": "model.dropout",
     "tie_weights": "model.tie_weights",
 }
@@ -87,6 +87,7 @@ def train():
 @click.option("--reset-state", is_flag=True, help="Start every window from a zero hidden state instead of carrying it over.")
 @click.option("--fresh-share", type=FiniteFloat(0, 1), default=default(LMDataOptions, "fresh_share"), help="Extra rows per batch, as a share of --batch-size, that start at a line from a fresh state after <bos>, so the model learns to start (0: off).")
 @click.option("--max-val-tokens", type=click.IntRange(1), default=default(LMDataOptions, "max_val_tokens"), help="Validation during training scores the first N tokens of the held-out text (all of it when shorter); `seqtext evaluate` always scores everything.")
+@click.option("--adaptive-softmax", type=click.Choice(["auto", "off"]), default=default(LMDataOptions, "adaptive_softmax"), help="auto: an adaptive softmax (Grave et al. 2017) for word vocabularies of 10,000 tokens or more, several times cheaper to train than a full one; not with --tie-weights.")
 @click.option("--init-from", default=None, help="Start from this language model's weights and tokenizer (name or directory); its network settings replace --hidden and the like.")
 @trainer_options
 def train_lm(files, val_file, init_from, **params):

@@ -11,7 +11,7 @@ import torch
 
 from seqtext.batching import BucketedTask
 from seqtext.classifier import ClassifierConfig, RecurrentClassifier, TextClassifier, class_weights, classification_loss, pad_batch
-from seqtext.errors import DataError, SeqtextWarning, TrainingError
+from seqtext.errors import DataError, SeqtextWarning
 from seqtext.configs import ClassifierDataOptions
 from seqtext.labelled import read_examples
 from seqtext.tokenizers import load_tokenizer, train_tokenizer
@@ -21,7 +21,7 @@ from seqtext.evaluation import evaluate_classifier
 from seqtext.resources import check_network_fits
 from seqtext import distributed
 from seqtext.devices import resolve_device
-from seqtext.runs import Run, apply_resume_options, build, dev_split, join_run, prepare_run, save_run
+from seqtext.runs import Run, dev_split, join_run, names, prepare_run, save_run, settle_options
 
 class ClassifierTask(BucketedTask):
     def __init__(self, model: TextClassifier, train_ids, train_labels, dev_examples, data: ClassifierDataOptions, seed: int):
@@ -89,38 +89,26 @@ def train_classifier(
     log = log or (lambda message: None)
     distributed.setup(resolve_device((train or TrainConfig()).device))
     with prepare_run(out_dir, "classifier", resume=resume, overwrite=overwrite) as run:
-        if not distributed.is_main():  # a worker: rank 0 prepares the run; it is read from there
-            run, log = join_run(out_dir, "classifier"), (lambda message: None)
-            model = build(ClassifierConfig, run.model, f"{out_dir}/run.json model")
-            data = build(ClassifierDataOptions, run.data, f"{out_dir}/run.json data")
-            train = build(TrainConfig, run.train, f"{out_dir}/run.json train")
+        run, model, data, train = settle_options(out_dir, run, "classifier", (ClassifierConfig, ClassifierDataOptions, TrainConfig), given, train_file,
+                                                 (model, data, train))
+        if not distributed.is_main():
+            log = lambda message: None  # noqa: E731  (rank 0 reports)
+        if run is not None:
             train_file, dev_file = run.files["train"], run.files["dev"] or None
-        elif run is not None:
-            if train_file and _names(train_file) != run.files["train"]:
-                raise TrainingError("the training file cannot change when resuming; leave it out with --resume")
-            apply_resume_options(run, given or {}, {"model": model, "data": data, "train": train})
-            model = build(ClassifierConfig, run.model, f"{out_dir}/run.json model")
-            data = build(ClassifierDataOptions, run.data, f"{out_dir}/run.json data")
-            train = build(TrainConfig, run.train, f"{out_dir}/run.json train")
-            train_file, dev_file = run.files["train"], run.files["dev"] or None
-            save_run(out_dir, run)
-        else:
-            if not train_file:
-                raise DataError("give a training file")
-            data = data or ClassifierDataOptions()
-            train = train or TrainConfig()
+        elif not train_file:
+            raise DataError("give a training file")
         multi_label = bool(model and model.multi_label)
         read = dict(fmt=data.format, text_column=data.text_column, label_column=data.label_column, multi_label=multi_label)
         examples = read_examples(train_file, **read)
         if dev_file:
             dev = read_examples(dev_file, **read)
         else:
-            examples, dev = dev_split(examples, data.dev_fraction, _names(train_file)[0])
+            examples, dev = dev_split(examples, data.dev_fraction, names(train_file)[0])
         aliases = data.label_names or {}
         train_labels = [[aliases.get(label, label) for label in e.labels] for e in examples]
         labels = sorted({label for example in train_labels for label in example})
         if len(labels) < 2 and not multi_label:
-            raise DataError(f"{_names(train_file)[0]}: only one label ({labels[0]}); a classifier needs at least two")
+            raise DataError(f"{names(train_file)[0]}: only one label ({labels[0]}); a classifier needs at least two")
         log(f"{len(examples):,} training and {len(dev):,} dev examples; labels: {', '.join(labels)}")
         texts = [e.text for e in examples]
         if run is not None:
@@ -145,7 +133,7 @@ def train_classifier(
         check_network_fits(lambda: RecurrentClassifier(config), "--hidden, --layers, --embedding-dim")
         if run is None:
             run = Run(kind="classifier", model=asdict(config), data=asdict(data), train=asdict(train),
-                      files={"train": _names(train_file), "dev": _names(dev_file) if dev_file else []},
+                      files={"train": names(train_file), "dev": names(dev_file) if dev_file else []},
                       derived={"tokenizer": tokenizer.save(out_dir), "labels": labels})
             save_run(out_dir, run)
         if distributed.is_main():
@@ -166,7 +154,3 @@ def train_classifier(
     from seqtext.registry import load
 
     return load(out_dir, device=train.device)
-
-
-def _names(files) -> list[str]:
-    return [str(f) for f in ([files] if isinstance(files, (str, Path)) else files)]

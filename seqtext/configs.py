@@ -35,9 +35,17 @@ class LMConfig:
     cell: str = "lstm"
     dropout: float = 0.2
     tie_weights: bool = False
+    adaptive_cutoffs: list | None = None  # adaptive softmax cluster boundaries (ids), e.g. [2000, 10000]
 
     def __post_init__(self):
         checks.positive_ints(self, "vocab_size", "embedding_dim", "hidden_size", "num_layers", allow_zero=("vocab_size",))
+        cutoffs = self.adaptive_cutoffs
+        if cutoffs is not None:
+            ok = isinstance(cutoffs, list) and cutoffs and all(isinstance(c, int) and not isinstance(c, bool) for c in cutoffs)
+            if not ok or cutoffs != sorted(set(cutoffs)) or cutoffs[0] < 1 or (self.vocab_size and cutoffs[-1] >= self.vocab_size):
+                raise ConfigError(f"adaptive-cutoffs must be increasing ids between 1 and the vocabulary size, not {cutoffs!r}")
+            if self.tie_weights:
+                raise ConfigError("an adaptive softmax cannot share the embedding matrix: leave out --tie-weights")
         checks.fractions(self, "dropout")
         checks.choice(self, "cell", CELLS)
 
@@ -105,12 +113,14 @@ class LMDataOptions:
     reset_state: bool = False  # zero the hidden state at every window instead of carrying it
     fresh_share: float = 0.125  # extra rows per batch, as a share of batch_size, that start a line from zero
     max_val_tokens: int | None = 500_000  # validation during training scores at most this many tokens
+    adaptive_softmax: str = "auto"  # auto: for word vocabularies of 10,000 tokens or more | off
     weights_dtype: str = "float32"  # how the saved model stores its weights
 
     def __post_init__(self):
         checks.choice(self, "tokenizer", TOKENIZER_KINDS)
         checks.choice(self, "sp_model_type", ("bpe", "unigram"))
         checks.choice(self, "word_split", ("regex", "whitespace"))
+        checks.choice(self, "adaptive_softmax", ("auto", "off"))
         checks.choice(self, "weights_dtype", WEIGHT_DTYPES)
         checks.positive_ints(self, "vocab_size", "min_freq", "max_vocab", "batch_size", "bptt", "eval_batch_size", "max_val_tokens")
         checks.fractions(self, "fresh_share", closed=True)

@@ -100,14 +100,14 @@ class Stepper:
             x = h
         if self.network.projection is not None:
             x = self.network.projection(x)
-        logits = self.network.decoder(x)
+        logits = self.network.head(x)  # a linear decoder or an adaptive softmax's log-probabilities
         return logits, ((torch.stack(hs), torch.stack(cs)) if self.lstm else torch.stack(hs))
 
     def kernel(self, state, streams: int) -> "StepKernel | None":
         """A ``StepKernel`` for ``streams`` streams that all start from ``state`` (batch 1), or
         None where the network's weights are not all float32 (``step`` then does the work)."""
-        if any(p.dtype != torch.float32 for p in self.network.parameters()):
-            return None
+        if any(p.dtype != torch.float32 for p in self.network.parameters()) or self.network.decoder is None:
+            return None  # the kernel knows a linear decoder only (not an adaptive softmax)
         return StepKernel(self.network, state, streams)
 
 

@@ -13,6 +13,7 @@ from typing import Iterator
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from seqtext import generation, modeldir
 from seqtext.configs import MAX_SEED, LMConfig
@@ -27,6 +28,10 @@ class RecurrentLM(nn.Module):
 
     With ``tie_weights`` the decoder reuses the embedding matrix (Press & Wolf 2017); when the
     hidden size differs from the embedding size a projection brings the states down to E first.
+    With ``adaptive_cutoffs`` the decoder is an adaptive softmax (Grave et al. 2017): frequent
+    tokens (ids below the first cutoff; word vocabularies are ordered by frequency) get a full
+    output layer, rarer ones smaller clusters, so a large vocabulary costs a fraction of a full
+    softmax in training; ``forward`` still gives full log-probabilities for decoding and scoring.
     """
 
     def __init__(self, config: LMConfig):
@@ -48,7 +53,12 @@ class RecurrentLM(nn.Module):
         if config.tie_weights and config.hidden_size != config.embedding_dim:
             self.projection = nn.Linear(config.hidden_size, config.embedding_dim)
             out_dim = config.embedding_dim
-        self.decoder = nn.Linear(out_dim, config.vocab_size)
+        self.adaptive = None
+        if config.adaptive_cutoffs:
+            self.decoder = None
+            self.adaptive = nn.AdaptiveLogSoftmaxWithLoss(out_dim, config.vocab_size, list(config.adaptive_cutoffs), div_value=4.0)
+        else:
+            self.decoder = nn.Linear(out_dim, config.vocab_size)
         if config.tie_weights:
             self.decoder.weight = self.embedding.weight
 
@@ -57,14 +67,37 @@ class RecurrentLM(nn.Module):
         """State-dict keys that alias another tensor and are not stored on disk."""
         return ["decoder.weight"] if self.config.tie_weights else []
 
-    def forward(self, ids: torch.Tensor, state=None):
-        """ids (B, T) -> logits (B, T, V), new recurrent state."""
+    def features(self, ids: torch.Tensor, state=None):
+        """ids (B, T) -> what the output layer reads (B, T, D), new recurrent state."""
         x = self.dropout(self.embedding(ids))  # (B, T, E)
         out, state = self.rnn(x, state)  # (B, T, H)
         out = self.dropout(out)
         if self.projection is not None:
             out = self.projection(out)  # (B, T, E)
-        return self.decoder(out), state
+        return out, state
+
+    def head(self, out: torch.Tensor) -> torch.Tensor:
+        """Features (..., D) -> logits (..., V); log-probabilities with an adaptive softmax."""
+        if self.adaptive is None:
+            return self.decoder(out)
+        return self.adaptive.log_prob(out.reshape(-1, out.size(-1))).view(*out.shape[:-1], -1)
+
+    def forward(self, ids: torch.Tensor, state=None):
+        """ids (B, T) -> logits (B, T, V), new recurrent state."""
+        out, state = self.features(ids, state)
+        return self.head(out), state
+
+    def nll_sum(self, ids: torch.Tensor, targets: torch.Tensor, state=None):
+        """Summed negative log-likelihood of ``targets`` (-100: not scored), the number scored
+        and the new state; the adaptive softmax computes only the clusters the targets need."""
+        out, state = self.features(ids, state)
+        flat, wanted = out.reshape(-1, out.size(-1)), targets.reshape(-1)
+        keep = wanted != -100
+        if self.adaptive is None:
+            total = F.cross_entropy(self.decoder(flat).float(), wanted, ignore_index=-100, reduction="sum")
+        else:
+            total = -self.adaptive(flat[keep].float(), wanted[keep]).output.sum()
+        return total, int(keep.sum()), state
 
 
 def detach_state(state):

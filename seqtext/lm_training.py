@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from seqtext import distributed
 from seqtext.configs import LMDataOptions
@@ -31,7 +30,7 @@ from seqtext.evaluation import fresh_start_loss, line_start_ids, safe_exp, score
 from seqtext.lm import LanguageModel, LMConfig, RecurrentLM, batchify, detach_state, targets_of, window
 from seqtext.resources import check_network_fits
 from seqtext.devices import resolve_device
-from seqtext.runs import Run, apply_resume_options, build, join_run, prepare_run, save_run
+from seqtext.runs import Run, join_run, prepare_run, save_run, settle_options
 from seqtext.tokenizers import BOS, TOKENIZERS, load_tokenizer, train_tokenizer
 from seqtext.trainer import TrainConfig, Trainer, mix_seed
 
@@ -145,10 +144,8 @@ class LMTask:
         if fresh is not None:
             inputs, targets = torch.cat([inputs, fresh[0]]), torch.cat([targets, fresh[1]])
             state = _with_zero_rows(state, fresh[0].size(0))
-        logits, state = self.network(inputs, state)
+        total, count, state = self.network.nll_sum(inputs, targets, state)
         self.state = detach_state(_first_rows(state, carried))
-        count = int((targets != -100).sum())
-        total = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100, reduction="sum")
         return total, count
 
     def evaluate(self) -> dict:
@@ -209,27 +206,15 @@ def train_language_model(
     log = log or (lambda message: None)
     distributed.setup(resolve_device((train or TrainConfig()).device))
     with prepare_run(out_dir, "language_model", resume=resume, overwrite=overwrite) as run:
-        if not distributed.is_main():  # a worker: rank 0 has prepared the run; take it from there
-            run, base, log = join_run(out_dir, "language_model"), None, (lambda message: None)
-            data = build(LMDataOptions, run.data, f"{out_dir}/run.json data")
-            train = build(TrainConfig, run.train, f"{out_dir}/run.json train")
-            config = build(LMConfig, run.model, f"{out_dir}/run.json model")
+        run, model, data, train = settle_options(out_dir, run, "language_model", (LMConfig, LMDataOptions, TrainConfig), given,
+                                                 train_files, (model, data, train))
+        if not distributed.is_main():
+            log = lambda message: None  # noqa: E731  (rank 0 reports)
+        if run is not None:
+            config, base = model, None
             tokenizer = load_tokenizer(out_dir, run.derived["tokenizer"])
             train_ids, val_ids = _load_cached_ids(out_dir, tokenizer, data)
-        elif run is not None:
-            if train_files and [str(f) for f in train_files] != run.files.get("train"):
-                raise TrainingError("training files cannot change when resuming; leave them out with --resume")
-            apply_resume_options(run, given or {}, {"model": model, "data": data, "train": train})
-            data = build(LMDataOptions, run.data, f"{out_dir}/run.json data")
-            train = build(TrainConfig, run.train, f"{out_dir}/run.json train")
-            config = build(LMConfig, run.model, f"{out_dir}/run.json model")
-            tokenizer = load_tokenizer(out_dir, run.derived["tokenizer"])
-            train_ids, val_ids = _load_cached_ids(out_dir, tokenizer, data)
-            save_run(out_dir, run)  # with the new limits
-            base = None
         else:
-            data = data or LMDataOptions()
-            train = train or TrainConfig()
             base = _load_base(init_from) if init_from else None
             by_line = (base.tokenizer if base else TOKENIZERS[data.tokenizer]).line_based
             reader = _CorpusReader(train_files, val_files, data.text_column, by_line, progress=train.progress and base is None)
@@ -238,7 +223,8 @@ def train_language_model(
                 log(f"starting from {init_from}: its tokenizer and network settings")
             else:
                 tokenizer = train_tokenizer(data.tokenizer, reader.texts(train_files, "counting"), **_tokenizer_options(data))
-                config = LMConfig(**{**asdict(model or LMConfig(vocab_size=0)), "vocab_size": tokenizer.vocab_size})
+                config = LMConfig(**{**asdict(model or LMConfig(vocab_size=0)), "vocab_size": tokenizer.vocab_size,
+                                     "adaptive_cutoffs": _cutoffs(tokenizer, data, model)})
                 log(f"counted {reader.documents:,} document(s), {reader.characters:,} characters in {reader.seconds:.1f} s")
             check_network_fits(lambda: RecurrentLM(config), "--hidden, --layers, --embedding-dim")
             cache = out_dir / "data"
@@ -284,6 +270,22 @@ def train_language_model(
     from seqtext.registry import load
 
     return load(out_dir, device=train.device)
+
+
+ADAPTIVE_FROM = 10_000  # word vocabularies at least this large get an adaptive softmax
+
+
+def _cutoffs(tokenizer, data: LMDataOptions, model: LMConfig | None) -> list[int] | None:
+    """Adaptive-softmax clusters for a large word vocabulary (its ids are in frequency order):
+    the 2,000 most frequent words, the next 8,000, and the rest. The decoder over 24,000 words
+    costs about 7x the LSTM per token with a full softmax."""
+    if model is not None and model.adaptive_cutoffs:
+        return model.adaptive_cutoffs
+    if data.adaptive_softmax == "off" or tokenizer.kind != "word" or tokenizer.vocab_size < ADAPTIVE_FROM:
+        return None
+    if model is not None and model.tie_weights:
+        return None
+    return [c for c in (2_000, 10_000) if c < tokenizer.vocab_size - 1_000]
 
 
 class _CorpusReader:

@@ -218,3 +218,34 @@ def join_run(out_dir, kind: str) -> Run:
 
     distributed.barrier()
     return load_run(out_dir, kind)
+
+
+def names(files) -> list[str]:
+    """File arguments as the list of strings run.json keeps."""
+    if not files:
+        return []
+    return [str(f) for f in ([files] if isinstance(files, (str, Path)) else files)]
+
+
+def settle_options(out_dir, run: Run | None, kind: str, classes: tuple, given: dict | None, train_files, options: tuple):
+    """The run and the (model, data, train) configs a training process uses, whoever it is: a
+    distributed worker takes the run rank 0 prepared; a resumed run its saved options, with
+    what may change taken from ``given`` (refused otherwise); a fresh run the ``options`` given
+    (data and train defaulting to the library's). ``classes`` are the (model, data, train)
+    config classes. Returns ``(run or None, model, data, train)``."""
+    from seqtext import distributed
+
+    model_cls, data_cls, train_cls = classes
+    model, data, train = options
+    if not distributed.is_main():
+        run = join_run(out_dir, kind)
+    elif run is not None:
+        if train_files and names(train_files) != run.files.get("train"):
+            raise TrainingError("the training files cannot change when resuming; leave them out with --resume")
+        apply_resume_options(run, given or {}, {"model": model, "data": data, "train": train})
+        save_run(out_dir, run)  # with the new limits
+    else:
+        return None, model, data or data_cls(), train or train_cls()
+    where = f"{out_dir}/{RUN_FILE}"
+    return (run, build(model_cls, run.model, f"{where} model"), build(data_cls, run.data, f"{where} data"),
+            build(train_cls, run.train, f"{where} train"))

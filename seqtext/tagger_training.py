@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from seqtext.batching import BucketedTask
-from seqtext.errors import DataError, TrainingError
+from seqtext.errors import DataError
 from seqtext.configs import TaggerDataOptions
 from seqtext.tagged import Sentence, read_sentences
 from seqtext.tagger import BiRNNTagger, SequenceTagger, TaggerConfig, make_batch, move_batch, normalize_word
@@ -22,7 +22,7 @@ from seqtext.evaluation import evaluate_tagger
 from seqtext.resources import check_network_fits
 from seqtext import distributed
 from seqtext.devices import resolve_device
-from seqtext.runs import Run, apply_resume_options, build, dev_split, join_run, prepare_run, save_run
+from seqtext.runs import Run, dev_split, join_run, names, prepare_run, save_run, settle_options
 
 class TaggerTask(BucketedTask):
     def __init__(self, model: SequenceTagger, train, dev, data: TaggerDataOptions, seed: int):
@@ -79,32 +79,20 @@ def train_tagger(
     log = log or (lambda message: None)
     distributed.setup(resolve_device((train or TrainConfig()).device))
     with prepare_run(out_dir, "tagger", resume=resume, overwrite=overwrite) as run:
-        if not distributed.is_main():  # a worker: rank 0 prepares the run; it is read from there
-            run, log = join_run(out_dir, "tagger"), (lambda message: None)
-            model = build(TaggerConfig, run.model, f"{out_dir}/run.json model")
-            data = build(TaggerDataOptions, run.data, f"{out_dir}/run.json data")
-            train = build(TrainConfig, run.train, f"{out_dir}/run.json train")
+        run, model, data, train = settle_options(out_dir, run, "tagger", (TaggerConfig, TaggerDataOptions, TrainConfig), given, train_file,
+                                                 (model, data, train))
+        if not distributed.is_main():
+            log = lambda message: None  # noqa: E731  (rank 0 reports)
+        if run is not None:
             train_file, dev_file = run.files["train"], run.files["dev"] or None
-        elif run is not None:
-            if train_file and _names(train_file) != run.files["train"]:
-                raise TrainingError("the training file cannot change when resuming; leave it out with --resume")
-            apply_resume_options(run, given or {}, {"model": model, "data": data, "train": train})
-            model = build(TaggerConfig, run.model, f"{out_dir}/run.json model")
-            data = build(TaggerDataOptions, run.data, f"{out_dir}/run.json data")
-            train = build(TrainConfig, run.train, f"{out_dir}/run.json train")
-            train_file, dev_file = run.files["train"], run.files["dev"] or None
-            save_run(out_dir, run)
-        else:
-            if not train_file:
-                raise DataError("give a training file")
-            data = data or TaggerDataOptions()
-            train = train or TrainConfig()
+        elif not train_file:
+            raise DataError("give a training file")
         read = dict(fmt=data.format, word_column=data.word_column, tag_column=data.tag_column)
         sentences = read_sentences(train_file, **read)
         if dev_file:
             dev = read_sentences(dev_file, **read)
         else:
-            sentences, dev = dev_split(sentences, data.dev_fraction, _names(train_file)[0])
+            sentences, dev = dev_split(sentences, data.dev_fraction, names(train_file)[0])
         scheme = detect_scheme([s.tags for s in sentences]) if data.tag_scheme == "auto" else data.tag_scheme
         train_scheme = "none" if scheme == "none" else data.train_scheme
         sentences = [Sentence(s.tokens, convert(s.tags, scheme, train_scheme)) for s in sentences]
@@ -129,7 +117,7 @@ def train_tagger(
         check_network_fits(lambda: BiRNNTagger(config), "--hidden, --layers, --word-dim, --char-hidden")
         if run is None:
             run = Run(kind="tagger", model=asdict(config), data=asdict(data), train=asdict(train),
-                      files={"train": _names(train_file), "dev": _names(dev_file) if dev_file else []},
+                      files={"train": names(train_file), "dev": names(dev_file) if dev_file else []},
                       derived={"tokenizer": words.save(out_dir), "chars": chars.itos})
             save_run(out_dir, run)
         if distributed.is_main():
@@ -147,7 +135,3 @@ def train_tagger(
     from seqtext.registry import load
 
     return load(out_dir, device=train.device)
-
-
-def _names(files) -> list[str]:
-    return [str(f) for f in ([files] if isinstance(files, (str, Path)) else files)]

@@ -99,6 +99,15 @@ class _VocabTokenizer(Tokenizer):
         return {"kind": self.kind, "file": VOCAB_FILE, **self._settings()}
 
     @staticmethod
+    def _by_frequency(counts: Counter, min_freq: int, max_size: int | None) -> list[str]:
+        """The specials, then the tokens most frequent first (ties alphabetical): an adaptive
+        softmax's clusters are id ranges, so frequent words must have the small ids."""
+        kept = sorted(((t, c) for t, c in counts.items() if c >= min_freq and t not in SPECIALS), key=lambda tc: (-tc[1], tc[0]))
+        if max_size is not None:
+            kept = kept[: max(0, max_size - len(SPECIALS))]
+        return list(SPECIALS) + [t for t, _ in kept]
+
+    @staticmethod
     def _vocabulary(counts: Counter, min_freq: int, max_size: int | None) -> list[str]:
         kept = [t for t, c in counts.most_common() if c >= min_freq and t not in SPECIALS]
         if max_size is not None:
@@ -192,7 +201,7 @@ class WordTokenizer(_VocabTokenizer):
         counts = Counter()
         for text in texts:
             counts.update(splitter.split(text))
-        return cls(cls._vocabulary(counts, min_freq, max_size), split=split, lowercase=lowercase)
+        return cls(cls._by_frequency(counts, min_freq, max_size), split=split, lowercase=lowercase)
 
 
 class SentencePieceTokenizer(Tokenizer):

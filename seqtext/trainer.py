@@ -252,6 +252,21 @@ class Trainer:
 
         return tqdm(total=self.total_steps, initial=self.step, unit="step", dynamic_ncols=True, leave=True)
 
+    def _fit_schedule_to_time(self) -> None:
+        """With --max-time the run ends by the clock, so the cosine schedule is stretched over
+        the steps that the time left allows at the speed seen so far (evaluations included):
+        the learning rate has decayed when time is up. Such a run depends on the machine's
+        speed, so it is not bit-for-bit repeatable."""
+        seconds = self._session_seconds()
+        steps = self.step - self.session_start_step
+        if seconds <= 0 or steps <= 0:
+            return
+        left = self.config.max_time - self.elapsed - seconds
+        planned = self.config.epochs * self.steps_per_epoch
+        if self.config.max_steps:
+            planned = min(planned, self.config.max_steps)
+        self.total_steps = max(self.step + 1, min(planned, self.step + int(left * steps / seconds)))
+
     def _session_seconds(self) -> float:
         started = getattr(self, "session_started", None)
         return time.time() - started if started is not None else 0.0
@@ -300,6 +315,8 @@ class Trainer:
                     self.optimizer.step()
                 self.step += 1
                 self.epoch_step += 1
+                if c.max_time is not None and self.step % 10 == 0:
+                    self._fit_schedule_to_time()
                 running += distributed.all_sum(total.item(), self.device)
                 running_weight += weight
                 if bar is not None:

@@ -4,6 +4,7 @@ from collections import Counter
 
 import pytest
 import torch
+from torch.nn import functional as F
 
 import seqtext
 from seqtext.evaluation import evaluate_language_model
@@ -239,3 +240,51 @@ def test_word_level_lm_reads_lines_and_reports_words_alone(small_corpus, tmp_pat
         lm.network.decoder.bias[UNK] = 1e4  # <unk> now wins every step, unless it is banned
     assert "<unk>" not in lm.generate("Before we", max_length=5, temperature=0.0)[0]["text"]
     assert lm.generate("Before we", max_length=3, temperature=0.0, allow_unk=True)[0]["text"] == " <unk> <unk> <unk>"
+
+
+def test_word_vocabulary_is_in_frequency_order():
+    from seqtext.tokenizers import WordTokenizer
+
+    tokenizer = WordTokenizer.train(["b a a c c c", "c a"], split="whitespace")
+    assert tokenizer.itos[4:] == ["c", "a", "b"]  # most frequent first: adaptive clusters are id ranges
+
+
+def test_adaptive_softmax_trains_saves_and_scores(small_corpus, tmp_path):
+    lm = train_language_model(
+        [str(small_corpus)],
+        tmp_path / "adaptive",
+        LMConfig(vocab_size=0, embedding_dim=16, hidden_size=32, num_layers=1, dropout=0.0, adaptive_cutoffs=[100, 1000]),
+        LMDataOptions(tokenizer="word", batch_size=8, bptt=16),
+        TrainConfig(epochs=1, max_steps=30, warmup_steps=2, progress=False),
+    )
+    assert lm.network.adaptive is not None and lm.network.decoder is None
+    ids = torch.tensor([[2, 5, 6, 7, 8]])
+    logits, _ = lm.network(ids)
+    assert torch.allclose(logits.logsumexp(-1), torch.zeros(1, 5), atol=1e-5)  # full log-probabilities
+    total, count, _ = lm.network.nll_sum(ids[:, :-1], ids[:, 1:])
+    expected = F.cross_entropy(logits[:, :-1].flatten(0, 1), ids[:, 1:].flatten(), reduction="sum")
+    assert count == 4 and total.item() == pytest.approx(expected.item(), rel=1e-5)
+    reloaded = seqtext.load(tmp_path / "adaptive")
+    assert torch.allclose(reloaded.network(ids)[0], logits, atol=1e-6)
+    result = evaluate_language_model(lm, [["First Citizen:", "Before we proceed any further, hear me speak."]])
+    assert math.isfinite(result["cross_entropy"]) and result["perplexity"] < lm.tokenizer.vocab_size
+    samples = lm.generate("Before we", max_length=5, num_samples=3, random_seed=0)  # decoding through the adaptive head
+    assert len(samples) == 3 and all(s["finish"] in ("eos", "length") for s in samples)
+    one = lm.generate("Before we", max_length=5, random_seed=0)[0]["text"]
+    assert "".join(lm.stream("Before we", max_length=5, random_seed=0)) == one
+
+
+def test_max_time_stops_by_the_clock_and_keeps_the_best(small_corpus, tmp_path):
+    import time
+
+    started = time.perf_counter()
+    lm = train_language_model(
+        [str(small_corpus)],
+        tmp_path / "timed",
+        LMConfig(vocab_size=0, embedding_dim=16, hidden_size=32, num_layers=1),
+        LMDataOptions(batch_size=8, bptt=32),
+        TrainConfig(epochs=1000, max_time=3.0, warmup_steps=2, progress=False),
+    )
+    checkpoint = torch.load(tmp_path / "timed" / "checkpoint.pt", weights_only=True)
+    assert 3.0 <= checkpoint["progress"]["elapsed"] < 3.0 + 30
+    assert time.perf_counter() - started < 60 and math.isfinite(lm.metrics["loss"])
