@@ -14,7 +14,7 @@ from seqtext.cli.options import SEED, FiniteFloat, device_option
 @click.argument("seed", required=False, default="")
 @click.option("-m", "--model", default="shakespeare", help="Shipped model name, user model name, or model directory.")
 @click.option("-n", "--max-length", type=click.IntRange(0), default=500, help="Most tokens to generate after the seed.")
-@click.option("-t", "--temperature", type=FiniteFloat(0), default=0.8, help="Sampling temperature; 0 means greedy.")
+@click.option("-t", "--temperature", type=FiniteFloat(0, 1000), default=0.8, help="Sampling temperature; 0 means greedy.")
 @click.option("-k", "--top-k", type=click.IntRange(1), default=None, help="Sample only from the k most likely tokens.")
 @click.option("-p", "--top-p", type=FiniteFloat(0, 1, min_open=True), default=None, help="Sample from the smallest set of tokens whose probability reaches p (nucleus sampling).")
 @click.option("-b", "--beam-size", type=click.IntRange(1, 64), default=1, help="Beam search with this many beams (1: sampling).")

@@ -33,4 +33,4 @@ def models(as_json):
             score = f"val loss {metrics['loss']:.3f}"
         else:
             score = ""
-        click.echo(f"{entry['name']:<14} {entry['source']:<8} {entry['kind']:<16} {entry['tokenizer'] or '':<14} {score}")
+        click.echo(f"{entry['name']:<14} {entry['source']:<8} {str(entry['kind']):<16} {str(entry['tokenizer'] or ''):<14} {score}")

@@ -56,7 +56,7 @@ TRAINER_OPTIONS = [
     click.option("--epochs", type=click.IntRange(1), default=_train_default("epochs"), help="Passes over the training data."),
     click.option("--max-steps", type=click.IntRange(1), default=None, help="Stop after this many optimizer steps."),
     click.option("--max-time", type=FiniteFloat(0, min_open=True), default=None, help="Stop after this many seconds of training (all resumed sessions together), keeping the best model."),
-    click.option("--lr", type=FiniteFloat(0, min_open=True), default=_train_default("lr"), help="Peak learning rate (AdamW)."),
+    click.option("--lr", type=FiniteFloat(0, 10, min_open=True), default=_train_default("lr"), help="Peak learning rate (AdamW)."),
     click.option("--weight-decay", type=FiniteFloat(0), default=_train_default("weight_decay"), help="AdamW weight decay on weight matrices (not on embeddings, norms, biases or CRF transitions)."),
     click.option("--schedule", type=click.Choice(["cosine", "plateau", "constant"]), default=_train_default("schedule"), help="Learning rate after warm-up: cosine decay, halve on a validation plateau, or constant."),
     click.option("--warmup-steps", type=click.IntRange(0), default=_train_default("warmup_steps"), help="Steps of linear learning-rate warm-up."),
@@ -68,7 +68,7 @@ TRAINER_OPTIONS = [
     click.option("--weights-dtype", type=click.Choice(["float32", "float16"]), default="float32", help="Storage type of the saved weights (float16 halves the size)."),
     click.option("--quiet", is_flag=True, help="No progress bar or messages."),
     device_option,
-    click.option("--nproc", type=click.IntRange(1), default=1, help="Train in N local processes (torch.distributed; Gloo on CPU, NCCL on CUDA); --batch-size stays the global batch. For several machines use torchrun (see the README)."),
+    click.option("--nproc", type=click.IntRange(1, 256), default=1, help="Train in N local processes (torch.distributed; Gloo on CPU, NCCL on CUDA); --batch-size stays the global batch. For several machines use torchrun (see the README)."),
 ]
 
 # Trainer option -> the config field it sets.

@@ -90,7 +90,7 @@ def train_classifier(
     distributed.setup(resolve_device((train or TrainConfig()).device))
     with prepare_run(out_dir, "classifier", resume=resume, overwrite=overwrite) as run:
         run, model, data, train = settle_options(out_dir, run, "classifier", (ClassifierConfig, ClassifierDataOptions, TrainConfig), given, train_file,
-                                                 (model, data, train))
+                                                 (model, data, train), {"--dev": dev_file})
         if not distributed.is_main():
             log = lambda message: None  # noqa: E731  (rank 0 reports)
         if run is not None:
@@ -107,6 +107,10 @@ def train_classifier(
         aliases = data.label_names or {}
         train_labels = [[aliases.get(label, label) for label in e.labels] for e in examples]
         labels = sorted({label for example in train_labels for label in example})
+        stray = sorted(source for source, target in aliases.items() if target not in labels)
+        if stray:
+            raise DataError(f"--label-names renames {', '.join(map(repr, stray))}, but no training example has that label "
+                            f"(labels: {', '.join(sorted({l for e in examples for l in e.labels}))})")
         if len(labels) < 2 and not multi_label:
             raise DataError(f"{names(train_file)[0]}: only one label ({labels[0]}); a classifier needs at least two")
         log(f"{len(examples):,} training and {len(dev):,} dev examples; labels: {', '.join(labels)}")

@@ -206,8 +206,8 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise ConfigError(f"{name.replace('_', '-')} must be a finite number of 0 or more, not {value}")
-        if self.lr <= 0:
-            raise ConfigError(f"learning rate must be above 0, not {self.lr}")
+        if not 0 < self.lr <= 10:
+            raise ConfigError(f"learning rate must be above 0 and at most 10, not {self.lr}")
         if self.schedule not in ("cosine", "plateau", "constant"):
             raise ConfigError(f"unknown schedule {self.schedule!r}: use cosine, plateau or constant")
         if not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:

@@ -16,6 +16,8 @@ from seqtext.tokenizers import BOS, EOS, PAD, CharTokenizer, Tokenizer, WordToke
 def check_options(temperature: float, top_k: int | None, top_p: float | None, max_length: int) -> None:
     if not math.isfinite(temperature) or (top_p is not None and not math.isfinite(top_p)):
         raise SeqtextError(f"temperature and top-p must be finite numbers, not {temperature} and {top_p}")
+    if temperature != 0 and not 1e-3 <= temperature <= 1e3:
+        raise SeqtextError(f"temperature must be 0 (greedy) or from 0.001 to 1000, not {temperature}")
     if temperature < 0:
         raise SeqtextError(f"temperature must be 0 (greedy) or more, not {temperature}")
     if top_k is not None and top_k < 1:
@@ -137,8 +139,9 @@ class StepKernel:
     r, z, n). The logits buffer (N, V) is overwritten by each ``step``.
     """
 
-    def __init__(self, network, state, streams: int, table_bytes: int = TABLE_BYTES):
+    def __init__(self, network, state, streams: int, table_bytes: int | None = None):
         config = network.config
+        table_bytes = TABLE_BYTES if table_bytes is None else table_bytes
         rnn, H, cell = network.rnn, config.hidden_size, config.cell
         embedding = network.embedding.weight.detach()
         device, N = embedding.device, streams
@@ -266,6 +269,11 @@ class StepKernel:
         return self.logits
 
 
+def _check_finite(logits: torch.Tensor) -> None:
+    if not bool(torch.isfinite(logits).all()):
+        raise SeqtextError("the model gives scores that are not finite numbers (are its weights NaN or infinite?)")
+
+
 def check_memory(num_samples: int, beam_size: int, max_length: int, network) -> None:
     """Refuse a request that could never fit in memory, with the estimate, before allocating."""
     from seqtext.resources import check_fits
@@ -309,6 +317,7 @@ def sample(
     check_memory(num_samples, 1, max_length, network)
     stepper = Stepper(network)
     logits, state = stepper.prefix(prefix)
+    _check_finite(logits)
     kernel = stepper.kernel(state, num_samples)
     if kernel is not None:
         logits = kernel.logits.copy_(logits)  # (N, V), rewritten in place by every step
@@ -367,6 +376,7 @@ def beam_search(network, prefix: list[int], max_length: int, beam_size: int, ban
     check_memory(1, beam_size, max_length, network)
     stepper = Stepper(network)
     logits, state = stepper.prefix(prefix)
+    _check_finite(logits)
     log_probs = _ban(logits.float().log_softmax(-1), banned)  # (1, V)
     alive: list[list[int]] = [[]]
     scores = torch.zeros(1, device=stepper.device)

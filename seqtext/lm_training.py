@@ -30,7 +30,7 @@ from seqtext.evaluation import fresh_start_loss, line_start_ids, safe_exp, score
 from seqtext.lm import LanguageModel, LMConfig, RecurrentLM, batchify, detach_state, targets_of, window
 from seqtext.resources import check_network_fits
 from seqtext.devices import resolve_device
-from seqtext.runs import Run, join_run, prepare_run, save_run, settle_options
+from seqtext.runs import Run, join_run, names, prepare_run, save_run, settle_options
 from seqtext.tokenizers import BOS, TOKENIZERS, load_tokenizer, train_tokenizer
 from seqtext.trainer import TrainConfig, Trainer, mix_seed
 
@@ -207,13 +207,15 @@ def train_language_model(
     distributed.setup(resolve_device((train or TrainConfig()).device))
     with prepare_run(out_dir, "language_model", resume=resume, overwrite=overwrite) as run:
         run, model, data, train = settle_options(out_dir, run, "language_model", (LMConfig, LMDataOptions, TrainConfig), given,
-                                                 train_files, (model, data, train))
+                                                 train_files, (model, data, train), {"--val-file": val_files, "--init-from": init_from})
         if not distributed.is_main():
             log = lambda message: None  # noqa: E731  (rank 0 reports)
         if run is not None:
             config, base = model, None
+            if not isinstance(run.derived.get("tokenizer"), dict):
+                raise TrainingError(f"{out_dir}/run.json: no tokenizer settings under 'derived'; the run cannot be resumed")
             tokenizer = load_tokenizer(out_dir, run.derived["tokenizer"])
-            train_ids, val_ids = _load_cached_ids(out_dir, tokenizer, data)
+            train_ids, val_ids = _load_cached_ids(out_dir, tokenizer, data, run.derived.get("id_files", {}))
         else:
             base = _load_base(init_from) if init_from else None
             by_line = (base.tokenizer if base else TOKENIZERS[data.tokenizer]).line_based
@@ -241,9 +243,11 @@ def train_language_model(
                 model=asdict(config),
                 data=asdict(data),
                 train=asdict(train),
-                files={"train": [str(f) for f in train_files], "val": [str(f) for f in val_files or []],
+                files={"train": names(train_files), "val": names(val_files),
                        "init_from": str(init_from) if init_from else None},
-                derived={"tokenizer": tokenizer.save(out_dir)},
+                derived={"tokenizer": tokenizer.save(out_dir),
+                         "id_files": {p.name: int(p.stat().st_size // id_dtype(tokenizer.vocab_size).itemsize)
+                                      for p in (out_dir / "data").glob("*.bin")}},
             )
             save_run(out_dir, run)
         if distributed.is_main():
@@ -330,11 +334,22 @@ def _load_base(name_or_path) -> LanguageModel:
     return base
 
 
-def _load_cached_ids(out_dir: Path, tokenizer, data: LMDataOptions) -> tuple[np.ndarray, np.ndarray]:
+def _load_cached_ids(out_dir: Path, tokenizer, data: LMDataOptions, sizes: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The encoded corpus of a run, checked against the token counts run.json recorded."""
     cache = out_dir / "data"
     dtype = id_dtype(tokenizer.vocab_size)
+
+    def mapped(name: str) -> np.ndarray:
+        path = cache / name
+        expected = sizes.get(name)
+        found = path.stat().st_size // dtype.itemsize
+        if found == 0 or (isinstance(expected, int) and found != expected):
+            raise TrainingError(f"{path} is damaged ({found:,} tokens, expected {expected if expected is not None else 'some'}); "
+                                f"start a new run with --overwrite")
+        return np.memmap(path, dtype=dtype, mode="r")
+
     if (cache / "all.bin").is_file():
-        return split_stream(np.memmap(cache / "all.bin", dtype=dtype, mode="r"), data.val_fraction)
+        return split_stream(mapped("all.bin"), data.val_fraction)
     if (cache / "train.bin").is_file() and (cache / "val.bin").is_file():
-        return np.memmap(cache / "train.bin", dtype=dtype, mode="r"), np.memmap(cache / "val.bin", dtype=dtype, mode="r")
+        return mapped("train.bin"), mapped("val.bin")
     raise TrainingError(f"nothing to resume in {out_dir}: the encoded corpus in {cache} is missing")

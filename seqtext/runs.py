@@ -71,10 +71,12 @@ def load_run(out_dir: Path, kind: str | None = None) -> Run:
     if missing or set(saved) - known:
         problem = f"missing {', '.join(missing)}" if missing else f"unknown keys {', '.join(sorted(set(saved) - known))}"
         raise TrainingError(f"{path}: not a seqtext run file ({problem}; written by an older or newer seqtext?)")
-    if saved.get("format_version", RUN_FORMAT) > RUN_FORMAT:
+    if isinstance(saved.get("format_version"), int) and saved["format_version"] > RUN_FORMAT:
         raise TrainingError(f"{path}: made by a newer seqtext (run format {saved['format_version']})")
-    if not all(isinstance(saved[name], dict) for name in ("model", "data", "train")):
-        raise TrainingError(f"{path}: model, data and train must be JSON objects")
+    if not all(isinstance(saved.get(name, {}), dict) for name in ("model", "data", "train", "files", "derived")):
+        raise TrainingError(f"{path}: model, data, train, files and derived must be JSON objects")
+    if not isinstance(saved.get("format_version", RUN_FORMAT), int) or not isinstance(saved["kind"], str):
+        raise TrainingError(f"{path}: format_version must be a number and kind a string")
     run = Run(**saved)
     if kind is not None and run.kind != kind:
         raise TrainingError(f"{out_dir} holds a {run.kind} run, not a {kind} run")
@@ -128,7 +130,7 @@ def dev_split(items: list, fraction: float, where: str) -> tuple[list, list]:
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError, ValueError):  # gone, or not a PID at all
         return False
     except PermissionError:  # it exists, owned by someone else
         return True
@@ -153,6 +155,8 @@ def _take_lock(out_dir: Path) -> Path:
                 ) from None
             if pid and _alive(pid):
                 raise TrainingError(f"{out_dir} is in use by another training run (PID {pid}); wait for it or use another --output")
+            if lock.is_dir() or lock.is_symlink():
+                raise TrainingError(f"{lock} is not a lock file seqtext wrote; remove it") from None
             lock.unlink(missing_ok=True)  # stale: its process is gone
             continue
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -221,18 +225,21 @@ def join_run(out_dir, kind: str) -> Run:
 
 
 def names(files) -> list[str]:
-    """File arguments as the list of strings run.json keeps."""
+    """File arguments as the list of absolute paths (or globs) run.json keeps, so that a run
+    resumes from any working directory."""
     if not files:
         return []
-    return [str(f) for f in ([files] if isinstance(files, (str, Path)) else files)]
+    return [str(Path(f).expanduser().absolute()) for f in ([files] if isinstance(files, (str, Path)) else files)]
 
 
-def settle_options(out_dir, run: Run | None, kind: str, classes: tuple, given: dict | None, train_files, options: tuple):
+def settle_options(out_dir, run: Run | None, kind: str, classes: tuple, given: dict | None, train_files, options: tuple,
+                   fixed: dict | None = None):
     """The run and the (model, data, train) configs a training process uses, whoever it is: a
     distributed worker takes the run rank 0 prepared; a resumed run its saved options, with
     what may change taken from ``given`` (refused otherwise); a fresh run the ``options`` given
     (data and train defaulting to the library's). ``classes`` are the (model, data, train)
-    config classes. Returns ``(run or None, model, data, train)``."""
+    config classes; ``fixed`` maps other options (``--dev``, ``--val-file``, ``--init-from``) to
+    their given values, which a resumed run refuses. Returns ``(run or None, model, data, train)``."""
     from seqtext import distributed
 
     model_cls, data_cls, train_cls = classes
@@ -242,6 +249,9 @@ def settle_options(out_dir, run: Run | None, kind: str, classes: tuple, given: d
     elif run is not None:
         if train_files and names(train_files) != run.files.get("train"):
             raise TrainingError("the training files cannot change when resuming; leave them out with --resume")
+        for label, value in (fixed or {}).items():
+            if value:
+                raise TrainingError(f"{label} cannot be given with --resume: the run keeps the one it started with")
         apply_resume_options(run, given or {}, {"model": model, "data": data, "train": train})
         save_run(out_dir, run)  # with the new limits
     else:

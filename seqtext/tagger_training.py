@@ -80,7 +80,7 @@ def train_tagger(
     distributed.setup(resolve_device((train or TrainConfig()).device))
     with prepare_run(out_dir, "tagger", resume=resume, overwrite=overwrite) as run:
         run, model, data, train = settle_options(out_dir, run, "tagger", (TaggerConfig, TaggerDataOptions, TrainConfig), given, train_file,
-                                                 (model, data, train))
+                                                 (model, data, train), {"--dev": dev_file})
         if not distributed.is_main():
             log = lambda message: None  # noqa: E731  (rank 0 reports)
         if run is not None:

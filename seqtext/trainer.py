@@ -124,7 +124,11 @@ class Trainer:
     # -- learning rate -------------------------------------------------------------------------
     def lr_at(self, step: int) -> float:
         c = self.config
-        warmup = min(1.0, (step + 1) / c.warmup_steps) if c.warmup_steps else 1.0
+        # Warm-up takes at most half an epoch: on a small corpus (few steps per epoch) or in a
+        # --max-time budget a run must not spend itself at a tiny learning rate. (Not a share of
+        # the planned steps: a run extended on --resume must keep the learning rates it had.)
+        warmup_steps = min(c.warmup_steps, max(1, self.steps_per_epoch // 2))
+        warmup = min(1.0, (step + 1) / warmup_steps) if c.warmup_steps else 1.0
         if c.schedule == "cosine":
             progress = min(1.0, step / max(1, self.total_steps))
             decay = c.min_lr_ratio + (1 - c.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
@@ -172,11 +176,13 @@ class Trainer:
         # weights_only: a checkpoint is read with torch's restricted unpickler, never running code.
         try:
             state = torch.load(self.checkpoint_path, weights_only=True, map_location="cpu")
-        except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:  # OSError: torch's reader of a truncated zip
+        except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, IndexError, KeyError) as err:  # OSError: torch's reader of a truncated zip
             raise TrainingError(
-                f"{self.checkpoint_path}: cannot be read ({str(err).splitlines()[0]}); the file is damaged or "
+                f"{self.checkpoint_path}: cannot be read ({(str(err).splitlines() or [type(err).__name__])[0]}); the file is damaged or "
                 f"truncated, so this run cannot be resumed"
             ) from None
+        if not isinstance(state, dict):
+            raise TrainingError(f"{self.checkpoint_path}: not a seqtext checkpoint")
         try:
             self.network.load_state_dict(state["network"])
             self.optimizer.load_state_dict(state["optimizer"])
@@ -194,7 +200,7 @@ class Trainer:
             self.bad_evals = progress["bad_evals"]
             self.last_eval_step = progress["last_eval_step"]
             self.elapsed = float(progress.get("elapsed", 0.0))
-        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as err:
             raise TrainingError(
                 f"{self.checkpoint_path}: does not fit this run ({type(err).__name__}: {str(err).splitlines()[0]})"
             ) from None

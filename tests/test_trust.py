@@ -544,3 +544,74 @@ def test_evaluate_batch_size_never_changes_lm_scores(micro_lm, tmp_path):
     assert one["characters"] == sum(len(r) for r in rows)
     assert seven["cross_entropy"] == pytest.approx(one["cross_entropy"], rel=1e-6)
     assert seven["perplexity"] == pytest.approx(one["perplexity"], rel=1e-5)
+
+
+# -- found in review --------------------------------------------------------------------------------
+@pytest.mark.parametrize("content", [b"", b"hello\n"])
+def test_empty_or_foreign_checkpoint_is_one_line_error(run_copy, content):
+    (run_copy / "checkpoint.pt").write_bytes(content)
+    assert_one_error_line(cli("train", "lm", "-o", run_copy, "--resume", "--quiet"), "checkpoint.pt")
+
+
+@pytest.mark.parametrize("edit", [{"derived": {}}, {"derived": []}, {"files": 5}, {"format_version": "x"}])
+def test_run_json_of_the_wrong_shape_is_one_line_error(run_copy, edit):
+    saved = json.loads((run_copy / "run.json").read_text())
+    (run_copy / "run.json").write_text(json.dumps({**saved, **edit}))
+    assert_one_error_line(cli("train", "lm", "-o", run_copy, "--resume", "--quiet"), "run.json")
+
+
+def test_damaged_id_file_is_refused_on_resume(run_copy):
+    data = run_copy / "data" / "all.bin"
+    data.write_bytes(data.read_bytes()[:100])
+    assert_one_error_line(cli("train", "lm", "-o", run_copy, "--resume", "--quiet"), "all.bin", "damaged")
+
+
+@pytest.mark.parametrize("option", [["--val-file", "x.txt"], ["--init-from", "shakespeare"]])
+def test_options_that_cannot_change_on_resume_are_refused(run_copy, option):
+    assert_one_error_line(cli("train", "lm", "-o", run_copy, "--resume", "--quiet", *option), option[0], "--resume")
+
+
+def test_run_resumes_from_another_working_directory(corpus, tmp_path, monkeypatch):
+    monkeypatch.chdir(corpus.parent)
+    out = tmp_path / "relative"
+    assert train_lm(corpus.name, out, "--max-steps", 4, "--quiet").exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    result = cli("train", "lm", "-o", out, "--resume", "--max-steps", 6, "--quiet")
+    assert result.exit_code == 0, result.stderr
+    assert step_of(out) == 6
+
+
+@pytest.mark.parametrize("options", [["-t", "1e-300"], ["-t", "1e300", "-s", "2"]])
+def test_extreme_temperatures_are_refused(micro_lm, options):
+    result = cli("generate", "x", "-m", micro_lm, "-n", "3", *options)
+    assert result.exit_code in (1, 2) and "Traceback" not in result.stderr and "temperature" in result.stderr.lower()
+
+
+def test_generation_from_nan_weights_is_one_line_error(micro_lm, tmp_path):
+    import seqtext
+
+    lm = seqtext.load(micro_lm)
+    with torch.no_grad():
+        lm.network.decoder.bias.fill_(float("nan"))
+    lm.save(tmp_path / "nan")
+    assert_one_error_line(cli("generate", "x", "-m", tmp_path / "nan", "-n", "3"), "not finite")
+
+
+@pytest.mark.parametrize("lock", ["dir", '{"pid": 99999999999999999999, "host": "HOST"}'])
+def test_odd_lock_files_never_give_a_traceback(corpus, tmp_path, lock):
+    out = tmp_path / "locked"
+    out.mkdir()
+    if lock == "dir":
+        (out / ".seqtext.lock").mkdir()
+        assert_one_error_line(train_lm(corpus, out, "--max-steps", 2, "--quiet"), ".seqtext.lock")
+    else:
+        (out / ".seqtext.lock").write_text(lock.replace("HOST", socket.gethostname()))
+        assert train_lm(corpus, out, "--max-steps", 2, "--quiet").exit_code == 0  # not a live PID: stale
+
+
+def test_label_alias_for_a_label_nobody_has_is_refused(tmp_path):
+    train = tmp_path / "cls.txt"
+    train.write_text("".join(f"{i % 2} {'good fine' if i % 2 else 'bad awful'} film {i}\n" for i in range(40)))
+    result = cli("train", "classifier", train, "-o", tmp_path / "co", "--max-steps", 2, "--quiet",
+                 "--label-names", "0=neg,1=pos,2=neutral")
+    assert_one_error_line(result, "--label-names", "'2'")
