@@ -182,29 +182,36 @@ def batch_rate(lm, streams: int, length: int, temperature: float) -> float:
 
 
 def generation_figures(lm, threads: int, length: int, batch_length: int, repeats: int, temperature: float) -> dict:
-    """The mv bound and the 1- and 32-stream rates, taken in turn ``repeats`` times."""
+    """The mv bound and the 1- and 32-stream rates, ``repeats`` times. Each rate is paired with
+    its bound measured just before and just after it (their mean), so that a change in the
+    machine's load moves both; ratios are the median of the paired ratios."""
     torch.set_num_threads(threads)
     bounds, ones, batches, mm_bounds = [], [], [], []
     stream_rate(lm, 200, temperature)  # warm-up
     for _ in range(repeats):
-        bounds.append(mv_bound(lm.network))
+        before = mv_bound(lm.network, 1000)
         rate, chars = stream_rate(lm, length, temperature)
+        bounds.append((before + mv_bound(lm.network, 1000)) / 2)
         ones.append(rate)
-        mm_bounds.append(mm_bound(lm.network))
+        before = mm_bound(lm.network, passes=50)
         batches.append(batch_rate(lm, 32, batch_length, temperature))
-    bound, one, many = statistics.median(bounds), statistics.median(ones), statistics.median(batches)
-    mm = statistics.median(mm_bounds)
+        mm_bounds.append((before + mm_bound(lm.network, passes=50)) / 2)
+    median = statistics.median
+
+    def paired(a, b):
+        return median(x / y for x, y in zip(a, b))
+
     return {
         "threads": torch.get_num_threads(),
-        "mv_bound_passes_per_s": round(bound),
-        "generate_chars_per_s_1_stream": round(one),
+        "mv_bound_passes_per_s": round(median(bounds)),
+        "generate_chars_per_s_1_stream": round(median(ones)),
         "chars_timed_1_stream": chars,
-        "ratio_1_stream_to_mv_bound": round(one / bound, 3),
-        "generate_chars_per_s_32_streams": round(many),
-        "ratio_32_streams_to_1_stream": round(many / one, 2),
-        "mm_bound_32_streams_tokens_per_s": round(mm),
-        "ratio_32_streams_to_mm_bound": round(many / mm, 3),
-        "mm_bound_32_streams_over_mv_bound": round(mm / bound, 2),
+        "ratio_1_stream_to_mv_bound": round(paired(ones, bounds), 3),
+        "generate_chars_per_s_32_streams": round(median(batches)),
+        "ratio_32_streams_to_1_stream": round(paired(batches, ones), 2),
+        "mm_bound_32_streams_tokens_per_s": round(median(mm_bounds)),
+        "ratio_32_streams_to_mm_bound": round(paired(batches, mm_bounds), 3),
+        "mm_bound_32_streams_over_mv_bound": round(paired(mm_bounds, bounds), 2),
         "samples": {"mv_bound": [round(b) for b in bounds], "1_stream": [round(r) for r in ones],
                     "mm_bound_32": [round(b) for b in mm_bounds], "32_streams": [round(r) for r in batches]},
     }

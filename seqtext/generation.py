@@ -257,10 +257,10 @@ class StepKernel:
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens (N,) -> logits (N, V): the kernel's own buffer, valid until the next step."""
         self.tokens_into(tokens)
-        for (products, math), copies in zip(self.calls, self.copies):
+        for (products, gates), copies in zip(self.calls, self.copies):
             for product in products:
                 product()
-            math()
+            gates()
             for copy in copies:
                 copy()
         if self.projection is not None:
