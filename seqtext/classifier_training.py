@@ -21,7 +21,7 @@ from seqtext.evaluation import evaluate_classifier
 from seqtext.resources import check_network_fits
 from seqtext import distributed
 from seqtext.devices import resolve_device
-from seqtext.runs import Run, dev_split, join_run, names, prepare_run, save_run, settle_options
+from seqtext.runs import Run, dev_split, names, publish_run, prepare_run, save_run, settle_options
 
 class ClassifierTask(BucketedTask):
     def __init__(self, model: TextClassifier, train_ids, train_labels, dev_examples, data: ClassifierDataOptions, seed: int):
@@ -86,13 +86,11 @@ def train_classifier(
     keep it in ``out_dir``. With ``resume`` the saved files and options are used;
     ``given`` works as in ``train_language_model``."""
     out_dir = Path(out_dir)
-    log = log or (lambda message: None)
     distributed.setup(resolve_device((train or TrainConfig()).device))
+    log = log if log is not None and distributed.is_main() else (lambda message: None)  # rank 0 reports
     with prepare_run(out_dir, "classifier", resume=resume, overwrite=overwrite) as run:
         run, model, data, train = settle_options(out_dir, run, "classifier", (ClassifierConfig, ClassifierDataOptions, TrainConfig), given, train_file,
                                                  (model, data, train), {"--dev": dev_file})
-        if not distributed.is_main():
-            log = lambda message: None  # noqa: E731  (rank 0 reports)
         if run is not None:
             train_file, dev_file = run.files["train"], run.files["dev"] or None
         elif not train_file:
@@ -140,8 +138,7 @@ def train_classifier(
                       files={"train": names(train_file), "dev": names(dev_file) if dev_file else []},
                       derived={"tokenizer": tokenizer.save(out_dir), "labels": labels})
             save_run(out_dir, run)
-        if distributed.is_main():
-            join_run(out_dir, "classifier")  # the workers may read the run now
+        publish_run()
         torch.manual_seed(train.seed)
         network = RecurrentClassifier(config)
         init_embedding(network.embedding, vectors)

@@ -30,7 +30,7 @@ from seqtext.evaluation import fresh_start_loss, line_start_ids, safe_exp, score
 from seqtext.lm import LanguageModel, LMConfig, RecurrentLM, batchify, detach_state, targets_of, window
 from seqtext.resources import check_network_fits
 from seqtext.devices import resolve_device
-from seqtext.runs import Run, join_run, names, prepare_run, save_run, settle_options
+from seqtext.runs import Run, names, publish_run, prepare_run, save_run, settle_options
 from seqtext.tokenizers import BOS, TOKENIZERS, load_tokenizer, train_tokenizer
 from seqtext.trainer import TrainConfig, Trainer, mix_seed
 
@@ -203,13 +203,11 @@ def train_language_model(
     those that only say how long to go on replace the saved ones, the others must not differ.
     """
     out_dir = Path(out_dir)
-    log = log or (lambda message: None)
     distributed.setup(resolve_device((train or TrainConfig()).device))
+    log = log if log is not None and distributed.is_main() else (lambda message: None)  # rank 0 reports
     with prepare_run(out_dir, "language_model", resume=resume, overwrite=overwrite) as run:
         run, model, data, train = settle_options(out_dir, run, "language_model", (LMConfig, LMDataOptions, TrainConfig), given,
                                                  train_files, (model, data, train), {"--val-file": val_files, "--init-from": init_from})
-        if not distributed.is_main():
-            log = lambda message: None  # noqa: E731  (rank 0 reports)
         if run is not None:
             config, base = model, None
             if not isinstance(run.derived.get("tokenizer"), dict):
@@ -250,8 +248,7 @@ def train_language_model(
                                       for p in (out_dir / "data").glob("*.bin")}},
             )
             save_run(out_dir, run)
-        if distributed.is_main():
-            join_run(out_dir, "language_model")  # the workers may read the run now
+        publish_run()
         if len(val_ids) < 2:
             raise DataError("the validation text is empty; give a longer corpus, a --val-file or a larger --val-fraction")
         log(f"{tokenizer.kind} tokenizer, {tokenizer.vocab_size} tokens; {len(train_ids):,} training and {len(val_ids):,} validation tokens")

@@ -44,15 +44,10 @@ class Run:
     format_version: int = RUN_FORMAT
 
 
-def write_json_atomic(path: Path, obj) -> None:
-    """Write JSON under a name of this process's own, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def save_run(out_dir: Path, run: Run) -> None:
-    write_json_atomic(Path(out_dir) / RUN_FILE, asdict(run))
+    from seqtext.modeldir import write_json
+
+    write_json(Path(out_dir) / RUN_FILE, asdict(run))
 
 
 def load_run(out_dir: Path, kind: str | None = None) -> Run:
@@ -216,12 +211,21 @@ def prepare_run(out_dir, kind: str, resume: bool = False, overwrite: bool = Fals
 
 
 def join_run(out_dir, kind: str) -> Run:
-    """What a distributed worker (rank > 0) trains: the run that rank 0 has just prepared.
-    Every rank calls this once; rank 0 arrives after writing run.json and the data."""
+    """What a distributed worker (rank > 0) trains: the run that rank 0 has just prepared
+    (rank 0 meets it at ``publish_run``)."""
     from seqtext import distributed
 
     distributed.barrier()
     return load_run(out_dir, kind)
+
+
+def publish_run() -> None:
+    """Rank 0, once run.json and the data are written: the workers waiting in ``join_run`` may
+    read them now. Nothing to do in a single process."""
+    from seqtext import distributed
+
+    if distributed.is_main():
+        distributed.barrier()
 
 
 def names(files) -> list[str]:

@@ -22,7 +22,7 @@ from seqtext.evaluation import evaluate_tagger
 from seqtext.resources import check_network_fits
 from seqtext import distributed
 from seqtext.devices import resolve_device
-from seqtext.runs import Run, dev_split, join_run, names, prepare_run, save_run, settle_options
+from seqtext.runs import Run, dev_split, names, publish_run, prepare_run, save_run, settle_options
 
 class TaggerTask(BucketedTask):
     def __init__(self, model: SequenceTagger, train, dev, data: TaggerDataOptions, seed: int):
@@ -76,13 +76,11 @@ def train_tagger(
     None); ``given`` works as in ``train_language_model``.
     """
     out_dir = Path(out_dir)
-    log = log or (lambda message: None)
     distributed.setup(resolve_device((train or TrainConfig()).device))
+    log = log if log is not None and distributed.is_main() else (lambda message: None)  # rank 0 reports
     with prepare_run(out_dir, "tagger", resume=resume, overwrite=overwrite) as run:
         run, model, data, train = settle_options(out_dir, run, "tagger", (TaggerConfig, TaggerDataOptions, TrainConfig), given, train_file,
                                                  (model, data, train), {"--dev": dev_file})
-        if not distributed.is_main():
-            log = lambda message: None  # noqa: E731  (rank 0 reports)
         if run is not None:
             train_file, dev_file = run.files["train"], run.files["dev"] or None
         elif not train_file:
@@ -120,8 +118,7 @@ def train_tagger(
                       files={"train": names(train_file), "dev": names(dev_file) if dev_file else []},
                       derived={"tokenizer": words.save(out_dir), "chars": chars.itos})
             save_run(out_dir, run)
-        if distributed.is_main():
-            join_run(out_dir, "tagger")  # the workers may read the run now
+        publish_run()
         torch.manual_seed(train.seed)
         network = BiRNNTagger(config)
         init_embedding(network.words, vectors)
