@@ -5,11 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 
 import click
 
 from seqtext.cli.options import device_option
+from seqtext.cli.tag import input_lines, input_option
 
 
 def _highlight(scores: list[tuple[str, float]], joiner: str) -> str:
@@ -43,9 +43,10 @@ def _echo_csv(row: list) -> None:
 @click.option("--explain", is_flag=True, help="Show which tokens moved the decision most, highlighted.")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, help="Multi-label models: a label is given from this probability on.")
 @click.option("--batch-size", type=click.IntRange(1), default=256, help="Texts classified together.")
+@input_option
 @device_option
-def classify(text, model, probs, fmt, explain, threshold, batch_size, device):
-    """Classify TEXT, or one text per line from standard input with '-' (or no TEXT).
+def classify(text, model, probs, fmt, explain, threshold, batch_size, input_path, progress, device):
+    """Classify TEXT, or one text per line of a file (--input) or standard input ('-' or no TEXT).
 
     Input is read and classified batch by batch, so a file of any size runs in constant memory.
     """
@@ -55,24 +56,24 @@ def classify(text, model, probs, fmt, explain, threshold, batch_size, device):
     classifier = load(model, device=device)
     if getattr(classifier, "kind", None) != "classifier":
         raise SeqtextError(f"model {model!r} is a {classifier.kind}, not a classifier")
-    lines = [text] if text not in (None, "-") else (line.rstrip("\n") for line in sys.stdin)
+    lines = (line.removesuffix("\n") for line in input_lines(text, input_path, progress))
     if fmt == "csv":
         _echo_csv(["text", "label", *(f"p_{label}" for label in classifier.labels)] if probs else ["text", "label"])
 
     for result in classifier.predict(lines, batch_size=batch_size, threshold=threshold):
-        line = result["text"]
-        label = ",".join(result["labels"]) if "labels" in result else result["label"]
+        line = result.text
+        label = ",".join(result.labels) if classifier.multi_label else result.label
         if fmt == "jsonl":
-            record = {"text": line, ("labels" if "labels" in result else "label"): result.get("labels", result.get("label"))}
+            record = {"text": line, "labels": result.labels} if classifier.multi_label else {"text": line, "label": result.label}
             if probs:
-                record["probs"] = result["probs"]
+                record["probs"] = result.probs
             click.echo(json.dumps(record, ensure_ascii=False))
         elif fmt == "csv":
-            _echo_csv([line, label, *(f"{p:.4f}" for p in result["probs"].values())] if probs else [line, label])
+            _echo_csv([line, label, *(f"{p:.4f}" for p in result.probs.values())] if probs else [line, label])
         else:
             shown = label
             if probs:
-                shown += "\t" + " ".join(f"{name}={p:.4f}" for name, p in result["probs"].items())
+                shown += "\t" + " ".join(f"{name}={p:.4f}" for name, p in result.probs.items())
             if explain:
                 shown += "\t" + _highlight(classifier.explain(line), classifier.tokenizer.joiner)
             click.echo(shown)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -44,8 +45,9 @@ def _print_report(result: dict) -> None:
 @click.option("--tag-scheme", type=click.Choice(["auto", "iob1", "bio", "bioes"]), default="auto", help="Taggers: scheme of the gold tags (default: the model's training data's).")
 @click.option("--batch-size", type=click.IntRange(1), default=16, help="Documents (language models) scored together: changes the speed, never the figures.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@click.option("--quiet", is_flag=True, help="No progress bar (there is none either when stderr is not a terminal).")
 @device_option
-def evaluate(model, files, text_column, label_column, fmt, tag_column, tag_scheme, batch_size, as_json, device):
+def evaluate(model, files, text_column, label_column, fmt, tag_column, tag_scheme, batch_size, as_json, quiet, device):
     """Score MODEL (name or directory) on FILES.
 
     Language model: cross-entropy per token (nats; every token scored once, each document read
@@ -55,12 +57,16 @@ def evaluate(model, files, text_column, label_column, fmt, tag_column, tag_schem
     Classifier: accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix.
     Tagger: token accuracy; span precision/recall/F1 per type and micro-averaged as conlleval
     does (seqeval) for NER and chunking; the most frequent confusions for POS.
+
+    While the model works, a progress bar with rate and time left is drawn on stderr when stderr
+    is a terminal (never on stdout, so --json output stays one clean line); --quiet hides it.
     """
     from seqtext import load
     from seqtext.evaluation import evaluate_files
 
     result = evaluate_files(load(model, device=device), list(files), text_column=text_column, label_column=label_column, fmt=fmt,
-                            tag_column=tag_column, tag_scheme=tag_scheme, batch_size=batch_size)
+                            tag_column=tag_column, tag_scheme=tag_scheme, batch_size=batch_size,
+                            progress=not quiet and sys.stderr.isatty())
     if as_json:
         click.echo(json.dumps(result))
     else:

@@ -50,8 +50,8 @@ def generate(seed, model, max_length, temperature, top_k, top_p, beam_size, num_
                           num_samples=num_samples, stop=stop, random_seed=random_seed, allow_unk=allow_unk)
     for index, sample in enumerate(samples):
         if fmt == "jsonl":
-            click.echo(json.dumps({"sample": index, "seed": seed, **sample}, ensure_ascii=False))
+            click.echo(json.dumps({"sample": index, "seed": seed, **sample.to_dict()}, ensure_ascii=False))
         else:
             if index:
                 click.echo("-" * 40)
-            click.echo(seed + sample["text"])
+            click.echo(seed + sample.text)

@@ -83,6 +83,16 @@ def _register() -> None:
     main.add_command(evaluate.evaluate)
     main.add_command(models.models)
     main.add_command(train.train)
+    from seqtext.cli import export
+
+    main.add_command(export.export)
+    from seqtext.cli import inspect as inspect_command, plot
+
+    main.add_command(plot.plot)
+    main.add_command(inspect_command.inspect)
+    from seqtext.cli import serve
+
+    main.add_command(serve.serve)
 
 
 _register()

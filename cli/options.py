@@ -43,6 +43,13 @@ def _train_default(name: str):
     return default(TrainConfig, name)
 
 
+def _lr_help() -> str:
+    from seqtext.configs import DEFAULT_LR, unit_default_help
+
+    return (f"Peak learning rate (AdamW) [default: taggers and classifiers {DEFAULT_LR['tagger']}, language models by "
+            f"--tokenizer: {unit_default_help('lr')}].")
+
+
 def device_option(command):
     """``--device`` for every command that runs a network."""
     return click.option("--device", default="auto", show_default=True,
@@ -56,7 +63,7 @@ TRAINER_OPTIONS = [
     click.option("--epochs", type=click.IntRange(1), default=_train_default("epochs"), help="Passes over the training data."),
     click.option("--max-steps", type=click.IntRange(1), default=None, help="Stop after this many optimizer steps."),
     click.option("--max-time", type=FiniteFloat(0, min_open=True), default=None, help="Stop after this many seconds of training (all resumed sessions together), keeping the best model."),
-    click.option("--lr", type=FiniteFloat(0, 10, min_open=True), default=_train_default("lr"), help="Peak learning rate (AdamW)."),
+    click.option("--lr", type=FiniteFloat(0, 10, min_open=True), default=None, help=_lr_help()),
     click.option("--weight-decay", type=FiniteFloat(0), default=_train_default("weight_decay"), help="AdamW weight decay on weight matrices (not on embeddings, norms, biases or CRF transitions)."),
     click.option("--schedule", type=click.Choice(["cosine", "plateau", "constant"]), default=_train_default("schedule"), help="Learning rate after warm-up: cosine decay, halve on a validation plateau, or constant."),
     click.option("--warmup-steps", type=click.IntRange(0), default=_train_default("warmup_steps"), help="Steps of linear learning-rate warm-up."),
@@ -67,6 +74,7 @@ TRAINER_OPTIONS = [
     click.option("--seed", type=SEED, default=_train_default("seed"), help="Random seed; the same seed gives the same run on the same machine."),
     click.option("--weights-dtype", type=click.Choice(["float32", "float16"]), default="float32", help="Storage type of the saved weights (float16 halves the size)."),
     click.option("--quiet", is_flag=True, help="No progress bar or messages."),
+    click.option("--tensorboard", is_flag=True, help="Also write each logged evaluation as TensorBoard scalars into OUTPUT/tensorboard (needs the tensorboard package)."),
     device_option,
     click.option("--nproc", type=click.IntRange(1, 256), default=1, help="Train in N local processes (torch.distributed; Gloo on CPU, NCCL on CUDA); --batch-size stays the global batch. For several machines use torchrun (see the README)."),
 ]
@@ -77,6 +85,7 @@ TRAIN_FIELDS = {
     "weight_decay": "train.weight_decay", "schedule": "train.schedule", "warmup_steps": "train.warmup_steps",
     "clip_norm": "train.clip_norm", "eval_every": "train.eval_every", "checkpoint_every": "train.checkpoint_every",
     "patience": "train.patience", "seed": "train.seed", "weights_dtype": "data.weights_dtype", "device": "train.device",
+    "tensorboard": "train.tensorboard",
 }
 
 

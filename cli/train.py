@@ -9,14 +9,15 @@ from __future__ import annotations
 import click
 
 from seqtext.cli.options import FiniteFloat, configs, default, logger, relaunch_if_asked, trainer_options
-from seqtext.configs import ClassifierConfig, ClassifierDataOptions, LMConfig, LMDataOptions, TaggerConfig, TaggerDataOptions
+from seqtext.configs import (ClassifierConfig, ClassifierDataOptions, LMConfig, LMDataOptions, TaggerConfig, TaggerDataOptions,
+                             unit_default_help)
 
 LM_FIELDS = {
     "val_fraction": "data.val_fraction", "text_column": "data.text_column", "tokenizer": "data.tokenizer",
     "vocab_size": "data.vocab_size", "sp_model_type": "data.sp_model_type", "min_freq": "data.min_freq",
     "max_vocab": "data.max_vocab", "word_split": "data.word_split", "lowercase": "data.lowercase",
     "batch_size": "data.batch_size", "bptt": "data.bptt", "reset_state": "data.reset_state",
-    "fresh_share": "data.fresh_share", "max_val_tokens": "data.max_val_tokens", "adaptive_softmax": "data.adaptive_softmax", "cell": "model.cell", "layers": "model.num_layers",
+    "fresh_share": "data.fresh_share", "max_val_tokens": "data.max_val_tokens", "adaptive_softmax": "data.adaptive_softmax", "backward": "data.backward", "cell": "model.cell", "layers": "model.num_layers",
     "hidden": "model.hidden_size", "embedding_dim": "model.embedding_dim", "dropout": "model.dropout",
     "tie_weights": "model.tie_weights",
 }
@@ -57,6 +58,11 @@ def _finish(message_metric: str, result, output: str) -> None:
         return
     value = result.metrics.get(message_metric)
     click.echo(f"saved to {output} ({message_metric.replace('_', ' ')} {value:.4f})" if value is not None else f"saved to {output}")
+    baseline = result.metrics.get("baseline")
+    if isinstance(baseline, dict):
+        metric = message_metric if message_metric in baseline else baseline.get("metric", "score")
+        score = baseline.get(metric, baseline.get("score"))
+        click.echo(f"baseline on the same split: {baseline['name']} ({metric.replace('_', ' ')} {score:.4f})")
 
 
 @click.group()
@@ -77,17 +83,18 @@ def train():
 @click.option("--word-split", type=click.Choice(["regex", "whitespace"]), default=default(LMDataOptions, "word_split"), help="word: split off punctuation, or split on whitespace only (pre-tokenized text).")
 @click.option("--lowercase", is_flag=True, help="word: lower-case the text.")
 @click.option("--cell", type=click.Choice(["lstm", "gru", "rnn"]), default=default(LMConfig, "cell"), help="Recurrent cell.")
-@click.option("--layers", type=click.IntRange(1), default=default(LMConfig, "num_layers"), help="Recurrent layers.")
-@click.option("--hidden", type=click.IntRange(1), default=default(LMConfig, "hidden_size"), help="Hidden size of each layer.")
-@click.option("--embedding-dim", type=click.IntRange(1), default=default(LMConfig, "embedding_dim"), help="Token embedding size.")
-@click.option("--dropout", type=FiniteFloat(0, 1, max_open=True), default=default(LMConfig, "dropout"), help="Dropout on embeddings, between layers and before the decoder.")
+@click.option("--layers", type=click.IntRange(1), default=None, help=f"Recurrent layers [default by --tokenizer: {unit_default_help('num_layers')}].")
+@click.option("--hidden", type=click.IntRange(1), default=None, help=f"Hidden size of each layer [default by --tokenizer: {unit_default_help('hidden_size')}].")
+@click.option("--embedding-dim", type=click.IntRange(1), default=None, help=f"Token embedding size [default by --tokenizer: {unit_default_help('embedding_dim')}].")
+@click.option("--dropout", type=FiniteFloat(0, 1, max_open=True), default=None, help=f"Dropout on embeddings, between layers and before the decoder [default by --tokenizer: {unit_default_help('dropout')}].")
 @click.option("--tie-weights", is_flag=True, help="Share the embedding matrix with the output layer.")
-@click.option("--batch-size", type=click.IntRange(1), default=default(LMDataOptions, "batch_size"), help="Parallel streams the corpus is cut into.")
-@click.option("--bptt", type=click.IntRange(1), default=default(LMDataOptions, "bptt"), help="Tokens per truncated-BPTT window.")
+@click.option("--batch-size", type=click.IntRange(1), default=None, help=f"Parallel streams the corpus is cut into [default by --tokenizer: {unit_default_help('batch_size')}].")
+@click.option("--bptt", type=click.IntRange(1), default=None, help=f"Tokens per truncated-BPTT window [default by --tokenizer: {unit_default_help('bptt')}].")
 @click.option("--reset-state", is_flag=True, help="Start every window from a zero hidden state instead of carrying it over.")
 @click.option("--fresh-share", type=FiniteFloat(0, 1), default=default(LMDataOptions, "fresh_share"), help="Extra rows per batch, as a share of --batch-size, that start at a line from a fresh state after <bos>, so the model learns to start (0: off).")
 @click.option("--max-val-tokens", type=click.IntRange(1), default=default(LMDataOptions, "max_val_tokens"), help="Validation during training scores the first N tokens of the held-out text (all of it when shorter); `seqtext evaluate` always scores everything.")
 @click.option("--adaptive-softmax", type=click.Choice(["auto", "off"]), default=default(LMDataOptions, "adaptive_softmax"), help="auto: an adaptive softmax (Grave et al. 2017) for word vocabularies of 10,000 tokens or more, several times cheaper to train than a full one; not with --tie-weights.")
+@click.option("--backward", is_flag=True, help="Learn the text right to left: with a forward model on the same text, a --pretrained-lm pair for taggers (contextual string embeddings).")
 @click.option("--init-from", default=None, help="Start from this language model's weights and tokenizer (name or directory); its network settings replace --hidden and the like.")
 @trainer_options
 def train_lm(files, val_file, init_from, **params):

@@ -16,6 +16,7 @@ from seqtext import devices, modeldir
 from seqtext.configs import POOLINGS, ClassifierConfig
 from seqtext.errors import SeqtextError
 from seqtext.lm import CELLS
+from seqtext.results import Classification
 from seqtext.tokenizers import PAD, Tokenizer
 
 
@@ -136,9 +137,11 @@ class TextClassifier(modeldir.SavedModel):
             logits = self.network(ids.to(self.device), lengths).float()
         return (logits.sigmoid() if self.multi_label else logits.softmax(-1)).cpu()
 
-    def predict(self, texts: Iterable[str], batch_size: int = 256, threshold: float = 0.5) -> Iterator[dict]:
-        """Yield ``{"text", "label" or "labels", "probs"}`` per text, reading ``texts`` lazily in batches,
-        so an input of any length classifies in constant memory, in input order."""
+    def predict(self, texts: Iterable[str], batch_size: int = 256, threshold: float = 0.5) -> Iterator[Classification]:
+        """Yield a ``Classification`` per text, reading ``texts`` lazily in batches, so an input
+        of any length classifies in constant memory, in input order. ``label`` is the most
+        probable class (None for multi-label models, whose ``labels`` are those with probability
+        at least ``threshold``); ``probs`` the softmax (or per-label sigmoid) probabilities."""
         batch: list[str] = []
         for text in texts:
             batch.append(text)
@@ -148,16 +151,16 @@ class TextClassifier(modeldir.SavedModel):
         if batch:
             yield from self._predict_batch(batch, threshold)
 
-    def _predict_batch(self, texts: list[str], threshold: float) -> list[dict]:
+    def _predict_batch(self, texts: list[str], threshold: float) -> list[Classification]:
         probs = self.probabilities(texts).tolist()
         results = []
         for text, row in zip(texts, probs):
-            result = {"text": text, "probs": dict(zip(self.labels, row))}
             if self.multi_label:
-                result["labels"] = [label for label, p in zip(self.labels, row) if p >= threshold]
+                label, labels = None, [name for name, p in zip(self.labels, row) if p >= threshold]
             else:
-                result["label"] = self.labels[max(range(len(row)), key=row.__getitem__)]
-            results.append(result)
+                label = self.labels[max(range(len(row)), key=row.__getitem__)]
+                labels = [label]
+            results.append(Classification(text, label, labels, dict(zip(self.labels, row))))
         return results
 
     def explain(self, text: str) -> list[tuple[str, float]]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from seqtext.baselines import tfidf_logistic_regression
 from seqtext.batching import BucketedTask
 from seqtext.classifier import ClassifierConfig, RecurrentClassifier, TextClassifier, class_weights, classification_loss, pad_batch
 from seqtext.errors import DataError, SeqtextWarning
@@ -21,7 +22,7 @@ from seqtext.evaluation import evaluate_classifier
 from seqtext.resources import check_network_fits
 from seqtext import distributed
 from seqtext.devices import resolve_device
-from seqtext.runs import Run, dev_split, names, publish_run, prepare_run, save_run, settle_options
+from seqtext.runs import Run, dev_split, names, publish_run, prepare_run, record_baseline, save_run, settle_options
 
 class ClassifierTask(BucketedTask):
     def __init__(self, model: TextClassifier, train_ids, train_labels, dev_examples, data: ClassifierDataOptions, seed: int):
@@ -151,6 +152,11 @@ def train_classifier(
         log(f"{tokenizer.kind} tokenizer, {tokenizer.vocab_size} tokens; {config.cell} classifier, {info['parameters']:,} parameters")
         task = ClassifierTask(classifier, train_ids, _label_ids(train_labels, labels), dev, data, train.seed)
         Trainer(task, train, out_dir, log=log).fit(resume=resume)
+        if distributed.is_main():
+            dev_labels = [[aliases.get(label, label) for label in e.labels] for e in dev]
+            baseline = tfidf_logistic_regression(texts, train_labels, [e.text for e in dev], dev_labels, multi_label)
+            record_baseline(out_dir, baseline)
+            log(f"baseline on the same split: {baseline['name']}, dev {baseline['metric']} {baseline['score']:.4f}")
     distributed.barrier()  # the best model is written
     from seqtext.registry import load
 

@@ -10,7 +10,7 @@ Sizes that come from the data (``vocab_size``, ``num_tags``, ``num_classes``,
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from seqtext import checks
 from seqtext.errors import ConfigError
@@ -29,11 +29,11 @@ MAX_SEED = 2**63 - 1
 @dataclass
 class LMConfig:
     vocab_size: int
-    embedding_dim: int = 128
-    hidden_size: int = 512
-    num_layers: int = 2
+    embedding_dim: int | None = None  # None: by token unit (LM_UNIT_DEFAULTS)
+    hidden_size: int | None = None  # None: by token unit
+    num_layers: int | None = None  # None: by token unit
     cell: str = "lstm"
-    dropout: float = 0.2
+    dropout: float | None = None  # None: by token unit
     tie_weights: bool = False
     adaptive_cutoffs: list | None = None  # adaptive softmax cluster boundaries (ids), e.g. [2000, 10000]
 
@@ -46,7 +46,8 @@ class LMConfig:
                 raise ConfigError(f"adaptive-cutoffs must be increasing ids between 1 and the vocabulary size, not {cutoffs!r}")
             if self.tie_weights:
                 raise ConfigError("an adaptive softmax cannot share the embedding matrix: leave out --tie-weights")
-        checks.fractions(self, "dropout")
+        if self.dropout is not None:
+            checks.fractions(self, "dropout")
         checks.choice(self, "cell", CELLS)
 
 
@@ -95,6 +96,46 @@ class ClassifierConfig:
         checks.choice(self, "pooling", POOLINGS)
 
 
+# Language-model shape by token unit, for the options left at None. A character carries little:
+# long windows and a wide two-layer state (the shipped shakespeare model). A word or subword
+# carries more, and a corpus has several times fewer of them, so the same tokens per step would
+# leave a few dozen steps per epoch: one layer, short windows and small batches learn far more in
+# the same time (benchmarks/peer_lm.py: word-level tiny Shakespeare, 42 s on 2 threads,
+# perplexity 503 with these against 652 for the peer's two-layer shape).
+LM_UNIT_DEFAULTS = {
+    "char": {"embedding_dim": 128, "hidden_size": 512, "num_layers": 2, "dropout": 0.2, "batch_size": 64, "bptt": 128,
+             "lr": 2e-3},
+    "word": {"embedding_dim": 256, "hidden_size": 256, "num_layers": 1, "dropout": 0.1, "batch_size": 20, "bptt": 35,
+             "lr": 6e-3},
+    "sentencepiece": {"embedding_dim": 256, "hidden_size": 512, "num_layers": 1, "dropout": 0.1, "batch_size": 32,
+                      "bptt": 64, "lr": 4e-3},
+}
+DEFAULT_LR = {"tagger": 2e-3, "classifier": 2e-3}  # language models: LM_UNIT_DEFAULTS
+
+
+def unit_default_help(name: str) -> str:
+    """``"char 512, word 256, sentencepiece 512"``: what a --help line shows for a field of
+    LM_UNIT_DEFAULTS."""
+    return ", ".join(f"{unit} {values[name]}" for unit, values in LM_UNIT_DEFAULTS.items())
+
+
+def settle_unit_defaults(model: "LMConfig", data: "LMDataOptions", train: "TrainConfig", unit: str | None = None):
+    """Copies of ``model``, ``data`` and ``train`` with every field left at None taken from
+    LM_UNIT_DEFAULTS for ``unit`` (default: ``data.tokenizer``), so that a run saves numbers."""
+    table = LM_UNIT_DEFAULTS[unit or data.tokenizer]
+
+    def filled(config):
+        values = {f: table[f] for f in table if hasattr(config, f) and getattr(config, f) is None}
+        return replace(config, **values)
+
+    return filled(model), filled(data), filled(train)
+
+
+def settle_lr(train: "TrainConfig", kind: str) -> "TrainConfig":
+    """``train`` with a learning rate left at None set to the default for a tagger or classifier."""
+    return replace(train, lr=DEFAULT_LR[kind]) if train.lr is None and kind in DEFAULT_LR else train
+
+
 # -- data --------------------------------------------------------------------------------------
 @dataclass
 class LMDataOptions:
@@ -107,13 +148,14 @@ class LMDataOptions:
     lowercase: bool = False  # word
     text_column: str = "text"
     val_fraction: float = 0.1
-    batch_size: int = 64
-    bptt: int = 128
+    batch_size: int | None = None  # None: by token unit (LM_UNIT_DEFAULTS)
+    bptt: int | None = None  # None: by token unit
     eval_batch_size: int = 16
     reset_state: bool = False  # zero the hidden state at every window instead of carrying it
     fresh_share: float = 0.125  # extra rows per batch, as a share of batch_size, that start a line from zero
     max_val_tokens: int | None = 500_000  # validation during training scores at most this many tokens
     adaptive_softmax: str = "auto"  # auto: for word vocabularies of 10,000 tokens or more | off
+    backward: bool = False  # learn the text right to left (the second half of contextual string embeddings)
     weights_dtype: str = "float32"  # how the saved model stores its weights
 
     def __post_init__(self):
@@ -186,7 +228,7 @@ class ClassifierDataOptions:
 class TrainConfig:
     epochs: int = 10
     max_steps: int | None = None  # stop after this many optimizer steps in all
-    lr: float = 2e-3
+    lr: float | None = None  # None: by model kind, and for language models by token unit (DEFAULT_LR, LM_UNIT_DEFAULTS)
     weight_decay: float = 0.01
     schedule: str = "cosine"  # cosine | plateau | constant
     warmup_steps: int = 100
@@ -200,13 +242,16 @@ class TrainConfig:
     max_time: float | None = None  # seconds of training (all sessions together) before stopping
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     progress: bool = True
+    tensorboard: bool = False  # also write each log.jsonl record as TensorBoard scalars into RUN_DIR/tensorboard
 
     def __post_init__(self):
         for name in ("lr", "weight_decay", "min_lr_ratio", "plateau_factor", "clip_norm"):
             value = getattr(self, name)
+            if name == "lr" and value is None:
+                continue
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise ConfigError(f"{name.replace('_', '-')} must be a finite number of 0 or more, not {value}")
-        if not 0 < self.lr <= 10:
+        if self.lr is not None and not 0 < self.lr <= 10:
             raise ConfigError(f"learning rate must be above 0 and at most 10, not {self.lr}")
         if self.schedule not in ("cosine", "plateau", "constant"):
             raise ConfigError(f"unknown schedule {self.schedule!r}: use cosine, plateau or constant")

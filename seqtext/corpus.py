@@ -270,9 +270,10 @@ def _dataset_rows(target: Path, text_column: str) -> Iterator[tuple[str, bool, b
             raise DataError(f"cannot read {target}: {datasets_reason(err)}") from None
 
 
-def encode_documents(pieces, tokenizer: Tokenizer, path: Path) -> np.ndarray:
+def encode_documents(pieces, tokenizer: Tokenizer, path: Path, backward: bool = False) -> np.ndarray:
     """Encode streamed ``(text, starts, ends)`` pieces into the id file ``path`` (each document
-    framed as ``<bos> ... <eos>``), chunk by chunk, and return it memory-mapped."""
+    framed as ``<bos> ... <eos>``), chunk by chunk, and return it memory-mapped; ``backward``
+    turns every document right to left (``reverse_ids``)."""
     dtype = id_dtype(tokenizer.vocab_size)
     encode = getattr(tokenizer, "encode_array", None) or tokenizer.encode
     path = Path(path)
@@ -291,6 +292,25 @@ def encode_documents(pieces, tokenizer: Tokenizer, path: Path) -> np.ndarray:
     if written == 0:
         tmp.unlink()
         raise DataError("no text found in the corpus")
+    os.replace(tmp, path)
+    if backward:
+        return reverse_ids(path, dtype)
+    return np.memmap(path, dtype=dtype, mode="r")
+
+
+def reverse_ids(path: Path, dtype: np.dtype, chunk: int = 1 << 22) -> np.ndarray:
+    """Rewrite the id file ``path`` right to left, chunk by chunk, with <bos> and <eos> swapped,
+    so that every document still reads ``<bos> ... <eos>``: the corpus of a backward model."""
+    path = Path(path)
+    source = np.memmap(path, dtype=dtype, mode="r")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.reversed")
+    with open(tmp, "wb") as out:
+        for end in range(len(source), 0, -chunk):
+            piece = np.array(source[max(0, end - chunk) : end][::-1])
+            bos, eos = piece == BOS, piece == EOS
+            piece[bos], piece[eos] = EOS, BOS
+            piece.tofile(out)
+    del source
     os.replace(tmp, path)
     return np.memmap(path, dtype=dtype, mode="r")
 

@@ -3,14 +3,24 @@
 Scores a tag sequence as start[y0] + sum_t emission[t, y_t] + sum_t transition[y_{t-1}, y_t]
 + end[y_last]. The loss is the negative log-likelihood, with the log-partition from the
 forward algorithm; decoding is Viterbi. Both loop over time only, never over the batch.
-Shapes: B batch, T time, C tags; ``mask`` (B, T) is True on real tokens, and every sequence
-has at least one (mask[:, 0] is all True).
+
+For predictions with real probabilities, ``forward_backward`` gives every position's forward
+and backward log-scores in one batched pass (log space throughout, so long sentences never
+underflow, and in float64); from them ``marginals`` are p(y_t = j | sentence) and ``span_log_probs`` the
+log-probability that the tag sequence passes through a constrained stretch of tags (what a
+decoded entity is: "these tokens form an X entity, exactly these boundaries"). A tagger with
+a softmax decoder uses the same code with zero transitions (a CRF whose positions are
+independent), where these are the softmax probabilities and their products.
+Shapes: B batch, T time, C tags, S spans; ``mask`` (B, T) is True on real tokens, and every
+sequence has at least one (mask[:, 0] is all True).
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+NEG_INF = float("-inf")
 
 
 class CRF(nn.Module):
@@ -64,3 +74,78 @@ class CRF(nn.Module):
         for pointers in reversed(history):
             tags.append(pointers.gather(1, tags[-1][:, None]).squeeze(1))
         return torch.stack(tags[::-1], dim=1)
+
+    @torch.no_grad()
+    def forward_backward(self, emissions: torch.Tensor, mask: torch.Tensor):
+        """Forward scores ``alpha`` (B, T, C): log of the summed scores of every tag prefix that
+        ends in tag j at t, emission at t included; backward scores ``beta`` (B, T, C): log of
+        the summed scores of every way to finish the sequence after tag j at t (the end score
+        included, the emission at t not); and the log-partition (B,). Padding positions repeat
+        the last real alpha and hold ``end`` in beta; they are to be ignored."""
+        emissions, transitions, start, end = _exact(emissions, self.transitions, self.start, self.end)
+        batch, length, num_tags = emissions.shape
+        alphas = [start + emissions[:, 0]]
+        for t in range(1, length):
+            step = torch.logsumexp(alphas[-1][:, :, None] + transitions[None], dim=1) + emissions[:, t]
+            alphas.append(torch.where(mask[:, t, None], step, alphas[-1]))
+        last_end = end.expand(batch, num_tags)
+        betas = [last_end]
+        for t in range(length - 2, -1, -1):
+            # beta[b, i] = logsumexp_j transition[i, j] + emission[b, t+1, j] + beta_next[b, j]
+            step = torch.logsumexp(transitions[None] + (emissions[:, t + 1] + betas[-1])[:, None, :], dim=2)
+            betas.append(torch.where(mask[:, t + 1, None], step, last_end))
+        alpha = torch.stack(alphas, dim=1)
+        beta = torch.stack(betas[::-1], dim=1)
+        log_z = torch.logsumexp(alphas[-1] + end, dim=1)
+        return alpha, beta, log_z
+
+    @torch.no_grad()
+    def marginals(self, emissions: torch.Tensor, mask: torch.Tensor, fb=None) -> torch.Tensor:
+        """p(y_t = j | sentence) (B, T, C): each real position sums to 1, padding is 0.
+        ``fb``: the result of ``forward_backward`` if it is at hand."""
+        alpha, beta, log_z = fb if fb is not None else self.forward_backward(emissions, mask)
+        probs = (alpha + beta - log_z[:, None, None]).exp()
+        return probs * mask[..., None]
+
+    @torch.no_grad()
+    def span_log_probs(self, emissions: torch.Tensor, mask: torch.Tensor, fb, rows: torch.Tensor, starts: torch.Tensor,
+                       ends: torch.Tensor, enter: torch.Tensor, inside: torch.Tensor, leave: torch.Tensor) -> torch.Tensor:
+        """log p(the tags of sentence ``rows[k]`` from ``starts[k]`` to ``ends[k]`` (exclusive)
+        follow the allowed transitions) for each of S stretches, all at once: (S,).
+
+        ``enter`` (S, C+1, C): allowed (tag before the start, tag at the start), the last row
+        standing for the sentence start; ``inside`` (S, C, C): allowed consecutive tags within
+        the stretch; ``leave`` (S, C, C+1): allowed (last tag, tag after the end), the last
+        column standing for the sentence end. Computed as a forward pass restricted to those
+        transitions, joined to the unrestricted forward scores before the stretch and backward
+        scores after it."""
+        emissions, transitions, start, end = _exact(emissions, self.transitions, self.start, self.end)
+        alpha, beta, log_z = fb
+        length = emissions.size(1)
+        lengths = mask.sum(1)[rows]
+        enter_scores, inside_scores, leave_scores = _log_allowed(enter), _log_allowed(inside), _log_allowed(leave)
+        before = alpha[rows, (starts - 1).clamp(min=0)]  # (S, C)
+        from_before = torch.logsumexp(before[:, :, None] + transitions[None] + enter_scores[:, :-1], dim=1)
+        from_start = start[None] + enter_scores[:, -1]
+        score = torch.where((starts == 0)[:, None], from_start, from_before) + emissions[rows, starts]
+        widths = ends - starts
+        for k in range(1, int(widths.max()) if len(widths) else 0):
+            step = torch.logsumexp(score[:, :, None] + transitions[None] + inside_scores, dim=1)
+            step = step + emissions[rows, (starts + k).clamp(max=length - 1)]
+            score = torch.where((k < widths)[:, None], step, score)
+        to_end = torch.logsumexp(score + end[None] + leave_scores[:, :, -1], dim=1)
+        after = ends.clamp(max=length - 1)
+        onward = (emissions[rows, after] + beta[rows, after])[:, None, :]  # (S, 1, C)
+        to_next = torch.logsumexp((score[:, :, None] + transitions[None] + leave_scores[:, :, :-1] + onward).flatten(1), dim=1)
+        return torch.where(ends >= lengths, to_end, to_next) - log_z[rows]
+
+
+def _exact(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The tensors in float64: scores summed over a long sentence reach the hundreds, where
+    float32 keeps only about 1e-5 of a probability computed from them; float64 keeps 1e-13."""
+    return tuple(t.double() for t in tensors)
+
+
+def _log_allowed(allowed: torch.Tensor) -> torch.Tensor:
+    """0 where allowed, -inf where not: added to scores, it removes the forbidden paths."""
+    return torch.zeros(allowed.shape, dtype=torch.float64, device=allowed.device).masked_fill(~allowed, NEG_INF)

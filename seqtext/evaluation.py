@@ -4,11 +4,17 @@ Every figure here is a property of the model and the data alone. Batch sizes onl
 speed: a language model scores each document from a fresh state, token by token in order, and
 documents are batched with right padding, which cannot change any earlier position's result.
 Nothing here mutates its inputs.
+
+Classification metrics come from scikit-learn (``seqtext.metrics``), span scores and token
+accuracy from seqeval. With ``progress=True`` a tqdm bar on stderr shows the work done, its
+rate and the time left (the command line turns it on when stderr is a terminal).
 """
 
 from __future__ import annotations
 
 import math
+import sys
+
 import numpy as np
 import torch
 from torch.nn import functional as F
@@ -19,6 +25,14 @@ from seqtext.tokenizers import BOS, EOS, PAD
 
 FRESH_SPAN = 64  # tokens scored after a fresh state in the cold-start figure
 FRESH_WINDOWS = 256  # line starts it averages over, spread evenly over the text
+
+
+def progress_bar(show: bool, total: int, unit: str):
+    """A tqdm bar on stderr with rate and ETA; with ``show`` false one that draws nothing."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit=unit, unit_scale=True, dynamic_ncols=True, leave=False, disable=not show,
+                file=sys.stderr)
 
 
 def safe_exp(x: float) -> float:
@@ -36,7 +50,8 @@ def frame(texts: list[str], tokenizer) -> np.ndarray:
 
 
 @torch.inference_mode()
-def score_documents(network, documents: list[np.ndarray], batch_size: int = 16, bptt: int = 256) -> dict:
+def score_documents(network, documents: list[np.ndarray], batch_size: int = 16, bptt: int = 256,
+                    progress: bool = False) -> dict:
     """Negative log-likelihood (nats) of every token after the first of each document, each
     document read in order from a zero state.
 
@@ -50,6 +65,7 @@ def score_documents(network, documents: list[np.ndarray], batch_size: int = 16, 
     vocab = network.config.vocab_size
     order = sorted(range(len(documents)), key=lambda i: -len(documents[i]))
     totals = {"nll": 0.0, "tokens": 0, "eos_nll": 0.0, "eos": 0}
+    bar = progress_bar(progress, sum(max(len(d) - 1, 0) for d in documents), "token")
     for start in range(0, len(order), batch_size):
         group = [documents[i] for i in order[start : start + batch_size]]
         width = max(len(d) for d in group)
@@ -72,6 +88,8 @@ def score_documents(network, documents: list[np.ndarray], batch_size: int = 16, 
             totals["tokens"] += int((targets != -100).sum())
             totals["eos_nll"] += losses[is_eos].to(wide).sum().item()
             totals["eos"] += int(is_eos.sum())
+            bar.update(int((chunk[:, 1:] != PAD).sum()))
+    bar.close()
     return totals
 
 
@@ -129,7 +147,7 @@ def lm_documents(files, text_column: str = "text", line_based: bool = False) -> 
     return [d for d in documents if d]
 
 
-def evaluate_language_model(model, documents: list[list[str]], batch_size: int = 16) -> dict:
+def evaluate_language_model(model, documents: list[list[str]], batch_size: int = 16, progress: bool = False) -> dict:
     """Cross-entropy per token (every token scored once), perplexity, bits per character and
     perplexity per word, and the cross-entropy of the first 64 tokens after a fresh state.
 
@@ -141,7 +159,7 @@ def evaluate_language_model(model, documents: list[list[str]], batch_size: int =
         raise DataError(f"batch size must be at least 1, not {batch_size}")
     tokenizer = model.tokenizer
     encoded = [frame(texts, tokenizer) for texts in documents]
-    totals = score_documents(model.network, encoded, batch_size)
+    totals = score_documents(model.network, encoded, batch_size, progress=progress)
     nll, count = totals["nll"], totals["tokens"]
     if count == 0:
         raise DataError("no tokens to score: the text is empty")
@@ -170,11 +188,13 @@ def evaluate_language_model(model, documents: list[list[str]], batch_size: int =
 
 
 # -- classifiers --------------------------------------------------------------------------------
-def evaluate_classifier(model, examples) -> dict:
+def evaluate_classifier(model, examples, progress: bool = False) -> dict:
     """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix. Gold labels are
     read through the model's label aliases (e.g. 1 -> positive) without changing ``examples``."""
     from seqtext.metrics import multi_label_report, single_label_report
 
+    if not examples:
+        raise DataError("no examples to evaluate")
     known = set(model.labels)
     gold = []
     for example in examples:
@@ -183,7 +203,11 @@ def evaluate_classifier(model, examples) -> dict:
         if unknown:
             raise DataError(f"{example.where}: label {unknown[0]!r} was not seen in training (labels: {', '.join(model.labels)})")
         gold.append(labels)
-    predictions = list(model.predict(e.text for e in examples))
+    predictions = []
+    with progress_bar(progress, len(examples), "example") as bar:
+        for prediction in model.predict(e.text for e in examples):  # lazily, batch by batch
+            predictions.append(prediction)
+            bar.update()
     if model.multi_label:
         return multi_label_report([set(g) for g in gold], [set(p["labels"]) for p in predictions], model.labels)
     return single_label_report([g[0] for g in gold], [p["label"] for p in predictions], model.labels)
@@ -221,7 +245,26 @@ def _check_known_tags(gold, model) -> None:
         )
 
 
-def evaluate_tagger(model, gold, gold_scheme: str | None = None) -> dict:
+TAG_BATCH = 64  # sentences per batch, as SequenceTagger.tag batches them
+TAG_PIECE = 16 * TAG_BATCH  # sentences per tag() call while a progress bar is kept
+
+
+def _tag_all(model, token_lists: list[list[str]], scheme: str | None, progress: bool) -> list[list[str]]:
+    """``model.tag(token_lists)``, called piece by piece so that a bar can move. The pieces are
+    cut from the length-sorted order that ``tag`` batches in, whole batches at a time, so every
+    batch, and so every tag, is the one a single call would give."""
+    order = sorted(range(len(token_lists)), key=lambda i: len(token_lists[i]))
+    tags: list[list[str]] = [[] for _ in token_lists]
+    with progress_bar(progress, sum(map(len, token_lists)), "token") as bar:
+        for start in range(0, len(order), TAG_PIECE):
+            piece = order[start : start + TAG_PIECE]
+            for i, predicted in zip(piece, model.tag([token_lists[i] for i in piece], scheme=scheme, batch_size=TAG_BATCH)):
+                tags[i] = predicted
+            bar.update(sum(len(token_lists[i]) for i in piece))
+    return tags
+
+
+def evaluate_tagger(model, gold, gold_scheme: str | None = None, progress: bool = False) -> dict:
     """Token accuracy; for span tags precision/recall/F1 per type and micro-averaged as
     conlleval computes them (seqeval, default mode); for plain tags the most frequent confusions.
 
@@ -229,6 +272,8 @@ def evaluate_tagger(model, gold, gold_scheme: str | None = None) -> dict:
     scheme is detected from the file unless ``gold_scheme`` is given, so token accuracy is the
     same for the same annotation written as IOB1, BIO or BIOES.
     """
+    from seqeval.metrics import accuracy_score, classification_report
+
     from seqtext.tagschemes import convert, detect_scheme
 
     if not gold:
@@ -242,13 +287,9 @@ def evaluate_tagger(model, gold, gold_scheme: str | None = None) -> dict:
     else:
         _check_known_tags(gold, model)
         references = [list(s.tags) for s in gold]
-    predicted = model.tag([s.tokens for s in gold], scheme="bio" if model.spans else None)
-    total = sum(len(tags) for tags in predicted)
-    correct = sum(g == p for reference, tags in zip(references, predicted) for g, p in zip(reference, tags))
-    result = {"sentences": len(gold), "tokens": total, "accuracy": correct / max(total, 1)}
+    predicted = _tag_all(model, [s.tokens for s in gold], "bio" if model.spans else None, progress)
+    result = {"sentences": len(gold), "tokens": sum(map(len, predicted)), "accuracy": accuracy_score(references, predicted)}
     if model.spans:
-        from seqeval.metrics import classification_report
-
         report = classification_report(references, predicted, output_dict=True, zero_division=0)
         micro = report.pop("micro avg")
         result.update(precision=micro["precision"], recall=micro["recall"], f1=micro["f1-score"])
@@ -257,11 +298,11 @@ def evaluate_tagger(model, gold, gold_scheme: str | None = None) -> dict:
             for kind, r in report.items() if "avg" not in kind
         }
     else:
+        from sklearn.metrics import confusion_matrix
+
         labels = sorted({t for tags in references + predicted for t in tags})
-        confusion = {g: {p: 0 for p in labels} for g in labels}
-        for reference, tags in zip(references, predicted):
-            for g, p in zip(reference, tags):
-                confusion[g][p] += 1
+        matrix = confusion_matrix([t for tags in references for t in tags], [t for tags in predicted for t in tags], labels=labels)
+        confusion = {g: {p: int(n) for p, n in zip(labels, row)} for g, row in zip(labels, matrix)}
         errors = [(n, g, p) for g, row in confusion.items() for p, n in row.items() if g != p and n]
         result["top_confusions"] = [{"gold": g, "predicted": p, "count": n} for n, g, p in sorted(errors, reverse=True)[:15]]
         result["confusion"] = confusion
@@ -278,19 +319,23 @@ def evaluate_files(
     tag_column: str = "-1",
     tag_scheme: str = "auto",
     batch_size: int = 16,
+    progress: bool = False,
 ) -> dict:
-    """Metrics of ``model`` on every file matching ``files``, read the way the model was trained."""
+    """Metrics of ``model`` on every file matching ``files``, read the way the model was trained;
+    ``progress``: a bar on stderr while the model works (tokens, or examples for a classifier)."""
     if model.kind == "language_model":
-        return evaluate_language_model(model, lm_documents(files, text_column, model.tokenizer.line_based), batch_size)
+        documents = lm_documents(files, text_column, model.tokenizer.line_based)
+        return evaluate_language_model(model, documents, batch_size, progress=progress)
     if model.kind == "classifier":
         from seqtext.labelled import read_examples
 
         fmt = "auto" if fmt in ("conll", "conllu") else fmt
-        return evaluate_classifier(model, read_examples(list(files), fmt, text_column, label_column, model.multi_label))
+        examples = read_examples(list(files), fmt, text_column, label_column, model.multi_label)
+        return evaluate_classifier(model, examples, progress=progress)
     if model.kind == "tagger":
         from seqtext.tagged import read_sentences
 
         fmt = fmt if fmt in ("conll", "conllu", "jsonl") else "auto"
         gold = read_sentences(list(files), fmt, tag_column=tag_column)
-        return evaluate_tagger(model, gold, None if tag_scheme == "auto" else tag_scheme)
+        return evaluate_tagger(model, gold, None if tag_scheme == "auto" else tag_scheme, progress=progress)
     raise ModelError(f"cannot evaluate a model of kind {model.kind!r}")

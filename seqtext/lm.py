@@ -17,8 +17,9 @@ from torch.nn import functional as F
 
 from seqtext import generation, modeldir
 from seqtext.configs import MAX_SEED, LMConfig
-from seqtext.errors import SeqtextError, SeqtextWarning
-from seqtext.tokenizers import BOS, PAD, UNK, Tokenizer
+from seqtext.errors import ModelError, SeqtextError, SeqtextWarning
+from seqtext.results import Generation
+from seqtext.tokenizers import BOS, EOS, PAD, UNK, Tokenizer
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
@@ -38,6 +39,9 @@ class RecurrentLM(nn.Module):
         super().__init__()
         if config.cell not in CELLS:
             raise SeqtextError(f"unknown cell {config.cell!r}: choose from {', '.join(CELLS)}")
+        unsettled = [f for f in ("embedding_dim", "hidden_size", "num_layers", "dropout") if getattr(config, f) is None]
+        if unsettled:
+            raise SeqtextError(f"{', '.join(unsettled)} left to the token unit: fill them with configs.settle_unit_defaults")
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim)
         self.dropout = nn.Dropout(config.dropout)
@@ -141,18 +145,26 @@ class LanguageModel(modeldir.SavedModel):
 
     kind = "language_model"
 
-    def __init__(self, network: RecurrentLM, tokenizer: Tokenizer, metrics: dict | None = None, info: dict | None = None):
+    def __init__(self, network: RecurrentLM, tokenizer: Tokenizer, metrics: dict | None = None, info: dict | None = None,
+                 backward: bool = False):
         self.network = network.eval()
         self.tokenizer = tokenizer
         self.metrics = metrics or {}
         self.info = info or {}
+        self.backward = backward  # learnt the text right to left (``train lm --backward``)
+
+    def extra_config(self) -> dict:
+        return {"backward": True} if self.backward else {}
 
     @classmethod
     def from_directory(cls, directory: Path, config: dict) -> "LanguageModel":
         config = modeldir.check_config(directory, config, expected_kind=cls.kind)
+        backward = config.get("backward", False)
+        if not isinstance(backward, bool):
+            raise ModelError(f"{directory}/config.json: backward must be true or false, not {backward!r}")
         network = modeldir.build_network(RecurrentLM, LMConfig, directory, config)
         tokenizer = modeldir.load_parts(directory, config, network)
-        return cls(network, tokenizer, modeldir.read_metrics(directory), config.get("info", {}))
+        return cls(network, tokenizer, modeldir.read_metrics(directory), config.get("info", {}), backward)
 
     # -- generation --------------------------------------------------------------------------
     def _prefix(self, seed: str) -> list[int]:
@@ -160,7 +172,13 @@ class LanguageModel(modeldir.SavedModel):
         if unknown:
             shown = " ".join(repr(u) for u in unknown[:10])
             warnings.warn(f"the model does not know {shown} in the seed; they are read as <unk>", SeqtextWarning, stacklevel=3)
-        return [BOS] + self.tokenizer.encode(seed)
+        ids = self.tokenizer.encode(seed)
+        return [BOS] + (ids[::-1] if self.backward else ids)
+
+    def _forbid_backward(self, what: str) -> None:
+        if self.backward:
+            raise SeqtextError(f"this model writes right to left, so it cannot {what}; generate() returns "
+                               f"the text before the seed in reading order")
 
     def _generator(self, seed: int | None) -> torch.Generator:
         generator = torch.Generator(device=self.device)
@@ -183,7 +201,9 @@ class LanguageModel(modeldir.SavedModel):
         random_seed: int | None = None,
         allow_unk: bool = False,
     ) -> Iterator[str]:
-        """Yield the continuation of ``seed`` piece by piece as it is sampled (one stream)."""
+        """Yield the continuation of ``seed`` piece by piece as it is sampled (one stream); the
+        generator's return value (``StopIteration.value``) is the whole ``Generation``."""
+        self._forbid_backward("stream its output")
         ids = self._prefix(seed)
         tokens = generation.sample(
             self.network, ids, max_length, temperature, top_k, top_p, 1, self._generator(random_seed), _banned(allow_unk)
@@ -194,10 +214,11 @@ class LanguageModel(modeldir.SavedModel):
             if piece:
                 yield piece
             if decoder.stopped:
-                return
+                return Generation(decoder.text, decoder.count, decoder.finish())
         rest = decoder.rest()
         if rest:
             yield rest
+        return Generation(decoder.text, decoder.count, decoder.finish())  # the generator's value, for who wants it
 
     def generate(
         self,
@@ -211,14 +232,17 @@ class LanguageModel(modeldir.SavedModel):
         stop: tuple[str, ...] = (),
         random_seed: int | None = None,
         allow_unk: bool = False,
-    ) -> list[dict]:
-        """Continuations of ``seed``: a list of ``{"text", "tokens", "finish"}`` dicts.
+    ) -> list[Generation]:
+        """Continuations of ``seed``: a list of ``Generation`` (``text``, ``tokens``, ``finish``).
 
         ``finish`` says why a sample ended: ``eos`` (the model's end token), ``stop`` (a stop
         string; the text is cut before it) or ``length`` (``max_length`` tokens).
         Beam search returns the ``num_samples`` best beams, best first. ``<unk>`` is not
-        generated unless ``allow_unk``.
+        generated unless ``allow_unk``. A backward model (``train lm --backward``) returns the
+        text that comes before ``seed``, in reading order.
         """
+        if stop:
+            self._forbid_backward("stop at a string")
         ids = self._prefix(seed)
         if beam_size > 1:
             if num_samples > beam_size:
@@ -230,6 +254,8 @@ class LanguageModel(modeldir.SavedModel):
                 _banned(allow_unk),
             )
             sequences = generation.collect(steps, num_samples)
+        if self.backward:
+            return [self._leftwards(sequence) for sequence in sequences]
         results = []
         for sequence in sequences:
             decoder = generation.StreamDecoder(self.tokenizer, stop)
@@ -237,5 +263,11 @@ class LanguageModel(modeldir.SavedModel):
                 decoder.add(token)
                 if decoder.stopped:
                     break
-            results.append({"text": decoder.text, "tokens": decoder.count, "finish": decoder.finish()})
+            results.append(Generation(decoder.text, decoder.count, decoder.finish()))
         return results
+
+    def _leftwards(self, sequence: list[int]) -> Generation:
+        """A backward model's sample, cut at its end token and put back in reading order."""
+        ended = EOS in sequence
+        tokens = sequence[: sequence.index(EOS)] if ended else list(sequence)
+        return Generation(self.tokenizer.decode(tokens[::-1]), len(tokens), "eos" if ended else "length")

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from seqtext import distributed
-from seqtext.configs import LMDataOptions
+from seqtext.configs import LMDataOptions, settle_unit_defaults
 from seqtext.corpus import corpus_bytes, encode_documents, id_dtype, split_stream, stream_documents
 from seqtext.errors import DataError, SeqtextWarning, TrainingError
 from seqtext.evaluation import fresh_start_loss, line_start_ids, safe_exp, score_documents
@@ -44,6 +44,9 @@ def _tokenizer_options(data: LMDataOptions) -> dict:
     if data.tokenizer == "word":
         options.update(split=data.word_split, lowercase=data.lowercase)
     return options
+
+
+EVAL_STREAM_MIN = 4096  # validation during training: tokens per stream at least
 
 
 def _fit_batch(ids: np.ndarray, batch_size: int, bptt: int, what: str) -> tuple[int, int]:
@@ -149,8 +152,13 @@ class LMTask:
         return total, count
 
     def evaluate(self) -> dict:
-        """Validation text read in order from one fresh state: every token scored once."""
-        totals = score_documents(self.network, [self.val_ids], 1, max(self.data.bptt, 256))
+        """The validation text cut into up to ``eval_batch_size`` contiguous streams of at least
+        EVAL_STREAM_MIN tokens, read side by side, each from a fresh state; every token but each
+        stream's first is scored once. One stream alone runs matrix-vector products: on the
+        shakespeare validation text 16 streams take 2.7 s against 17.5 s, for 0.0011 nats more
+        (the tokens after each cut lose their history). ``seqtext evaluate`` reads documents whole."""
+        streams = max(1, min(self.data.eval_batch_size, len(self.val_ids) // EVAL_STREAM_MIN))
+        totals = score_documents(self.network, np.array_split(self.val_ids, streams), streams, max(self.data.bptt, 256))
         loss = totals["nll"] / max(totals["tokens"], 1)
         metrics = {"loss": loss, "perplexity": safe_exp(loss), "bits_per_token": loss / math.log(2)}
         fresh = fresh_start_loss(self.network, self.val_ids, set(self.starts.tolist()))
@@ -159,7 +167,7 @@ class LMTask:
         return metrics
 
     def sample(self) -> str:
-        model = LanguageModel(self.network, self.tokenizer)
+        model = LanguageModel(self.network, self.tokenizer, backward=self.data.backward)
         return model.generate("", max_length=200, temperature=0.8, random_seed=0)[0]["text"]
 
     def state_dict(self) -> dict:
@@ -174,7 +182,7 @@ class LMTask:
         self.state = None if not hidden else tuple(hidden) if self.network.config.cell == "lstm" else hidden[0]
 
     def save(self, directory, metrics: dict) -> None:
-        LanguageModel(self.network, self.tokenizer, info=self.info).save(
+        LanguageModel(self.network, self.tokenizer, info=self.info, backward=self.data.backward).save(
             directory, metrics, weights_dtype=self.data.weights_dtype
         )
         self.network.train()
@@ -216,6 +224,12 @@ def train_language_model(
             train_ids, val_ids = _load_cached_ids(out_dir, tokenizer, data, run.derived.get("id_files", {}))
         else:
             base = _load_base(init_from) if init_from else None
+            if base is not None and base.backward != data.backward:
+                if data.backward:
+                    raise TrainingError(f"--backward: {init_from} reads text left to right; start a backward model from a backward one")
+                data = replace(data, backward=True)  # a backward model goes on learning backwards
+            model, data, train = settle_unit_defaults(model or LMConfig(vocab_size=0), data, train,
+                                                      base.tokenizer.kind if base else None)
             by_line = (base.tokenizer if base else TOKENIZERS[data.tokenizer]).line_based
             reader = _CorpusReader(train_files, val_files, data.text_column, by_line, progress=train.progress and base is None)
             if base is not None:
@@ -223,18 +237,18 @@ def train_language_model(
                 log(f"starting from {init_from}: its tokenizer and network settings")
             else:
                 tokenizer = train_tokenizer(data.tokenizer, reader.texts(train_files, "counting"), **_tokenizer_options(data))
-                config = LMConfig(**{**asdict(model or LMConfig(vocab_size=0)), "vocab_size": tokenizer.vocab_size,
+                config = LMConfig(**{**asdict(model), "vocab_size": tokenizer.vocab_size,
                                      "adaptive_cutoffs": _cutoffs(tokenizer, data, model)})
                 log(f"counted {reader.documents:,} document(s), {reader.characters:,} characters in {reader.seconds:.1f} s")
             check_network_fits(lambda: RecurrentLM(config), "--hidden, --layers, --embedding-dim")
             cache = out_dir / "data"
             reader.seconds = 0.0
             if not val_files:
-                train_ids, val_ids = split_stream(encode_documents(reader.pieces(train_files, "encoding"), tokenizer, cache / "all.bin"),
+                train_ids, val_ids = split_stream(encode_documents(reader.pieces(train_files, "encoding"), tokenizer, cache / "all.bin", data.backward),
                                                   data.val_fraction)
             else:
-                train_ids = encode_documents(reader.pieces(train_files, "encoding"), tokenizer, cache / "train.bin")
-                val_ids = encode_documents(reader.pieces(val_files, "encoding validation"), tokenizer, cache / "val.bin")
+                train_ids = encode_documents(reader.pieces(train_files, "encoding"), tokenizer, cache / "train.bin", data.backward)
+                val_ids = encode_documents(reader.pieces(val_files, "encoding validation"), tokenizer, cache / "val.bin", data.backward)
             log(f"encoded {len(train_ids) + len(val_ids):,} tokens in {reader.seconds:.1f} s")
             run = Run(
                 kind="language_model",

@@ -19,16 +19,18 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from seqtext.configs import settle_lr
 from seqtext.errors import TrainingError
 
 RUN_FILE = "run.json"
 LOCK_FILE = ".seqtext.lock"
 RUN_FORMAT = 1
 # What a resumed run may change: how long it goes on and how it reports.
-RESUME_OVERRIDES = ("train.epochs", "train.max_steps", "train.patience", "train.max_time", "train.progress", "train.device")
+RESUME_OVERRIDES = ("train.epochs", "train.max_steps", "train.patience", "train.max_time", "train.progress", "train.device",
+                    "train.tensorboard")
 # Everything a run writes; --overwrite removes these and nothing else.
 RUN_OUTPUTS = (RUN_FILE, "checkpoint.pt", "log.jsonl", "config.json", "model.safetensors", "metrics.json",
-               "vocab.json", "sentencepiece.model", "data")
+               "vocab.json", "sentencepiece.model", "data", "tensorboard")
 
 
 @dataclass
@@ -259,7 +261,15 @@ def settle_options(out_dir, run: Run | None, kind: str, classes: tuple, given: d
         apply_resume_options(run, given or {}, {"model": model, "data": data, "train": train})
         save_run(out_dir, run)  # with the new limits
     else:
-        return None, model, data or data_cls(), train or train_cls()
+        return None, model, data or data_cls(), settle_lr(train or train_cls(), kind)
     where = f"{out_dir}/{RUN_FILE}"
     return (run, build(model_cls, run.model, f"{where} model"), build(data_cls, run.data, f"{where} data"),
             build(train_cls, run.train, f"{where} train"))
+
+
+def record_baseline(out_dir, baseline: dict) -> None:
+    """Add the baseline fitted on the same split to the saved model's metrics.json."""
+    from seqtext.modeldir import METRICS_FILE, read_metrics, write_json
+
+    out_dir = Path(out_dir)
+    write_json(out_dir / METRICS_FILE, {**read_metrics(out_dir), "baseline": baseline})

@@ -3,27 +3,36 @@
 Every problem is reported with the file and line: a row with too few columns, a tag column that
 does not exist, an empty file, bytes that are not UTF-8. Each sentence keeps the file and line it
 starts at, so that later checks (a tag that is no span tag, say) can point there too.
+
+CoNLL-U is read by the ``conllu`` package, sentence by sentence (``parse_incr``); it keeps no
+line numbers, so ``_NumberedLines`` notes them on the way in. The CoNLL-2000/2003 column files
+("word and tags separated by spaces") have no package worth taking on, so that reader is ours.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Iterable, Iterator
 
+import conllu
+from conllu.exceptions import ParseException
+from conllu.parser import DEFAULT_FIELD_PARSERS, DEFAULT_FIELDS, parse_id_value, parse_line
+
 from seqtext.corpus import BOM, check_text_file, expand_paths
 from seqtext.errors import DataError
 
 FORMATS = ("conll", "conllu", "jsonl")
-UD_COLUMNS = {"upos": 3, "xpos": 4}
+UD_TAG_FIELDS = ("upos", "xpos")
+# Fields conllu need not parse: FEATS, HEAD, DEPS, MISC cost half the reading time and would refuse
+# a file over a column a tagger never reads; XPOS because conllu reads "_" there as None.
+AS_TEXT = {name: (lambda columns, i: columns[i]) for name in ("xpos", "feats", "head", "deps", "misc")}
 MAX_PARAGRAPH = 200  # lines of raw text split into sentences at once
 MAX_TOKENS = 300  # iter_token_lists cuts longer token lists into pieces of this many
-WORD_ID = re.compile(r"[0-9]+")
-SKIPPED_ID = re.compile(r"[0-9]+-[0-9]+|[0-9]+\.[0-9]+")  # CoNLL-U multi-word ranges and empty nodes
 NONSPACE = re.compile(r"\S+")
 
 
@@ -73,10 +82,10 @@ def _read_file(file: Path, fmt: str, word_column: int, tag_column: str, need_tag
         if fmt == "jsonl":
             sentences = list(_read_jsonl(lines, file, need_tags))
         elif fmt == "conllu":
-            column = UD_COLUMNS["upos"] if tag_column == "-1" else UD_COLUMNS.get(tag_column)
-            if column is None:
+            tag_field = "upos" if tag_column == "-1" else tag_column
+            if tag_field not in UD_TAG_FIELDS:
                 raise DataError(f"CoNLL-U tag column must be upos or xpos, not {tag_column!r}")
-            sentences = list(_read_columns(lines, file, 1, column, need_tags, conllu=True))
+            sentences = list(_read_conllu(lines, file, tag_field if need_tags else None))
         else:
             if not tag_column.lstrip("-").isdigit():
                 raise DataError(f"CoNLL tag column must be a column number, not {tag_column!r}")
@@ -84,7 +93,7 @@ def _read_file(file: Path, fmt: str, word_column: int, tag_column: str, need_tag
             # Counted from the end, the tag column is only the same column in every row if every
             # row is as wide: a word without its tag would otherwise be its own tag.
             width = _usual_width(file) if need_tags and column < 0 else None
-            sentences = list(_read_columns(lines, file, word_column, column, need_tags, conllu=False, width=width))
+            sentences = list(_read_columns(lines, file, word_column, column, need_tags, width=width))
     if not sentences:
         raise DataError(f"{file}: no sentences found")
     return sentences
@@ -106,11 +115,10 @@ def _read_columns(
     word_column: int,
     tag_column: int,
     need_tags: bool,
-    conllu: bool,
     width: int | None = None,
     max_tokens: int | None = None,
 ) -> Iterator[Sentence]:
-    """Sentences of column rows. ``width``: the number of columns every CoNLL row must have;
+    """Sentences of CoNLL rows. ``width``: the number of columns every row must have;
     ``max_tokens``: yield a longer sentence in pieces, so that one without blank lines does not
     pile up in memory."""
     tokens, tags, start = [], [], 0
@@ -121,21 +129,10 @@ def _read_columns(
                 yield Sentence(tokens, tags, str(file), start)
                 tokens, tags = [], []
             continue
-        if conllu and line.startswith("#"):
-            continue
         if line.startswith("-DOCSTART-"):
             continue
-        columns = line.split("\t") if conllu else line.split()
-        if conllu:
-            if len(columns) != 10:
-                raise DataError(f"{file}, line {number}: CoNLL-U needs 10 tab-separated columns, found {len(columns)}")
-            if not WORD_ID.fullmatch(columns[0]):
-                if SKIPPED_ID.fullmatch(columns[0]):  # multi-word range 1-2 or empty node 8.1: no word of its own
-                    continue
-                raise DataError(
-                    f"{file}, line {number}: CoNLL-U id {columns[0]!r} is not a word number, a range N-M or an empty node N.M"
-                )
-        elif need_tags:
+        columns = line.split()
+        if need_tags:
             if width is not None and len(columns) != width:
                 raise DataError(
                     f"{file}, line {number}: {len(columns)} column{'s' if len(columns) != 1 else ''} "
@@ -164,6 +161,91 @@ def _read_columns(
             tokens, tags = [], []
     if tokens:
         yield Sentence(tokens, tags, str(file), start)
+
+
+class _NumberedLines:
+    """``lines`` as ``conllu.parse_incr`` reads them (it wants a file, so there is ``read``),
+    noting the line numbers that conllu does not keep: for each block of non-blank lines, the
+    rows that are not comments, whose i-th is the i-th token of the block's sentence.
+    ``max_rows`` ends a block after that many rows (a blank line put in), so that input without
+    blank lines never piles up in memory."""
+
+    def __init__(self, lines: Iterable[str], max_rows: int | None = None):
+        self.lines, self.max_rows = lines, max_rows
+        self.blocks: deque[list[tuple[int, str]]] = deque()
+
+    def __iter__(self) -> Iterator[str]:
+        rows = None
+        for number, line in enumerate(self.lines, 1):
+            stripped = line.strip()
+            if not stripped:
+                rows = None
+            else:
+                if rows is None:
+                    rows = []
+                    self.blocks.append(rows)
+                if not stripped.startswith("#"):  # conllu's test for a comment, after its strip()
+                    rows.append((number, line))
+            yield line
+            if rows and self.max_rows is not None and len(rows) >= self.max_rows:
+                rows = None
+                yield "\n"
+
+    def read(self) -> str:
+        return "".join(self)
+
+
+def _read_conllu(lines: Iterable[str], file, tag_field: str | None, max_tokens: int | None = None) -> Iterator[Sentence]:
+    """Sentences of CoNLL-U ``lines``: the FORM of each word row and its ``tag_field`` column
+    (upos or xpos; None: words only). Comments, multi-word ranges (1-2) and empty nodes (8.1)
+    have no word of their own and are skipped. ``max_tokens``: see ``_NumberedLines``."""
+    numbered = _NumberedLines(lines, max_tokens)
+    sentences = conllu.parse_incr(numbered, field_parsers=AS_TEXT)
+    while True:
+        try:
+            tokenlist = next(sentences)
+        except StopIteration:
+            return
+        except ParseException as err:
+            raise _conllu_error(file, numbered.blocks[0], err) from None
+        rows = numbered.blocks.popleft()
+        width = len(tokenlist.default_fields or DEFAULT_FIELDS)  # 10, or those of "# global.columns ="
+        tokens, tags, start = [], [], 0
+        for token, (number, _) in zip(tokenlist, rows):
+            if len(token) < width:  # conllu takes short rows; a tagger reading one would miss its tag
+                raise DataError(f"{file}, line {number}: CoNLL-U needs {width} tab-separated columns, found {len(token)}")
+            for name in ("id", "form", tag_field):  # a "# global.columns =" line may leave them out
+                if name is not None and name not in token:
+                    raise DataError(f"{file}, line {number}: no {name.upper()} column (columns: {' '.join(token).upper()})")
+            if isinstance(token["id"], tuple):  # a range or an empty node: no word of its own
+                continue
+            if token["id"] is None:
+                raise DataError(f"{file}, line {number}: CoNLL-U id '_' is not a word number")
+            if not tokens:
+                start = number
+            tokens.append(token["form"])
+            if tag_field is not None:
+                tags.append(token[tag_field])
+        if tokens:
+            yield Sentence(tokens, tags, str(file), start)
+
+
+def _conllu_error(file, rows: list[tuple[int, str]], err: ParseException) -> DataError:
+    """A one-line error naming the first row of the block that conllu refused, and why."""
+    for number, line in rows:
+        try:
+            parse_line(line.strip(), DEFAULT_FIELDS, {**DEFAULT_FIELD_PARSERS, **AS_TEXT})
+        except ParseException as row_err:
+            columns = line.strip().split("\t")
+            try:
+                if len(columns) > 1:
+                    parse_id_value(columns[0])
+            except ParseException:
+                return DataError(
+                    f"{file}, line {number}: CoNLL-U id {columns[0]!r} is not a word number, a range N-M or an empty node N.M"
+                )
+            return DataError(f"{file}, line {number}: not a CoNLL-U row ({row_err})")
+    return DataError(f"{file}, line {rows[0][0]}: not CoNLL-U ({err})")
 
 
 def _read_jsonl(lines: Iterable[str], file, need_tags: bool) -> Iterator[Sentence]:
@@ -215,10 +297,11 @@ def iter_token_lists(lines: Iterable[str], input_format: str = "text") -> Iterat
             words = (match.group() for match in NONSPACE.finditer(line))
             while piece := list(islice(words, MAX_TOKENS)):
                 yield piece
-    elif input_format in ("conll", "conllu"):
-        column = 1 if input_format == "conllu" else 0
-        conllu = input_format == "conllu"
-        for sentence in _read_columns(lines, "<input>", column, column, need_tags=False, conllu=conllu, max_tokens=MAX_TOKENS):
+    elif input_format == "conllu":
+        for sentence in _read_conllu(lines, "<input>", None, max_tokens=MAX_TOKENS):
+            yield sentence.tokens
+    elif input_format == "conll":
+        for sentence in _read_columns(lines, "<input>", 0, 0, need_tags=False, max_tokens=MAX_TOKENS):
             yield sentence.tokens
     else:
         # Raw text is split paragraph by paragraph; a paragraph that runs past MAX_PARAGRAPH

@@ -5,6 +5,7 @@ L characters, C tags.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -18,7 +19,9 @@ from seqtext.configs import TaggerConfig
 from seqtext.crf import CRF
 from seqtext.errors import SeqtextError
 from seqtext.lm import CELLS
-from seqtext.tagschemes import convert, to_spans
+from seqtext.results import Span, TaggedDocument, Token
+from seqtext.tagschemes import convert, from_spans, split_tag, to_spans
+from seqtext.textsplit import iter_sentence_offsets
 from seqtext.tokenizers import PAD, UNK, CharTokenizer, Tokenizer
 
 DIGITS = re.compile(r"\d")
@@ -153,6 +156,8 @@ class SequenceTagger(modeldir.SavedModel):
         self.train_scheme = train_scheme
         self.metrics = metrics or {}
         self.info = info or {}
+        self._zero_chain: CRF | None = None  # softmax taggers: the chain without transitions
+        self._transitions_cache = None  # span_transitions(tags), on the model's device
 
     @property
     def spans(self) -> bool:
@@ -178,14 +183,12 @@ class SequenceTagger(modeldir.SavedModel):
 
     def tag(self, sentences: list[list[str]], scheme: str | None = None, batch_size: int = 64) -> list[list[str]]:
         """Tags for each token list, in ``scheme`` (default: the training data's scheme).
-        Sentences are sorted by length into batches and returned in input order."""
+        Sentences are sorted by length into batches and returned in input order. Raw text
+        goes to ``predict``; a list of strings here is refused, never read as characters."""
+        _check_token_lists(sentences, "tag")
         scheme = scheme or self.scheme
-        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
         results: list[list[str]] = [[] for _ in sentences]
-        for start in range(0, len(order), batch_size):
-            chunk = [i for i in order[start : start + batch_size] if sentences[i]]
-            if not chunk:
-                continue
+        for chunk in _length_batches(sentences, batch_size):
             for i, ids in zip(chunk, self.predict_ids([sentences[i] for i in chunk])):
                 results[i] = convert([self.tags[t] for t in ids], self.train_scheme, scheme if self.spans else "none")
         return results
@@ -193,3 +196,174 @@ class SequenceTagger(modeldir.SavedModel):
     def entities(self, tags: list[str], scheme: str | None = None) -> list[tuple[str, int, int]]:
         """Entity spans ``(type, start, end)`` of ``tags`` (in ``scheme``, default the model's)."""
         return to_spans(tags, scheme or self.scheme) if self.spans else []
+
+    # -- predictions with offsets and probabilities ---------------------------------------------
+    def predict(self, text: str | list[str], scheme: str | None = None, batch_size: int = 64):
+        """Tag raw text: a ``TaggedDocument`` for a string, a list of them for a list of strings.
+
+        The text is split into sentences and tokens that keep their character offsets, so for
+        every token and span ``text[start_char:end_char]`` is exactly its ``text``, whatever the
+        spacing. Tags are in ``scheme`` (default: the training data's). Scores are probabilities:
+
+        - ``Token.score``: the marginal probability of the token's tag as the decoder chose it
+          (in the scheme the model was trained in), p(y_t = tag | sentence), from the CRF's
+          forward-backward pass (the softmax probability for a softmax tagger);
+        - ``Span.score``: the probability of the span as decoded: that the model's tag
+          sequence holds this entity with exactly these boundaries and this type, summed over
+          every tag sequence that does (for a softmax tagger, over the independent per-token
+          distributions). Not a product of token marginals: those are not independent.
+        """
+        if isinstance(text, str):
+            return self._documents([text], scheme, batch_size)[0]
+        if isinstance(text, (list, tuple)) and all(isinstance(t, str) for t in text):
+            return self._documents(list(text), scheme, batch_size)
+        raise SeqtextError(
+            "predict() takes a string or a list of strings (raw text); for token lists use predict_tokens()"
+        )
+
+    def predict_tokens(self, sentences: list[list[str]], scheme: str | None = None,
+                       batch_size: int = 64) -> list[TaggedDocument]:
+        """Tag pre-tokenized input: one ``TaggedDocument`` per token list, whose ``text`` is the
+        tokens joined by single spaces (what the offsets index). Each list is one sentence."""
+        _check_token_lists(sentences, "predict_tokens")
+        texts, offsets = [], []
+        for tokens in sentences:
+            spans, position = [], 0
+            for token in tokens:
+                spans.append((position, position + len(token)))
+                position += len(token) + 1
+            texts.append(" ".join(tokens))
+            offsets.append([(spans[0][0], spans[-1][1], spans)] if spans else [])
+        return self._assemble(texts, offsets, scheme, batch_size)
+
+    def _documents(self, texts: list[str], scheme: str | None, batch_size: int) -> list[TaggedDocument]:
+        offsets = [list(iter_sentence_offsets(text)) for text in texts]
+        return self._assemble(texts, offsets, scheme, batch_size)
+
+    def _assemble(self, texts: list[str], offsets: list[list], scheme: str | None, batch_size: int) -> list[TaggedDocument]:
+        """Documents from texts and their sentences' token offsets: every sentence of every text
+        tagged in length-sorted batches, then put back in place."""
+        scheme = (scheme or self.scheme) if self.spans else "none"
+        sentences = [[text[a:b] for a, b in tokens] for text, pieces in zip(texts, offsets) for _, _, tokens in pieces]
+        scored = self.score_sentences(sentences, batch_size)
+        documents, index = [], 0
+        for text, pieces in zip(texts, offsets):
+            document = TaggedDocument(text, sentences=[(start, end) for start, end, _ in pieces])
+            for _, _, tokens in pieces:
+                ids, probs, spans = scored[index]
+                index += 1
+                tags = [self.tags[i] for i in ids]
+                if scheme not in ("none", self.train_scheme):  # convert(), reusing the spans at hand
+                    tags = from_spans([(label, first, last) for label, first, last, _ in spans], len(tags), scheme)
+                document.tokens += [Token(text[a:b], a, b, tag, p) for (a, b), tag, p in zip(tokens, tags, probs)]
+                for label, first, last, p in spans:
+                    a, b = tokens[first][0], tokens[last - 1][1]
+                    document.spans.append(Span(text[a:b], label, a, b, p))
+            documents.append(document)
+        return documents
+
+    @torch.no_grad()
+    def score_sentences(self, sentences: list[list[str]], batch_size: int = 64) -> list[tuple[list[int], list[float], list]]:
+        """For each token list: the decoded tag ids (in the training scheme), the marginal
+        probability of each, and its spans as ``(type, start, end, probability)`` (token
+        indices, end exclusive). See ``predict`` for what the probabilities are."""
+        self.network.eval()
+        results: list = [([], [], []) for _ in sentences]
+        for chunk in _length_batches(sentences, batch_size):
+            batch = move_batch(make_batch([sentences[i] for i in chunk], self.tokenizer, self.chars), self.device)
+            with devices.autocast(self.device):
+                emissions = self.network(batch)
+            mask = batch["mask"]
+            chain = self.network.crf
+            if chain is None:  # softmax decoder: independent positions, a CRF without transitions
+                emissions, chain = emissions.double().log_softmax(-1), self._independent_chain()
+            decoded = chain.decode(emissions.float(), mask)
+            fb = chain.forward_backward(emissions, mask)
+            marginals = chain.marginals(emissions, mask, fb).gather(2, decoded[..., None]).squeeze(2)
+            decoded_rows, marginal_rows = decoded.cpu().tolist(), marginals.cpu().tolist()
+            spans = []  # (row in batch, type, start, end)
+            for row, i in enumerate(chunk):
+                ids = decoded_rows[row][: len(sentences[i])]
+                results[i] = (ids, marginal_rows[row][: len(ids)], [])
+                if self.spans:
+                    spans += [(row, kind, start, end) for kind, start, end in to_spans([self.tags[t] for t in ids], self.train_scheme)]
+            if spans:
+                for (row, kind, start, end), log_p in zip(spans, self._span_log_probs(chain, emissions, mask, fb, spans)):
+                    results[chunk[row]][2].append((kind, start, end, math.exp(log_p)))
+        return results
+
+    def _span_log_probs(self, chain: CRF, emissions, mask, fb, spans) -> list[float]:
+        kinds, enter, inside, leave = self._span_transitions()
+        device = emissions.device
+        index = torch.tensor([kinds[kind] for _, kind, _, _ in spans], device=device)
+        rows, starts, ends = (torch.tensor([span[field] for span in spans], device=device) for field in (0, 2, 3))
+        return chain.span_log_probs(emissions, mask, fb, rows, starts, ends, enter[index], inside[index], leave[index]).cpu().tolist()
+
+    def _independent_chain(self) -> CRF:
+        if self._zero_chain is None:
+            self._zero_chain = CRF(len(self.tags)).to(self.device)
+        return self._zero_chain
+
+    def _span_transitions(self):
+        """The allowed transitions that make a span, per type, cached (see ``span_transitions``)."""
+        if self._transitions_cache is None or self._transitions_cache[1].device != self.device:
+            kinds, enter, inside, leave = span_transitions(self.tags)
+            self._transitions_cache = (kinds, enter.to(self.device), inside.to(self.device), leave.to(self.device))
+        return self._transitions_cache
+
+
+def span_transitions(tags: list[str]):
+    """For each entity type X, the tag transitions by which a tag sequence holds an X span with
+    given boundaries, as ``to_spans`` reads it (conlleval's repairs included, so every tag
+    sequence counts, valid or not):
+
+    - the first tag is an X tag; an I-X or E-X there begins the span only if the tag before it
+      does not leave an X entity open (B-X, I-X do);
+    - inside, the previous tag leaves X open and the next is I-X or E-X;
+    - after the last tag, the span is closed: it ended with E-X or S-X, or the next tag is
+      not I-X or E-X (the sentence end closes it too).
+
+    Returns ``{type: index}`` and boolean tensors ``enter`` (K, C+1, C), ``inside`` (K, C, C)
+    and ``leave`` (K, C, C+1) in the layout of ``CRF.span_log_probs``.
+    """
+    parts = [split_tag(tag) for tag in tags]
+    kinds = sorted({kind for prefix, kind in parts if prefix != "O"})
+    num_tags = len(tags)
+    enter = torch.zeros(len(kinds), num_tags + 1, num_tags, dtype=torch.bool)
+    inside = torch.zeros(len(kinds), num_tags, num_tags, dtype=torch.bool)
+    leave = torch.zeros(len(kinds), num_tags, num_tags + 1, dtype=torch.bool)
+    for k, kind in enumerate(kinds):
+        of_kind = torch.tensor([tag_kind == kind and prefix != "O" for prefix, tag_kind in parts])
+        opens = torch.tensor([tag_kind == kind and prefix in ("B", "I") for prefix, tag_kind in parts])
+        continues = torch.tensor([tag_kind == kind and prefix in ("I", "E") for prefix, tag_kind in parts])
+        closes = of_kind & ~opens
+        # enter[i, j]: a B-X or S-X always begins; an I-X or E-X begins unless X is open before it.
+        enter[k, :, of_kind & ~continues] = True
+        enter[k, :num_tags, continues] = ~opens[:, None]
+        enter[k, num_tags, continues] = True
+        inside[k] = opens[:, None] & continues[None, :]
+        leave[k, closes, :] = True
+        leave[k, opens, :num_tags] = ~continues[None, :]
+        leave[k, opens, num_tags] = True
+    return {kind: k for k, kind in enumerate(kinds)}, enter, inside, leave
+
+
+def _length_batches(sentences: list[list[str]], batch_size: int):
+    """Indices of the non-empty sentences, sorted by length, in batches of ``batch_size``."""
+    order = sorted((i for i in range(len(sentences)) if sentences[i]), key=lambda i: len(sentences[i]))
+    for start in range(0, len(order), batch_size):
+        yield order[start : start + batch_size]
+
+
+def _check_token_lists(sentences, method: str) -> None:
+    """A list of strings given where token lists belong would be tagged character by character
+    (a string is a list of characters): refuse it, and say where raw text goes."""
+    if isinstance(sentences, str) or not isinstance(sentences, (list, tuple)):
+        raise SeqtextError(f"{method}() takes a list of token lists; for raw text use predict(text)")
+    for sentence in sentences:
+        if not isinstance(sentence, (list, tuple)) or not all(isinstance(token, str) for token in sentence):
+            shown = repr(sentence)[:40]
+            raise SeqtextError(
+                f"{method}() takes a list of token lists, e.g. [['Angela', 'Merkel']], not {shown}; "
+                f"for raw text use predict(text)"
+            )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from seqtext.baselines import most_frequent_tag
 from seqtext.batching import BucketedTask
 from seqtext.errors import DataError
 from seqtext.configs import TaggerDataOptions
@@ -22,7 +23,7 @@ from seqtext.evaluation import evaluate_tagger
 from seqtext.resources import check_network_fits
 from seqtext import distributed
 from seqtext.devices import resolve_device
-from seqtext.runs import Run, dev_split, names, publish_run, prepare_run, save_run, settle_options
+from seqtext.runs import Run, dev_split, names, publish_run, prepare_run, record_baseline, save_run, settle_options
 
 class TaggerTask(BucketedTask):
     def __init__(self, model: SequenceTagger, train, dev, data: TaggerDataOptions, seed: int):
@@ -93,6 +94,10 @@ def train_tagger(
             sentences, dev = dev_split(sentences, data.dev_fraction, names(train_file)[0])
         scheme = detect_scheme([s.tags for s in sentences]) if data.tag_scheme == "auto" else data.tag_scheme
         train_scheme = "none" if scheme == "none" else data.train_scheme
+        baseline = None
+        if distributed.is_main():
+            dev_scheme = detect_scheme([s.tags for s in dev]) if scheme != "none" and data.tag_scheme == "auto" else scheme
+            baseline = most_frequent_tag(sentences, dev, scheme, dev_scheme)
         sentences = [Sentence(s.tokens, convert(s.tags, scheme, train_scheme)) for s in sentences]
         tags = sorted({t for s in sentences for t in s.tags})
         log(f"{len(sentences):,} training and {len(dev):,} dev sentences; {len(tags)} tags; scheme {scheme}, trained as {train_scheme}")
@@ -128,6 +133,10 @@ def train_tagger(
         tagger = SequenceTagger(network, words, chars, tags, scheme, train_scheme, info=info)
         task = TaggerTask(tagger, sentences, dev, data, train.seed)
         Trainer(task, train, out_dir, log=log).fit(resume=resume)
+        if baseline is not None:
+            record_baseline(out_dir, baseline)
+            shown = f"F1 {baseline['f1']:.4f}, " if "f1" in baseline else ""
+            log(f"baseline on the same split: {baseline['name']}, dev {shown}accuracy {baseline['accuracy']:.4f}")
     distributed.barrier()  # the best model is written
     from seqtext.registry import load
 

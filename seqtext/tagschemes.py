@@ -3,6 +3,17 @@
 A span is ``(type, start, end)`` with ``end`` exclusive. Reading tags into spans repairs
 invalid sequences the way conlleval does: an ``I-X`` (or ``E-X``) that does not continue an
 ``X`` entity starts a new one. Plain tag sets (POS) have the scheme ``none`` and are left alone.
+
+Which parts are seqeval's, and why the rest is not:
+
+- reading spans is seqeval's ``get_entities``, the conlleval reading behind its default mode
+  (the one our span F1 is reported in); it reads IOB1, BIO and BIOES alike;
+- not ``seqeval.scheme.Entities``: that is seqeval's strict mode, which drops an ill-formed
+  entity (``O I-PER``) instead of repairing it as conlleval does, so spans, conversions and
+  the tagger's span probabilities would disagree with the scores we report;
+- not ``seqeval.scheme.auto_detect``: it cannot tell IOB1 from BIO (the same prefixes) and
+  raises on tag sets it does not know, where ``detect_scheme`` answers ``iob1`` or ``none``;
+- seqeval writes no tags from spans, so ``from_spans`` is ours.
 """
 
 from __future__ import annotations
@@ -42,25 +53,15 @@ def detect_scheme(sentences_tags: list[list[str]]) -> str:
 
 
 def to_spans(tags: list[str], scheme: str) -> list[Span]:
-    """The entities in ``tags``; invalid transitions are repaired, never an error."""
-    spans: list[Span] = []
-    kind, start = None, 0
-    for i, tag in enumerate(tags):
-        prefix, tag_kind = split_tag(tag)
-        begins = prefix in ("B", "S") or (prefix in ("I", "E") and tag_kind != kind)
-        if scheme == "iob1" and prefix == "B":
-            begins = True
-        if kind is not None and (prefix == "O" or begins):
-            spans.append((kind, start, i))
-            kind = None
-        if prefix != "O" and begins:
-            kind, start = tag_kind, i
-        if prefix in ("E", "S") and kind is not None:
-            spans.append((kind, start, i + 1))
-            kind = None
-    if kind is not None:
-        spans.append((kind, start, len(tags)))
-    return spans
+    """The entities in ``tags`` of span tags (O, B-X, I-X, E-X, S-X), read by seqeval as
+    conlleval reads them: invalid transitions are repaired, never an error. A ``B-X`` always
+    begins an entity, so IOB1, BIO and BIOES all read the same way and ``scheme`` is not
+    needed; it stays for the callers' sake. Other tags draw seqeval's "not NE tag" warning."""
+    # Imported here: seqeval brings scikit-learn (a second at start-up), and every model load
+    # imports this module.
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    return [(kind, start, end + 1) for kind, start, end in get_entities(list(tags))]
 
 
 def from_spans(spans: list[Span], length: int, scheme: str) -> list[str]:

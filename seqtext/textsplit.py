@@ -7,12 +7,17 @@ Keeps URLs, e-mail addresses, numbers (``3.14``, ``1,000``, ``10:30``) and abbre
 Words such as ``no``, ``Inc`` or ``Dec`` are abbreviations only where no capitalised word follows,
 so "I said no. Then I left." is two sentences and "No. 5" one token ``No.``. Time is linear in
 the input and no sentence has more than MAX_SENTENCE_TOKENS tokens, however long the input.
+
+Every token is a slice of the input, never a rewritten string, so the splitter works on
+character offsets (``iter_sentence_offsets``) and the string-returning functions are built on
+those offsets: a tagger can point back into the user's original text.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
+from typing import Iterator
 
 # A sentence longer than this many tokens is cut into consecutive pieces: raw text with no
 # sentence ends (a log, a 10 MB line) must not become one huge sentence for the tagger.
@@ -110,32 +115,56 @@ def _sentence_spans(text: str):
         block_start = next_block
 
 
-def _pieces(text: str):
-    """(start, end, tokens) of each sentence, a sentence of more than MAX_SENTENCE_TOKENS tokens
-    cut into consecutive pieces. One pass of the token pattern serves both the splitter and the
-    tokenizer, and equal tokens (most of them, in any text) share one string, so a long input
-    costs little beyond its text."""
-    shared: dict[str, str] = {}
+def iter_sentence_offsets(text: str) -> Iterator[tuple[int, int, list[tuple[int, int]]]]:
+    """``(start, end, tokens)`` for each sentence of ``text``, where ``tokens`` are the
+    ``(start, end)`` character offsets of its tokens and the sentence runs from its first
+    token's start to its last token's end: ``text[start:end]`` is the sentence and
+    ``text[a:b]`` each token, exactly, whatever spaces, tabs or newlines lie between them. A
+    sentence of more than MAX_SENTENCE_TOKENS tokens comes in consecutive pieces. This is the one
+    pass of the splitter and tokenizer; every other function here is built on it."""
     for start, end in _sentence_spans(text):
-        tokens: list[str] = []
-        first = 0
+        tokens: list[tuple[int, int]] = []
         for match in TOKEN.finditer(text, start, end):
-            if not tokens:
-                first = match.start()
-            token = match.group()
-            if len(shared) >= SHARED_TOKENS:
-                shared.clear()  # distinct tokens without end must not grow a table without end
-            tokens.append(shared.setdefault(token, token))
+            tokens.append(match.span())
             if len(tokens) == MAX_SENTENCE_TOKENS:
-                yield first, match.end(), tokens
+                yield tokens[0][0], tokens[-1][1], tokens
                 tokens = []
         if tokens:
-            yield first, match.end(), tokens
+            yield tokens[0][0], tokens[-1][1], tokens
+
+
+def token_offsets(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each word of one sentence (the words ``tokenize`` gives)."""
+    return [match.span() for match in TOKEN.finditer(text)]
+
+
+def sentence_offsets(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each sentence (the sentences ``split_sentences`` gives)."""
+    return [(start, end) for start, end, _ in iter_sentence_offsets(text)]
+
+
+def tokenize_text_offsets(text: str) -> list[list[tuple[int, int]]]:
+    """Token offsets of each sentence (the tokens ``tokenize_text`` gives)."""
+    return [tokens for _, _, tokens in iter_sentence_offsets(text)]
+
+
+def _pieces(text: str):
+    """(start, end, tokens) of each sentence, with token strings; equal tokens (most of them,
+    in any text) share one string, so a long input costs little beyond its text."""
+    shared: dict[str, str] = {}
+    for start, end, offsets in iter_sentence_offsets(text):
+        if len(shared) >= SHARED_TOKENS:
+            shared.clear()  # distinct tokens without end must not grow a table without end
+        tokens = []
+        for a, b in offsets:
+            token = text[a:b]
+            tokens.append(shared.setdefault(token, token))
+        yield start, end, tokens
 
 
 def tokenize(text: str) -> list[str]:
     """Words of one sentence, Penn-Treebank style."""
-    return [match.group() for match in TOKEN.finditer(text)]
+    return [text[start:end] for start, end in token_offsets(text)]
 
 
 def split_sentences(text: str) -> list[str]:
@@ -143,7 +172,7 @@ def split_sentences(text: str) -> list[str]:
     by a capital or digit, unless the word before the full stop is a title, a single initial or
     dotted abbreviation, or an ambiguous abbreviation ("No.", "Inc.") before a number. Blank lines
     always break; a run of more than MAX_SENTENCE_TOKENS tokens is cut into pieces."""
-    return [text[start:end] for start, end, _ in _pieces(text)]
+    return [text[start:end] for start, end in sentence_offsets(text)]
 
 
 def tokenize_text(text: str) -> list[list[str]]:

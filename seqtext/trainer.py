@@ -120,6 +120,11 @@ class Trainer:
         self.stop_requested = False
         self.finished = False
         self.bar = None
+        self.events = None  # TensorBoardLog with --tensorboard, opened at the first record (rank 0)
+        if config.tensorboard:  # every rank: a missing package is one error before any training
+            from seqtext.tensorboard_log import summary_writer_class
+
+            summary_writer_class()
 
     # -- learning rate -------------------------------------------------------------------------
     def lr_at(self, step: int) -> float:
@@ -213,6 +218,12 @@ class Trainer:
             return
         with open(self.out_dir / LOG_FILE, "a", encoding="utf-8") as log:
             log.write(json.dumps(record) + "\n")
+        if self.config.tensorboard:
+            if self.events is None:
+                from seqtext.tensorboard_log import TensorBoardLog
+
+                self.events = TensorBoardLog(self.out_dir, resume_step=self.session_start_step)
+            self.events.write(record)
 
     # -- the loop ------------------------------------------------------------------------------
     def request_stop(self, *_):
@@ -232,6 +243,10 @@ class Trainer:
             torch.manual_seed(self.config.seed if self.main else mix_seed(self.config.seed, 0, distributed.rank()))
             if self.main:
                 (self.out_dir / LOG_FILE).unlink(missing_ok=True)
+                if self.config.tensorboard:
+                    from seqtext.tensorboard_log import clear_events
+
+                    clear_events(self.out_dir)
         if self._done() or self.epoch >= self.config.epochs:
             self.log("this run had already finished; nothing to do (extend it with --epochs, --max-steps or --patience)")
             self.finished = True
@@ -247,6 +262,9 @@ class Trainer:
             if self.bar is not None:
                 self.bar.close()
                 self.bar = None
+            if self.events is not None:
+                self.events.close()
+                self.events = None
             if previous_handler is not None:
                 signal.signal(signal.SIGINT, previous_handler)
         return self.best_metrics

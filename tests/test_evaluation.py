@@ -226,7 +226,7 @@ def test_tagger_decays_matrices_only():
 
 
 def test_tied_lm_matrix_is_not_decayed_and_counted_once():
-    network = RecurrentLM(LMConfig(vocab_size=11, embedding_dim=8, hidden_size=12, num_layers=2, tie_weights=True))
+    network = RecurrentLM(LMConfig(vocab_size=11, embedding_dim=8, hidden_size=12, num_layers=2, dropout=0.2, tie_weights=True))
     assert network.decoder.weight is network.embedding.weight
     decay, no_decay = decay_groups(network)
     shared = network.embedding.weight
@@ -270,3 +270,147 @@ def test_metrics_match_scikit_learn():
         assert report["macro_f1"] == pytest.approx(expected_macro), case
         assert report["micro_f1"] == pytest.approx(f1_score(y_true, y_pred, average="micro", zero_division=0)), case
         assert report["accuracy"] == pytest.approx(accuracy_score(y_true, y_pred)), case
+
+
+def _counted_report(gold, predicted, labels):
+    """The single-label report from first principles (counts), to hold scikit-learn's to."""
+    def prf(tp, fp, fn):
+        p = tp / (tp + fp) if tp + fp else 0.0
+        r = tp / (tp + fn) if tp + fn else 0.0
+        return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0, "support": tp + fn}
+
+    confusion = {g: {p: sum(x == g and y == p for x, y in zip(gold, predicted)) for p in labels} for g in labels}
+    per_class = {label: prf(confusion[label][label], sum(confusion[g][label] for g in labels) - confusion[label][label],
+                            sum(confusion[label].values()) - confusion[label][label]) for label in labels}
+    present = [label for label in labels if label in gold or label in predicted]
+    return {"examples": len(gold), "accuracy": sum(g == p for g, p in zip(gold, predicted)) / len(gold),
+            "macro_f1": sum(per_class[label]["f1"] for label in present) / len(present),
+            "per_class": per_class, "confusion": confusion}
+
+
+def test_reports_match_counts_on_random_cases():
+    """Per-class scores, supports, the confusion matrix (rows gold, columns predicted, in the
+    model's label order) and the macro average over labels present, against plain counting."""
+    rng = random.Random(11)
+    labels = ["neg", "neu", "pos", "mixed", "other"]
+    for case in range(200):
+        n = rng.randint(1, 25)
+        used = rng.sample(labels, rng.randint(1, 5))  # some labels never occur at all
+        gold = [rng.choice(used) for _ in range(n)]
+        predicted = [g if rng.random() < 0.4 else rng.choice(used) for g in gold]
+        report, expected = single_label_report(gold, predicted, labels), _counted_report(gold, predicted, labels)
+        assert report["confusion"] == expected["confusion"] and list(report["confusion"]) == labels, case
+        assert list(report["per_class"]) == labels, case
+        for label in labels:
+            assert report["per_class"][label] == pytest.approx(expected["per_class"][label], rel=1e-12), (case, label)
+        for key in ("examples", "accuracy", "macro_f1"):
+            assert report[key] == pytest.approx(expected[key], rel=1e-12), (case, key)
+
+        gold_sets = [set(rng.sample(used, rng.randint(0, len(used)))) for _ in range(n)]
+        predicted_sets = [set(rng.sample(used, rng.randint(0, len(used)))) for _ in range(n)]
+        report = multi_label_report(gold_sets, predicted_sets, labels)
+        for label in labels:  # one label at a time is a binary single-label problem
+            binary = _counted_report([label in g for g in gold_sets], [label in p for p in predicted_sets], [True, False])
+            assert report["per_class"][label] == pytest.approx(binary["per_class"][True], rel=1e-12), (case, label)
+        tp = sum(len(g & p) for g, p in zip(gold_sets, predicted_sets))
+        guessed, true = sum(map(len, predicted_sets)), sum(map(len, gold_sets))
+        micro = 2 * tp / (guessed + true) if guessed + true else 0.0
+        assert report["micro_f1"] == pytest.approx(micro, rel=1e-12), case
+        assert report["accuracy"] == sum(g == p for g, p in zip(gold_sets, predicted_sets)) / n, case
+
+
+def test_classifier_with_no_examples_is_refused():
+    with pytest.raises(DataError, match="no examples to evaluate"):
+        evaluate_classifier(seqtext.load("sentiment"), [])
+
+
+POS_GOLD = "The\tDET\ncat\tNOUN\nsat\tVERB\non\tADP\nthe\tDET\nmat\tNOUN\n.\tPUNCT\n\nDogs\tNOUN\nbark\tVERB\nloudly\tADV\n.\tPUNCT\n\nRun\tVERB\n!\tPUNCT\n"
+
+
+def test_plain_tagger_confusion_and_accuracy_are_counts(tmp_path):
+    (tmp_path / "pos.conll").write_text(POS_GOLD, encoding="utf-8")
+    pos = seqtext.load("pos")
+    gold = read_sentences(str(tmp_path / "pos.conll"))
+    report = evaluate_files(pos, [str(tmp_path / "pos.conll")])
+    pairs = [(g, p) for s, tags in zip(gold, pos.tag([s.tokens for s in gold])) for g, p in zip(s.tags, tags)]
+    labels = sorted({tag for pair in pairs for tag in pair})
+    assert report["confusion"] == {g: {p: pairs.count((g, p)) for p in labels} for g in labels}
+    assert report["tokens"] == len(pairs) == 13 and report["accuracy"] == sum(g == p for g, p in pairs) / len(pairs)
+    errors = sorted(((n, g, p) for g, row in report["confusion"].items() for p, n in row.items() if g != p and n), reverse=True)
+    assert report["top_confusions"] == [{"gold": g, "predicted": p, "count": n} for n, g, p in errors[:15]]
+
+
+def test_tagging_piece_by_piece_gives_the_tags_of_one_call(monkeypatch):
+    """evaluate_tagger tags in pieces (so that its bar moves); the pieces are whole batches of
+    the length-sorted order, so the tags are exactly those of one ``tag`` call."""
+    from seqtext import evaluation
+
+    words = ("Angela Merkel met the press in Berlin on Monday , and Peter Blackburn of the European Union "
+             "said that Germany would not buy British lamb until scientists knew more .").split()
+    rng = random.Random(3)
+    sentences = []
+    for _ in range(300):
+        start = rng.randrange(len(words))
+        sentences.append((words[start:] + words)[: rng.randint(1, 40)])
+    ner = seqtext.load("ner")
+    whole = ner.tag(sentences, scheme="bio", batch_size=evaluation.TAG_BATCH)
+    monkeypatch.setattr(evaluation, "TAG_PIECE", 2 * evaluation.TAG_BATCH)  # 3 pieces here instead of 1
+    assert evaluation._tag_all(ner, sentences, "bio", progress=False) == whole
+
+
+def test_progress_bar_goes_to_stderr_with_a_rate(tmp_path, capsys):
+    (tmp_path / "pos.conll").write_text(POS_GOLD, encoding="utf-8")
+    (tmp_path / "reviews.txt").write_text("1 a gorgeous, witty, seductive movie.\n0 a dull, lifeless film.\n", encoding="utf-8")
+    (tmp_path / "play.txt").write_text("ROMEO:\nBut soft, what light through yonder window breaks?\n", encoding="utf-8")
+    # Totals: 13 gold tokens; 2 reviews; the play's 58 characters framed by <bos> and <eos>: 59 predictions.
+    runs = [("pos", "pos.conll", "/13.0 ["), ("sentiment", "reviews.txt", "/2.00 ["), ("shakespeare", "play.txt", "/59.0 [")]
+    for name, file, total in runs:
+        model = seqtext.load(name)
+        quiet = evaluate_files(model, [str(tmp_path / file)])
+        assert capsys.readouterr() == ("", ""), name
+        shown = evaluate_files(model, [str(tmp_path / file)], progress=True)
+        out, err = capsys.readouterr()
+        assert out == "" and total in err and ("example/s" if name == "sentiment" else "token/s") in err, (name, err)
+        assert shown == quiet, name
+
+
+def test_evaluate_command_draws_its_bar_on_a_terminal_only(tmp_path):
+    """`seqtext evaluate` with stderr on a terminal: a bar there, the JSON alone on stdout;
+    --quiet: no bar. (With stderr not a terminal there is none either: the other CLI tests.)"""
+    pty = pytest.importorskip("pty")
+    import fcntl
+    import json
+    import os
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    (tmp_path / "pos.conll").write_text(POS_GOLD, encoding="utf-8")
+
+    def run(*options):
+        leader, follower = pty.openpty()
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # tqdm draws nothing 0 columns wide
+        command = [sys.executable, "-m", "seqtext.cli.main", "evaluate", "pos", str(tmp_path / "pos.conll"), "--json", *options]
+        try:
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=follower)
+            os.close(follower)  # the child holds the terminal now; read it while the child writes
+            terminal = b""
+            while True:
+                try:
+                    piece = os.read(leader, 65536)
+                except OSError:  # EIO: the child has exited and closed its end
+                    break
+                if not piece:
+                    break
+                terminal += piece
+            stdout = process.stdout.read()
+            assert process.wait(timeout=300) == 0, terminal
+        finally:
+            os.close(leader)
+        return json.loads(stdout), terminal.decode()
+
+    result, terminal = run()
+    assert result["tokens"] == 13 and "token/s" in terminal and "/13.0 [" in terminal
+    quiet, terminal = run("--quiet")
+    assert quiet == result and terminal == ""

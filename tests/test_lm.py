@@ -45,7 +45,7 @@ def test_tied_weights_round_trip_in_float16(tmp_path):
     from seqtext.tokenizers import CharTokenizer
     from seqtext.lm import LanguageModel
 
-    network = RecurrentLM(LMConfig(vocab_size=10, embedding_dim=8, hidden_size=16, tie_weights=True))
+    network = RecurrentLM(LMConfig(vocab_size=10, embedding_dim=8, hidden_size=16, num_layers=2, dropout=0.2, tie_weights=True))
     lm = LanguageModel(network, CharTokenizer.train(["abcdef"]))
     lm.save(tmp_path / "tied", weights_dtype="float16")
     again = seqtext.load(tmp_path / "tied")

@@ -28,7 +28,7 @@ TEXT = "ROMEO: But soft, what light through yonder window breaks?"
 def lm_dir(tmp_path) -> Path:
     """A small character LM written by the real save code (untrained: loading is under test)."""
     tokenizer = CharTokenizer.train([TEXT])
-    network = RecurrentLM(LMConfig(vocab_size=tokenizer.vocab_size, embedding_dim=8, hidden_size=16, num_layers=1))
+    network = RecurrentLM(LMConfig(vocab_size=tokenizer.vocab_size, embedding_dim=8, hidden_size=16, num_layers=1, dropout=0.1))
     return LanguageModel(network, tokenizer).save(tmp_path / "lm")
 
 
@@ -190,7 +190,7 @@ def test_broken_metrics_file(lm_dir):
 # -- weights -----------------------------------------------------------------------------------
 def test_weights_of_the_wrong_shape(lm_dir, tmp_path):
     bigger = LanguageModel(RecurrentLM(LMConfig(vocab_size=seqtext.load(lm_dir).tokenizer.vocab_size,
-                                                embedding_dim=8, hidden_size=32, num_layers=1)), CharTokenizer.train([TEXT]))
+                                                embedding_dim=8, hidden_size=32, num_layers=1, dropout=0.1)), CharTokenizer.train([TEXT]))
     bigger.save(tmp_path / "bigger")
     shutil.copy(tmp_path / "bigger" / "model.safetensors", lm_dir / "model.safetensors")
     refused(lm_dir, r"tensor '\S+' has shape \(\d+, \d+\) but config.json needs", file="model.safetensors")

@@ -215,3 +215,72 @@ def test_long_token_lists_come_in_bounded_pieces():
     assert first == words[:MAX_TOKENS] and read <= MAX_TOKENS + 1  # a sentence without blank lines does not pile up
     text_pieces = list(iter_token_lists([" ".join(["word"] * (MAX_TOKENS + 1)) + "\n"], "text"))
     assert max(len(p) for p in text_pieces) <= MAX_TOKENS and sum(len(p) for p in text_pieces) == MAX_TOKENS + 1
+
+
+# -- CoNLL-U through the conllu package -----------------------------------------------------------
+def _ud(ident, form, upos="X", xpos="_"):
+    return f"{ident}\t{form}\t{form.lower()}\t{upos}\t{xpos}\t_\t_\t_\t_\t_\n"
+
+
+def test_conllu_skips_comments_ranges_and_empty_nodes(tmp_path):
+    path = tmp_path / "a.conllu"
+    path.write_text(
+        "# newdoc id = d1\n# sent_id = 1\n# text = I don't.\n"  # lines 1-3
+        + _ud(1, "I", "PRON", "PRP") + _ud("2-3", "don't") + _ud(2, "do", "AUX", "VBP")  # lines 4-6
+        + "# a comment inside the sentence\n"  # line 7
+        + _ud(3, "n't", "PART", "RB") + _ud("3.1", "ellipsis") + _ud(4, ".", "PUNCT", ".")  # lines 8-10
+        + "\n\n# sent_id = 2\n" + _ud(1, "Go", "VERB", "VB")  # lines 11-14
+        + "\n# only a comment\n"  # a block without words is no sentence
+    )
+    upos = read_sentences(str(path))
+    assert pairs(upos) == [(["I", "do", "n't", "."], ["PRON", "AUX", "PART", "PUNCT"]), (["Go"], ["VERB"])]
+    assert [s.line for s in upos] == [4, 14]
+    assert pairs(read_sentences(str(path), tag_column="xpos")) == [(["I", "do", "n't", "."], ["PRP", "VBP", "RB", "."]), (["Go"], ["VB"])]
+    with pytest.raises(DataError, match="CoNLL-U tag column must be upos or xpos, not 'lemma'"):
+        read_sentences(str(path), tag_column="lemma")
+    # Tokens only (what `seqtext tag --input-format conllu` reads), with Windows line ends and a BOM.
+    text = BOM + path.read_text().replace("\n", "\r\n")
+    assert list(iter_token_lists(text.splitlines(keepends=True), "conllu")) == [["I", "do", "n't", "."], ["Go"]]
+
+
+def test_conllu_plus_columns_are_read_by_name(tmp_path):
+    path = tmp_path / "plus.conllu"
+    path.write_text("# global.columns = ID FORM UPOS\n1\tdo\tAUX\n2\tit\tPRON\n")
+    assert pairs(read_sentences(str(path))) == [(["do", "it"], ["AUX", "PRON"])]
+    path.write_text("# global.columns = ID FORM LEMMA\n1\tdo\tdo\n")
+    with pytest.raises(DataError, match=r"plus.conllu, line 2: no UPOS column \(columns: ID FORM LEMMA\)"):
+        read_sentences(str(path))
+
+
+@pytest.mark.parametrize("bad_row, message", [
+    ("x\tb\tb\tX\t_\t_\t_\t_\t_\t_\n", r"CoNLL-U id 'x' is not a word number"),
+    ("4-2\tb\tb\tX\t_\t_\t_\t_\t_\t_\n", r"CoNLL-U id '4-2' is not a word number"),  # a range runs forwards
+    ("_\tb\tb\tX\t_\t_\t_\t_\t_\t_\n", r"CoNLL-U id '_' is not a word number"),
+    ("2\tb\tb\tX\n", r"CoNLL-U needs 10 tab-separated columns, found 4"),
+    ("2 b b X _ _ _ _ _ _\n", r"not a CoNLL-U row \(.*tabs"),  # space-separated: one column
+])
+def test_malformed_conllu_row_is_named_by_its_line(tmp_path, bad_row, message):
+    path = tmp_path / "bad.conllu"
+    path.write_text("# sent_id = 1\n" + _ud(1, "a") + "\n# sent_id = 2\n# text = a b\n" + _ud(1, "a") + bad_row + _ud(3, "c"))
+    with pytest.raises(DataError, match=rf"bad\.conllu, line 7: {message}") as error:
+        read_sentences(str(path))
+    assert "\n" not in str(error.value)
+    with pytest.raises(DataError, match=rf"<input>, line 7: {message}"):
+        list(iter_token_lists(path.read_text().splitlines(keepends=True), "conllu"))
+
+
+def test_conllu_without_blank_lines_is_read_in_bounded_pieces():
+    from seqtext.tagged import MAX_TOKENS
+
+    read = 0
+
+    def rows():
+        nonlocal read
+        for n in range(1, 3 * MAX_TOKENS):
+            read += 1
+            yield _ud(n, f"w{n}")
+
+    first = next(iter_token_lists(rows(), "conllu"))
+    assert first == [f"w{n}" for n in range(1, MAX_TOKENS + 1)] and read == MAX_TOKENS
+    pieces = list(iter_token_lists(rows(), "conllu"))
+    assert [len(p) for p in pieces] == [MAX_TOKENS, MAX_TOKENS, MAX_TOKENS - 1]

@@ -190,7 +190,8 @@ def test_cli_tag_formats(ner_dir, tmp_path):
     assert len(result.stdout.splitlines()) == 2
     result = runner.invoke(main, ["tag", "-", "-m", str(ner_dir), "--format", "jsonl"], input=text + "\n")
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert rows[0]["tokens"][-1] == "." and {"tokens", "tags", "entities"} <= set(rows[0])
+    assert len(rows) == 1 and rows[0]["text"] == text and rows[0]["tokens"][-1]["text"] == "."
+    assert {"text", "tokens", "spans", "sentences"} <= set(rows[0]) and len(rows[0]["sentences"]) == 2
     result = runner.invoke(main, ["tag", "-m", str(ner_dir), "--input-format", "tokens", "--format", "conll", "--tag-scheme", "bioes"], input="Peter Blackburn\n")
     assert result.exit_code == 0 and result.stdout.count("\t") == 2
     result = runner.invoke(main, ["tag", text, "-m", str(ner_dir), "--format", "html"])

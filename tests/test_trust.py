@@ -382,7 +382,7 @@ def test_overflowing_validation_loss_gives_infinite_perplexity():
     from seqtext.tokenizers import PAD, CharTokenizer
 
     tokenizer = CharTokenizer.train(["abcdef ghij"])
-    network = RecurrentLM(LMConfig(vocab_size=tokenizer.vocab_size, embedding_dim=8, hidden_size=16, num_layers=1))
+    network = RecurrentLM(LMConfig(vocab_size=tokenizer.vocab_size, embedding_dim=8, hidden_size=16, num_layers=1, dropout=0.1))
     with torch.no_grad():
         network.decoder.bias.zero_()
         network.decoder.bias[PAD] = 1e4  # never a target: every real token costs about 1e4 nats

@@ -1,0 +1,72 @@
+"""``train lm --backward``: the corpus read right to left, each document still framed <bos> ... <eos>,
+and a backward model that writes the text before its seed."""
+
+import numpy as np
+import pytest
+
+import seqtext
+from seqtext.configs import LMConfig, LMDataOptions, TrainConfig
+from seqtext.corpus import encode_documents, reverse_ids
+from seqtext.errors import SeqtextError, TrainingError
+from seqtext.lm_training import train_language_model
+from seqtext.tokenizers import BOS, EOS, CharTokenizer
+
+LINE = "the cat sat on the mat.\n"
+
+
+def test_reversed_stream_keeps_every_document_framed(tmp_path):
+    tokenizer = CharTokenizer.train(["abc xyz"])
+    pieces = [("abc", True, True), ("xy", True, False), ("z", False, True)]  # the second document comes in two pieces
+    forward = np.array(encode_documents(pieces, tokenizer, tmp_path / "f.bin"))
+    backward = np.array(encode_documents(pieces, tokenizer, tmp_path / "b.bin", backward=True))
+    enc = tokenizer.encode
+    assert forward.tolist() == [BOS, *enc("abc"), EOS, BOS, *enc("xyz"), EOS]
+    assert backward.tolist() == [BOS, *enc("zyx"), EOS, BOS, *enc("cba"), EOS]
+
+
+def test_reversing_in_small_chunks_matches_reversing_at_once(tmp_path):
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 50, size=10_001).astype(np.uint16)
+    path = tmp_path / "ids.bin"
+    ids.tofile(path)
+    got = np.array(reverse_ids(path, np.dtype(np.uint16), chunk=999))
+    expected = ids[::-1].copy()
+    expected[ids[::-1] == BOS], expected[ids[::-1] == EOS] = EOS, BOS
+    assert np.array_equal(got, expected)
+
+
+@pytest.fixture(scope="module")
+def backward_lm(tmp_path_factory):
+    corpus = tmp_path_factory.mktemp("corpus") / "cats.txt"
+    corpus.write_text(LINE * 400)
+    out = tmp_path_factory.mktemp("runs") / "backward"
+    return train_language_model(
+        [str(corpus)], out, LMConfig(vocab_size=0, embedding_dim=16, hidden_size=64, num_layers=1, dropout=0.0),
+        LMDataOptions(backward=True, batch_size=8, bptt=32, fresh_share=0.0),
+        TrainConfig(epochs=30, lr=1e-2, warmup_steps=5, progress=False),
+    ), out
+
+
+def test_a_backward_model_writes_what_comes_before_its_seed(backward_lm):
+    lm, out = backward_lm
+    reloaded = seqtext.load(out)
+    assert reloaded.backward and lm.backward
+    text = reloaded.generate("the mat.", max_length=15, temperature=0)[0].text
+    assert text.endswith("the cat sat on "), text
+    with pytest.raises(SeqtextError, match="right to left"):
+        next(reloaded.stream("the mat."))
+
+
+def test_a_backward_model_goes_on_backwards_and_a_forward_one_refuses_to_turn(backward_lm, tmp_path):
+    lm, out = backward_lm
+    corpus = tmp_path / "cats.txt"
+    corpus.write_text(LINE * 50)
+    train = TrainConfig(max_steps=2, warmup_steps=1, progress=False)
+    again = train_language_model([str(corpus)], tmp_path / "more", train=train, init_from=str(out))
+    assert again.backward
+    forward = train_language_model([str(corpus)], tmp_path / "forward", LMConfig(vocab_size=0, embedding_dim=8, hidden_size=8, num_layers=1),
+                                   LMDataOptions(batch_size=4, bptt=16), train)
+    assert not forward.backward
+    with pytest.raises(TrainingError, match="--backward"):
+        train_language_model([str(corpus)], tmp_path / "turned", data=LMDataOptions(backward=True), train=train,
+                             init_from=str(tmp_path / "forward"))
