@@ -113,15 +113,19 @@ def configs(params: dict, fields: dict[str, str]) -> tuple[dict[str, dict], dict
     return sections, given
 
 
-def relaunch_if_asked(nproc: int) -> None:
+def relaunch_if_asked(nproc: int, batch_size: int | None = None) -> None:
     """With ``--nproc N`` (and not already a worker), run this same command as N workers through
-    torch's elastic launcher and exit with their status."""
+    torch's elastic launcher and exit with their status. A ``batch_size`` that cannot be shared
+    among them is refused here, before anything is read or written."""
     import sys
 
     from seqtext import distributed
 
     if nproc <= 1 or distributed.launched():
         return
+    if batch_size is not None and batch_size % nproc:
+        raise click.BadParameter(f"{batch_size} does not divide among {nproc} processes; use a multiple of {nproc}",
+                                 param_hint="--batch-size")
     argv, skip = [], False
     for arg in sys.argv[1:]:
         if skip:

@@ -10,7 +10,7 @@ import click
 
 from seqtext.cli.options import FiniteFloat, configs, default, logger, relaunch_if_asked, trainer_options
 from seqtext.configs import (ClassifierConfig, ClassifierDataOptions, LMConfig, LMDataOptions, TaggerConfig, TaggerDataOptions,
-                             unit_default_help)
+                             LM_UNIT_DEFAULTS, unit_default_help)
 
 LM_FIELDS = {
     "val_fraction": "data.val_fraction", "text_column": "data.text_column", "tokenizer": "data.tokenizer",
@@ -104,7 +104,7 @@ def train_lm(files, val_file, init_from, **params):
     """
     if not files and not params["resume"]:
         raise click.UsageError("give at least one training file")
-    relaunch_if_asked(params.pop("nproc"))
+    relaunch_if_asked(params.pop("nproc"), None if params["resume"] else params["batch_size"] or LM_UNIT_DEFAULTS[params["tokenizer"]]["batch_size"])
     from seqtext.lm_training import train_language_model
     from seqtext.trainer import TrainConfig
 
@@ -146,7 +146,7 @@ def train_classifier_command(train_files, dev_file, **params):
     saved dataset; globs allowed). With --resume they may be left out."""
     if not train_files and not params["resume"]:
         raise click.UsageError("give a training file")
-    relaunch_if_asked(params.pop("nproc"))
+    relaunch_if_asked(params.pop("nproc"), None if params["resume"] else params["batch_size"])
     from seqtext.classifier_training import train_classifier
     from seqtext.trainer import TrainConfig
 
@@ -187,7 +187,7 @@ def train_tagger_command(train_files, dev_file, **params):
     globs allowed). With --resume they may be left out."""
     if not train_files and not params["resume"]:
         raise click.UsageError("give a training file")
-    relaunch_if_asked(params.pop("nproc"))
+    relaunch_if_asked(params.pop("nproc"), None if params["resume"] else params["batch_size"])
     from seqtext.tagger_training import train_tagger
     from seqtext.trainer import TrainConfig
 

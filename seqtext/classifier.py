@@ -137,11 +137,20 @@ class TextClassifier(modeldir.SavedModel):
             logits = self.network(ids.to(self.device), lengths).float()
         return (logits.sigmoid() if self.multi_label else logits.softmax(-1)).cpu()
 
-    def predict(self, texts: Iterable[str], batch_size: int = 256, threshold: float = 0.5) -> Iterator[Classification]:
-        """Yield a ``Classification`` per text, reading ``texts`` lazily in batches, so an input
-        of any length classifies in constant memory, in input order. ``label`` is the most
-        probable class (None for multi-label models, whose ``labels`` are those with probability
-        at least ``threshold``); ``probs`` the softmax (or per-label sigmoid) probabilities."""
+    def predict(self, texts, batch_size: int = 256, threshold: float = 0.5):
+        """A ``Classification`` for one text (a ``str``), a list of them for a list or tuple of
+        texts (as a tagger's ``predict``), and for any other iterable (a file, a generator) an
+        iterator that reads it lazily in batches, so input of any length classifies in constant
+        memory, in input order. ``label`` is the most probable class (None for multi-label
+        models, whose ``labels`` are those with probability at least ``threshold``); ``probs``
+        the softmax (or per-label sigmoid) probabilities."""
+        if isinstance(texts, str):
+            return self._predict_batch([texts], threshold)[0]
+        if isinstance(texts, (list, tuple)):
+            return list(self._predict_lazily(texts, batch_size, threshold))
+        return self._predict_lazily(texts, batch_size, threshold)
+
+    def _predict_lazily(self, texts: Iterable[str], batch_size: int, threshold: float) -> Iterator[Classification]:
         batch: list[str] = []
         for text in texts:
             batch.append(text)

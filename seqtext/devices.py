@@ -27,12 +27,12 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
     """The torch device for ``name``; a ConfigError naming it if it is not on this machine."""
     if isinstance(name, torch.device):
         name = str(name)
-    name = (name or "auto").strip().lower()
+    name = "auto" if name is None else name.strip().lower()
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
         return torch.device("mps") if _mps_available() else torch.device("cpu")
-    if name == "cpu":
+    if name in ("cpu", "cpu:0"):  # str(torch.device("cpu:0")) is "cpu:0"
         return torch.device("cpu")
     if name == "mps":
         if not _mps_available():

@@ -181,12 +181,21 @@ class SequenceTagger(modeldir.SavedModel):
             decoded = self.network.decode(batch).cpu().tolist()
         return [row[: len(s)] for row, s in zip(decoded, sentences)]
 
+    def _output_scheme(self, scheme: str | None) -> str:
+        """``scheme`` checked (a span scheme a span model can write), or the training data's."""
+        if scheme is None or scheme == self.scheme:
+            return self.scheme
+        if scheme not in ("iob1", "bio", "bioes") or not self.spans:
+            can = "iob1, bio or bioes" if self.spans else "none: its tags are not spans"
+            raise SeqtextError(f"unknown tag scheme {scheme!r} for this model: use {can}")
+        return scheme
+
     def tag(self, sentences: list[list[str]], scheme: str | None = None, batch_size: int = 64) -> list[list[str]]:
         """Tags for each token list, in ``scheme`` (default: the training data's scheme).
         Sentences are sorted by length into batches and returned in input order. Raw text
         goes to ``predict``; a list of strings here is refused, never read as characters."""
         _check_token_lists(sentences, "tag")
-        scheme = scheme or self.scheme
+        scheme = self._output_scheme(scheme)
         results: list[list[str]] = [[] for _ in sentences]
         for chunk in _length_batches(sentences, batch_size):
             for i, ids in zip(chunk, self.predict_ids([sentences[i] for i in chunk])):
@@ -195,7 +204,7 @@ class SequenceTagger(modeldir.SavedModel):
 
     def entities(self, tags: list[str], scheme: str | None = None) -> list[tuple[str, int, int]]:
         """Entity spans ``(type, start, end)`` of ``tags`` (in ``scheme``, default the model's)."""
-        return to_spans(tags, scheme or self.scheme) if self.spans else []
+        return to_spans(tags, self._output_scheme(scheme)) if self.spans else []
 
     # -- predictions with offsets and probabilities ---------------------------------------------
     def predict(self, text: str | list[str], scheme: str | None = None, batch_size: int = 64):
@@ -243,7 +252,7 @@ class SequenceTagger(modeldir.SavedModel):
     def _assemble(self, texts: list[str], offsets: list[list], scheme: str | None, batch_size: int) -> list[TaggedDocument]:
         """Documents from texts and their sentences' token offsets: every sentence of every text
         tagged in length-sorted batches, then put back in place."""
-        scheme = (scheme or self.scheme) if self.spans else "none"
+        scheme = self._output_scheme(scheme) if self.spans else "none"
         sentences = [[text[a:b] for a, b in tokens] for text, pieces in zip(texts, offsets) for _, _, tokens in pieces]
         scored = self.score_sentences(sentences, batch_size)
         documents, index = [], 0

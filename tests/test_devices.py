@@ -44,3 +44,14 @@ def test_model_moves_and_keeps_its_outputs(tiny_lm_dir):
     before = lm.generate("ROMEO:", max_length=20, temperature=0.0)[0]["text"]
     assert lm.to("auto") is lm
     assert lm.generate("ROMEO:", max_length=20, temperature=0.0)[0]["text"] == before
+
+
+def test_an_empty_device_name_is_refused_and_cpu_0_is_the_cpu():
+    import torch
+
+    from seqtext.devices import resolve_device
+    from seqtext.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--device ''"):
+        resolve_device("")
+    assert resolve_device(torch.device("cpu:0")) == torch.device("cpu")

@@ -74,5 +74,7 @@ def test_global_batch_must_divide_among_processes(corpus, tmp_path):
     args = [sys.executable, "-m", "seqtext.cli.main", "train", "lm", str(corpus), "-o", str(tmp_path / "odd"),
             "--max-steps", "2", "--nproc", "2", *TINY_LM[:8], "--batch-size", "7", "--quiet"]
     result = subprocess.run(args, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
-    assert result.returncode == 1
-    assert "Error: --batch-size 7 does not divide among 2 processes" in result.stderr
+    assert result.returncode == 2  # a usage error, found before anything is read or written
+    assert "Invalid value for --batch-size: 7 does not divide among 2 processes" in result.stderr
+    assert not (tmp_path / "odd").exists()
+

@@ -313,3 +313,28 @@ def test_progress_bar_goes_to_stderr_only(tmp_path):
     assert classified.exit_code == 0 and len(classified.stdout.splitlines()) == 2 and "100%" in classified.stderr
     both = CliRunner().invoke(main, ["tag", "text", "--input", str(source)])
     assert both.exit_code == 1 and "not both" in both.stderr
+
+
+def test_classifier_predict_takes_one_text_a_list_or_a_stream():
+    import seqtext
+
+    model = seqtext.load("sentiment")
+    one = model.predict("a gorgeous, witty, seductive movie.")
+    assert one.text == "a gorgeous, witty, seductive movie." and one.label == "positive"  # never read letter by letter
+    many = model.predict(["a gorgeous, witty, seductive movie.", "a dull, lifeless mess."])
+    assert isinstance(many, list) and [r.label for r in many] == ["positive", "negative"]
+    lazy = model.predict(iter(["a dull, lifeless mess."]))
+    assert not isinstance(lazy, list) and [r.label for r in lazy] == ["negative"]
+
+
+def test_an_unknown_output_scheme_is_refused():
+    import seqtext
+    from seqtext.errors import SeqtextError
+
+    ner, pos = seqtext.load("ner"), seqtext.load("pos")
+    assert [t.tag for t in ner.predict("Paris", scheme="bioes").tokens] == ["S-LOC"]
+    with pytest.raises(SeqtextError, match="unknown tag scheme 'foo'"):
+        ner.predict("Paris", scheme="foo")
+    with pytest.raises(SeqtextError, match="not spans"):
+        pos.tag([["a"]], scheme="bio")
+    assert pos.tag([["a"]], scheme=pos.scheme) == pos.tag([["a"]])

@@ -243,6 +243,15 @@ def test_text_longer_than_max_text_is_413_naming_the_text(models):
         assert seed.status_code == 413
 
 
+def test_more_texts_than_max_texts_is_413(models):
+    with serving(models, max_texts=3) as client:
+        assert client.post("/classify", json={"texts": ["fine"] * 3}).status_code == 200
+        over = client.post("/classify", json={"texts": ["fine"] * 4})
+        assert over.status_code == 413 and "--max-texts" in over.json()["detail"]
+        tokens = client.post("/tag", json={"tokens": [["a"]] * 4})
+        assert tokens.status_code == 413 and tokens.json()["detail"].startswith("tokens has 4 items")
+
+
 def test_max_length_is_capped_by_the_server(models):
     with serving(models, max_length=20) as client:
         over = client.post("/generate", json={"text": "ROMEO:", "max_length": 21})
@@ -302,11 +311,13 @@ def test_requests_waiting_for_a_model_are_batched(models):
 
     classifier.predict = counting
     try:
-        with serving(models, names=("sentiment",)) as client:
+        with serving(models, names=("sentiment",), max_texts=3000) as client:
             answers = {}
             first = threading.Thread(target=lambda: answers.setdefault("big", client.post("/classify", json={"texts": [POSITIVE] * 3000})))
             first.start()
+            deadline = time.monotonic() + 60
             while client.get("/health").json()["in_progress"] < 1:
+                assert time.monotonic() < deadline, "the big request never started"
                 time.sleep(0.002)
             texts = [f"{word} film" for word in ("a fine", "an awful", "a lovely", "a boring", "a great", "a dull")]
             small = [threading.Thread(target=lambda t=t: answers.setdefault(t, client.post("/classify", json={"text": t}))) for t in texts]

@@ -79,7 +79,7 @@ def create_app(models: dict[str, object], settings: ServeSettings | None = None)
     @app.get("/models", summary="The served models and the server's limits")
     async def list_models() -> dict:
         return {"models": [m.describe() for m in served], "limits": {
-            "max_body": settings.max_body, "max_text": settings.max_text, "max_length": settings.max_length,
+            "max_body": settings.max_body, "max_text": settings.max_text, "max_texts": settings.max_texts, "max_length": settings.max_length,
             "default_length": settings.default_length, "max_concurrency": settings.max_concurrency, "timeout": settings.timeout}}
 
     @app.post("/tag", summary="Tokens with tags, entities or chunks as character spans, sentences",
@@ -156,7 +156,10 @@ async def _batched(target: ServedModel, items: list, key: tuple, run, gate: Gate
 
 def _check_texts(texts: list[str], settings: ServeSettings, field: str) -> None:
     """413 for a text longer than ``--max-text`` characters, naming the field (``text``,
-    ``texts[3]``, ``stop[0]``)."""
+    ``texts[3]``, ``stop[0]``); 413 for more than ``--max-texts`` texts in one request."""
+    if field in ("texts", "tokens") and len(texts) > settings.max_texts:
+        raise RequestError(413, f"{field} has {len(texts):,} items; this server takes at most {settings.max_texts:,} "
+                                f"per request (--max-texts)")
     for index, text in enumerate(texts):
         if len(text) > settings.max_text:
             where = field if field == "text" else f"{field}[{index}]"

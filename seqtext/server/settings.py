@@ -18,13 +18,14 @@ MAX_BEAM = 64  # as `seqtext generate --beam-size`
 class ServeSettings:
     max_body: int = 1 << 20  # bytes of one request body; beyond it 413, counted while reading
     max_text: int = 100_000  # characters of one text (or seed); beyond it 413
+    max_texts: int = 1000  # texts (or token lists) in one request; beyond it 413, so one request cannot hold a model for long
     max_length: int = 1000  # most tokens one /generate request may ask for; beyond it 422
     max_concurrency: int = 64  # requests in the server at once, computing or queued; beyond it 503
     timeout: float = 30.0  # seconds one request may take; beyond it 504
     batch_size: int = 64  # texts a model tags or classifies together, from one request or several
 
     def __post_init__(self):
-        checks.positive_ints(self, "max_body", "max_text", "max_length", "max_concurrency", "batch_size")
+        checks.positive_ints(self, "max_body", "max_text", "max_texts", "max_length", "max_concurrency", "batch_size")
         if not isinstance(self.timeout, (int, float)) or not math.isfinite(self.timeout) or self.timeout <= 0:
             raise ConfigError(f"timeout must be a positive number of seconds, not {self.timeout!r}")
 
