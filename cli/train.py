@@ -10,7 +10,7 @@ import click
 
 from seqtext.cli.options import FiniteFloat, configs, default, logger, relaunch_if_asked, trainer_options
 from seqtext.configs import (ClassifierConfig, ClassifierDataOptions, LMConfig, LMDataOptions, TaggerConfig, TaggerDataOptions,
-                             LM_UNIT_DEFAULTS, unit_default_help)
+                             LABELLED_FORMATS, LM_UNIT_DEFAULTS, TAGGED_FORMATS, unit_default_help)
 
 LM_FIELDS = {
     "val_fraction": "data.val_fraction", "text_column": "data.text_column", "tokenizer": "data.tokenizer",
@@ -29,7 +29,7 @@ CLASSIFIER_FIELDS = {
     "lowercase": "data.lowercase", "max_tokens": "data.max_tokens", "cell": "model.cell", "layers": "model.num_layers",
     "hidden": "model.hidden_size", "embedding_dim": "model.embedding_dim", "dropout": "model.dropout",
     "pooling": "model.pooling", "batch_size": "data.batch_size", "class_weights": "data.class_weights",
-    "embeddings": "data.embeddings",
+    "embeddings": "data.embeddings", "pretrained_lm": "data.pretrained_lms", "lm_finetune_epochs": "data.lm_finetune_epochs",
 }
 
 TAGGER_FIELDS = {
@@ -39,6 +39,7 @@ TAGGER_FIELDS = {
     "cell": "model.cell", "layers": "model.num_layers", "hidden": "model.hidden_size", "word_dim": "model.word_dim",
     "char_dim": "model.char_dim", "char_hidden": "model.char_hidden", "dropout": "model.dropout",
     "word_dropout": "data.word_dropout", "min_freq": "data.min_freq", "batch_size": "data.batch_size",
+    "pretrained_lm": "data.pretrained_lms",
 }
 
 
@@ -121,7 +122,7 @@ def train_lm(files, val_file, init_from, **params):
 @click.argument("train_files", nargs=-1)
 @click.option("--dev", "dev_file", default=None, help="Dev file for choosing the best epoch; without it the last --dev-fraction of the training examples.")
 @click.option("--dev-fraction", type=FiniteFloat(0, 1, min_open=True, max_open=True), default=default(ClassifierDataOptions, "dev_fraction"), help="Share of the training examples held out when no --dev is given.")
-@click.option("--format", "fmt", type=click.Choice(["auto", "csv", "tsv", "jsonl", "fasttext", "label-text", "disk"]), default=default(ClassifierDataOptions, "format"), help="Input format; auto guesses from the name and first line.")
+@click.option("--format", "fmt", type=click.Choice(LABELLED_FORMATS), default=default(ClassifierDataOptions, "format"), help="Input format; auto guesses from the name and first line; disk: a folder written by save_to_disk.")
 @click.option("--text-column", default=default(ClassifierDataOptions, "text_column"), help="Text column (CSV/TSV/JSONL/saved dataset).")
 @click.option("--label-column", default=default(ClassifierDataOptions, "label_column"), help="Label column (CSV/TSV/JSONL/saved dataset).")
 @click.option("--label-names", default=None, callback=lambda ctx, param, value: _parse_label_names(value), help="Rename labels, e.g. '0=negative,1=positive'.")
@@ -140,6 +141,8 @@ def train_lm(files, val_file, init_from, **params):
 @click.option("--batch-size", type=click.IntRange(1), default=default(ClassifierDataOptions, "batch_size"), help="Texts per batch (bucketed by length).")
 @click.option("--class-weights", type=click.Choice(["none", "balanced"]), default=default(ClassifierDataOptions, "class_weights"), help="Weight classes by inverse frequency for unbalanced data.")
 @click.option("--embeddings", type=click.Path(exists=True, dir_okay=False), default=None, help="Pretrained word vectors (word2vec text or GloVe) for the word tokenizer; nothing is downloaded.")
+@click.option("--pretrained-lm", "pretrained_lm", multiple=True, metavar="MODEL", help="ULMFiT: start the encoder from this language model (directory or name; repeatable: a forward and a --backward one), with its tokenizer and shape; it is fine-tuned on the training texts first, then the classifier trains with gradual unfreezing and discriminative learning rates.")
+@click.option("--lm-finetune-epochs", type=click.IntRange(0), default=default(ClassifierDataOptions, "lm_finetune_epochs"), help="--pretrained-lm: epochs of fine-tuning each language model on the training texts, into OUTPUT/lm-finetuned (0: none).")
 @trainer_options
 def train_classifier_command(train_files, dev_file, **params):
     """Train a text classifier on TRAIN_FILES (CSV/TSV, JSONL, fastText, 'label text' lines or a
@@ -163,12 +166,13 @@ def train_classifier_command(train_files, dev_file, **params):
 @click.argument("train_files", nargs=-1)
 @click.option("--dev", "dev_file", default=None, help="Dev file for choosing the best epoch; without it the last --dev-fraction of the training sentences.")
 @click.option("--dev-fraction", type=FiniteFloat(0, 1, min_open=True, max_open=True), default=default(TaggerDataOptions, "dev_fraction"), help="Share of the training sentences held out when no --dev is given.")
-@click.option("--format", "fmt", type=click.Choice(["auto", "conll", "conllu", "jsonl"]), default=default(TaggerDataOptions, "format"), help="Input format; auto goes by the file name (.conllu, .jsonl, else CoNLL).")
+@click.option("--format", "fmt", type=click.Choice(("auto",) + TAGGED_FORMATS), default=default(TaggerDataOptions, "format"), help="Input format; auto goes by the file name (.conllu, .jsonl, .parquet, a save_to_disk folder, else CoNLL); datasets give tokens and tags columns.")
 @click.option("--word-column", type=int, default=default(TaggerDataOptions, "word_column"), help="CoNLL: column of the words.")
-@click.option("--tag-column", default=default(TaggerDataOptions, "tag_column"), help="CoNLL: column of the tags (negative counts from the end); CoNLL-U: upos or xpos.")
+@click.option("--tag-column", default=default(TaggerDataOptions, "tag_column"), help="CoNLL: column of the tags (negative counts from the end); CoNLL-U: upos or xpos; JSONL, Parquet and saved datasets: the column of tag lists (default tags, e.g. ner_tags; ClassLabel numbers are read as their names).")
 @click.option("--tag-scheme", type=click.Choice(["auto", "iob1", "bio", "bioes", "none"]), default=default(TaggerDataOptions, "tag_scheme"), help="Scheme of the tags in the files.")
 @click.option("--train-scheme", type=click.Choice(["bioes", "bio"]), default=default(TaggerDataOptions, "train_scheme"), help="Scheme span tags are learnt in.")
 @click.option("--embeddings", type=click.Path(exists=True, dir_okay=False), default=None, help="Pretrained word vectors (word2vec text or GloVe); nothing is downloaded.")
+@click.option("--pretrained-lm", "pretrained_lm", multiple=True, metavar="MODEL", help="A character language model (directory or name; repeatable, e.g. a forward and a --backward one) whose states at each word's boundaries become word features (contextual string embeddings); frozen and saved inside the tagger.")
 @click.option("--char-encoder", type=click.Choice(["lstm", "cnn", "none"]), default=default(TaggerConfig, "char_encoder"), help="Character features of each word.")
 @click.option("--decoder", type=click.Choice(["crf", "softmax"]), default=default(TaggerConfig, "decoder"), help="Output layer.")
 @click.option("--cell", type=click.Choice(["lstm", "gru", "rnn"]), default=default(TaggerConfig, "cell"), help="Recurrent cell.")
@@ -198,3 +202,8 @@ def train_tagger_command(train_files, dev_file, **params):
         overwrite=params["overwrite"], given=given, log=logger(params),
     )
     _finish("f1" if tagger.spans else "accuracy", tagger, params["output"])
+
+
+from seqtext.cli.embeddings import embeddings as _embeddings  # noqa: E402  (its own module; registered here)
+
+train.add_command(_embeddings)

@@ -16,9 +16,9 @@ from seqtext import devices, modeldir
 from seqtext.configs import POOLINGS, ClassifierConfig
 from seqtext.errors import SeqtextError
 from seqtext.lm import CELLS
+from seqtext.ngrams import NgramLinear
 from seqtext.results import Classification
-from seqtext.tokenizers import PAD, Tokenizer
-
+from seqtext.tokenizers import BOS, EOS, PAD, Tokenizer
 
 
 class RecurrentClassifier(nn.Module):
@@ -51,6 +51,8 @@ class RecurrentClassifier(nn.Module):
         self.head = nn.Sequential(
             nn.Linear(states, config.mlp_hidden), nn.ReLU(), nn.Dropout(config.dropout), nn.Linear(config.mlp_hidden, config.num_classes)
         )
+        # The linear path over unigrams and hashed bigrams (seqtext.ngrams), its logits added to the head's.
+        self.ngrams = NgramLinear(config.vocab_size, config.ngram_buckets, config.num_classes) if config.ngram_buckets else None
 
     def encode(self, embedded: torch.Tensor, lengths: torch.Tensor):
         """(B, T, E), (B,) -> pooled (B, 2H), attention weights (B, T) or None."""
@@ -76,8 +78,136 @@ class RecurrentClassifier(nn.Module):
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """ids (B, T) padded with <pad>, lengths (B,) -> logits (B, C)."""
+        recurrent, ngrams = self.scores(ids, lengths)
+        return recurrent if ngrams is None else self.ngrams.combine(recurrent, ngrams)
+
+    def scores(self, ids: torch.Tensor, lengths: torch.Tensor):
+        """The recurrent part's logits (B, C) and the n-gram path's (B, C, or None without one):
+        ``forward`` combines them (``NgramLinear.combine``); training gives each its own loss."""
         pooled, _ = self.encode(self.embedding(ids), lengths)
-        return self.head(pooled)
+        return self.head(pooled), None if self.ngrams is None else self.ngrams(ids, lengths)
+
+
+DISCRIMINATIVE_FACTOR = 2.6  # ULMFiT: each layer group trains at the learning rate of the one above / 2.6
+
+
+def reverse_within(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """(B, T) -> each row's first ``lengths[b]`` entries in reverse order (the rest unchanged)."""
+    steps = torch.arange(ids.size(1), device=ids.device)[None, :]
+    lengths = lengths.to(ids.device)[:, None]
+    index = torch.where(steps < lengths, lengths - 1 - steps, steps)
+    return ids.gather(1, index)
+
+
+class BatchNorm(nn.BatchNorm1d):
+    """``BatchNorm1d`` that normalises a training batch of one example with its running
+    statistics (a batch of one has no spread; an epoch's last batch can be that small)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and x.size(0) == 1:
+            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+        return super().forward(x)
+
+
+class LMEncoder(nn.Module):
+    """A language model's embedding and recurrent stack (unidirectional, the LM's cell), with
+    the same parameter names as ``RecurrentLM``'s, so its weights copy over as they are."""
+
+    def __init__(self, config: ClassifierConfig):
+        super().__init__()
+        self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim)
+        self.rnn = CELLS[config.cell](config.embedding_dim, config.hidden_size, config.num_layers, batch_first=True,
+                                      dropout=config.dropout if config.num_layers > 1 else 0.0)
+
+
+class LMClassifier(nn.Module):
+    """ULMFiT's classifier (Howard and Ruder 2018): for each direction an ``LMEncoder`` reads
+    the text framed ``<bos> ... <eos>`` (reversed for "backward", as a backward LM was trained),
+    its top-layer states are pooled by concatenating the last state, the max and the mean over
+    time, the directions' pooled vectors are concatenated, and an MLP with batch normalisation
+    gives the logits. The normalisation matters: a language model's pooled states differ little
+    from one text to the next (a standard deviation of 0.04 around a large common part for a
+    character LM), and without it the head does not learn at all in its frozen first epoch.
+
+    Parameters come in layer groups for gradual unfreezing and discriminative learning rates
+    (``layer_groups``): the head, then each recurrent layer from the top, then the embeddings.
+    """
+
+    def __init__(self, config: ClassifierConfig):
+        super().__init__()
+        if config.encoder != "lm":
+            raise SeqtextError(f"LMClassifier needs encoder 'lm', not {config.encoder!r}")
+        self.config = config
+        self.backward = [direction == "backward" for direction in config.directions]
+        self.encoders = nn.ModuleList(LMEncoder(config) for _ in config.directions)
+        self.dropout = nn.Dropout(config.dropout)
+        features = 3 * config.hidden_size * len(self.encoders)
+        self.head = nn.Sequential(
+            BatchNorm(features), nn.Dropout(config.dropout), nn.Linear(features, config.mlp_hidden), nn.ReLU(),
+            BatchNorm(config.mlp_hidden), nn.Dropout(config.dropout), nn.Linear(config.mlp_hidden, config.num_classes),
+        )
+
+    def load_language_models(self, networks: list) -> None:
+        """Copy each ``RecurrentLM``'s embedding and recurrent weights into its encoder."""
+        for encoder, lm in zip(self.encoders, networks):
+            encoder.embedding.load_state_dict(lm.embedding.state_dict())
+            encoder.rnn.load_state_dict(lm.rnn.state_dict())
+
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        """Parameters from the top down: the head, recurrent layer L-1 of every encoder, ...,
+        layer 0, the embeddings."""
+        groups = [list(self.head.parameters())]
+        for layer in reversed(range(self.config.num_layers)):
+            groups.append([param for encoder in self.encoders for name, param in encoder.rnn.named_parameters()
+                           if name.endswith(f"_l{layer}")])
+        groups.append([encoder.embedding.weight for encoder in self.encoders])
+        return groups
+
+    def features(self, ids: torch.Tensor, lengths: torch.Tensor, embedded: list | None = None) -> torch.Tensor:
+        """ids (B, T) padded with <pad>, lengths (B,) -> pooled features (B, 3H x directions).
+        With a list for ``embedded``, each encoder's embedded input (B, T + 2, E) is added to
+        it as a leaf that keeps its gradient (for ``explain``)."""
+        mask = torch.arange(ids.size(1), device=ids.device)[None, :] < lengths.to(ids.device)[:, None]
+        tokens = ((ids != PAD) & mask).sum(1)  # an empty text (one <pad>) has none
+        rows = torch.arange(ids.size(0), device=ids.device)
+        pooled = []
+        for encoder, backward in zip(self.encoders, self.backward):
+            framed = torch.full((ids.size(0), ids.size(1) + 2), PAD, dtype=ids.dtype, device=ids.device)
+            framed[:, 1:-1] = (reverse_within(ids, tokens) if backward else ids).masked_fill(~mask, PAD)
+            framed[:, 0] = BOS
+            framed[rows, tokens + 1] = EOS
+            x = encoder.embedding(framed)  # (B, T + 2, E)
+            if embedded is not None:
+                x = x.detach().requires_grad_(True)
+                embedded.append(x)
+            steps = (tokens + 2).cpu()
+            packed = pack_padded_sequence(self.dropout(x), steps, batch_first=True, enforce_sorted=False)
+            out, _ = pad_packed_sequence(encoder.rnn(packed)[0], batch_first=True, total_length=framed.size(1))  # (B, T + 2, H)
+            valid = (torch.arange(out.size(1), device=out.device)[None, :] < (tokens + 2)[:, None])[..., None]
+            last = out[rows, tokens + 1]
+            biggest = out.masked_fill(~valid, float("-inf")).max(1).values
+            mean = (out * valid).sum(1) / (tokens + 2)[:, None].to(out.dtype)
+            pooled += [last, biggest, mean]
+        return torch.cat(pooled, dim=-1)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """ids (B, T) padded with <pad>, lengths (B,) -> logits (B, C)."""
+        return self.head(self.features(ids, lengths))
+
+    def token_scores(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Gradient x input on every encoder's embeddings for the predicted class, summed over
+        the encoders at each token of the text: (B, T) for ``explain``."""
+        embedded: list = []
+        logits = self.head(self.features(ids, lengths, embedded))
+        logits.gather(1, logits.argmax(-1, keepdim=True)).sum().backward()
+        self.zero_grad(set_to_none=True)  # only the inputs' gradients were wanted
+        mask = torch.arange(ids.size(1), device=ids.device)[None, :] < lengths.to(ids.device)[:, None]
+        tokens = ((ids != PAD) & mask).sum(1)
+        scores = torch.zeros(ids.shape, device=ids.device)
+        for x, backward in zip(embedded, self.backward):
+            framed = (x.grad * x).sum(-1)[:, 1:-1]  # (B, T): the text's tokens, in the order read
+            scores += reverse_within(framed, tokens) if backward else framed
+        return scores
 
 
 def pad_batch(sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -94,7 +224,7 @@ class TextClassifier(modeldir.SavedModel):
 
     kind = "classifier"
 
-    def __init__(self, network: RecurrentClassifier, tokenizer: Tokenizer, labels: list[str], max_tokens: int = 512,
+    def __init__(self, network: RecurrentClassifier | LMClassifier, tokenizer: Tokenizer, labels: list[str], max_tokens: int = 512,
                  metrics: dict | None = None, info: dict | None = None, label_aliases: dict | None = None):
         self.network = network.eval()
         self.tokenizer = tokenizer
@@ -116,7 +246,10 @@ class TextClassifier(modeldir.SavedModel):
     @classmethod
     def from_directory(cls, directory: Path, config: dict) -> "TextClassifier":
         config = modeldir.check_config(directory, config, expected_kind=cls.kind)
-        network = modeldir.build_network(RecurrentClassifier, ClassifierConfig, directory, config)
+        if "ngram_buckets" not in config["model"]:  # saved before n-gram features: none
+            config = {**config, "model": {**config["model"], "ngram_buckets": 0}}
+        network_cls = LMClassifier if config["model"].get("encoder") == "lm" else RecurrentClassifier
+        network = modeldir.build_network(network_cls, ClassifierConfig, directory, config)
         tokenizer = modeldir.load_parts(directory, config, network)
         return cls(network, tokenizer, config["labels"], config.get("max_tokens", 512), modeldir.read_metrics(directory),
                    config.get("info", {}), config.get("label_aliases"))
@@ -181,6 +314,8 @@ class TextClassifier(modeldir.SavedModel):
         pieces = self.tokenizer.pieces(text)[: len(ids)]
         batch, lengths = pad_batch([ids])
         self.network.eval()
+        if isinstance(self.network, LMClassifier):
+            return list(zip(pieces, self.network.token_scores(batch.to(self.device), lengths)[0].cpu().tolist()))
         embedded = self.network.embedding(batch.to(self.device)).detach().requires_grad_(True)
         pooled, weights = self.network.encode(embedded, lengths)
         if weights is not None:

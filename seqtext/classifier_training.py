@@ -1,8 +1,17 @@
 """Training a text classifier with the shared trainer: labelled examples -> tokenizer and label
-list -> length-bucketed batches -> cross-entropy (or binary cross-entropy for multi-label)."""
+list -> length-bucketed batches -> cross-entropy (or binary cross-entropy for multi-label).
+
+With ``pretrained_lms`` (``--pretrained-lm``) it is ULMFiT (Howard and Ruder 2018): each
+language model is first fine-tuned on the training texts (never the dev texts) into
+``OUTPUT/lm-finetuned`` (``lm-finetuned-backward`` for a backward one), then the classifier's
+encoders start from those weights and train with gradual unfreezing (the head alone in the
+first epoch, one more layer group from the top each epoch after) and discriminative learning
+rates (each group below the head at the rate of the one above / 2.6).
+"""
 
 from __future__ import annotations
 
+import json
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -11,18 +20,27 @@ import torch
 
 from seqtext.baselines import tfidf_logistic_regression
 from seqtext.batching import BucketedTask
-from seqtext.classifier import ClassifierConfig, RecurrentClassifier, TextClassifier, class_weights, classification_loss, pad_batch
-from seqtext.errors import DataError, SeqtextWarning
+from seqtext.classifier import (DISCRIMINATIVE_FACTOR, ClassifierConfig, LMClassifier, RecurrentClassifier, TextClassifier,
+                                class_weights, classification_loss, pad_batch)
+from seqtext.errors import ConfigError, DataError, ModelError, SeqtextWarning, TrainingError
 from seqtext.configs import ClassifierDataOptions
 from seqtext.labelled import read_examples
+from seqtext.ngrams import choose_recurrent_weight, default_buckets
 from seqtext.tokenizers import load_tokenizer, train_tokenizer
 from seqtext.vectors import init_embedding, read_vectors
-from seqtext.trainer import TrainConfig, Trainer
+from seqtext.registry import load as load_model, resolve as resolve_model
+from seqtext.trainer import CHECKPOINT_FILE, TrainConfig, Trainer
 from seqtext.evaluation import evaluate_classifier
 from seqtext.resources import check_network_fits
 from seqtext import distributed
 from seqtext.devices import resolve_device
 from seqtext.runs import Run, dev_split, names, publish_run, prepare_run, record_baseline, save_run, settle_options
+
+FINETUNED_DIRS = {"forward": "lm-finetuned", "backward": "lm-finetuned-backward"}
+FINETUNE_TEXT = Path("data") / "lm-finetune.jsonl"  # the training texts, one document each
+# What a language model decides for the classifier built on it: options that cannot be given with it.
+LM_DECIDED = ("data.tokenizer", "data.vocab_size", "data.min_freq", "data.max_vocab", "data.lowercase", "data.embeddings",
+              "model.cell", "model.num_layers", "model.hidden_size", "model.embedding_dim", "model.pooling")
 
 class ClassifierTask(BucketedTask):
     def __init__(self, model: TextClassifier, train_ids, train_labels, dev_examples, data: ClassifierDataOptions, seed: int):
@@ -54,15 +72,121 @@ class ClassifierTask(BucketedTask):
         indices, counts = batch
         device = self.model.device
         ids, lengths = pad_batch([self.ids[i] for i in indices])
-        logits = self.network(ids.to(device), lengths).float()
         weights = None if self.weights is None else self.weights.to(device)
-        loss = classification_loss(logits, self.target_tensor(indices).to(device), self.network.config.multi_label, weights)
+        targets = self.target_tensor(indices).to(device)
+
+        def criterion(logits):
+            return classification_loss(logits.float(), targets, self.network.config.multi_label, weights)
+
+        ngrams = getattr(self.network, "ngrams", None)
+        if ngrams is None:
+            loss = criterion(self.network(ids.to(device), lengths))
+        else:  # each part's loss and the n-gram path's L2 term (seqtext.ngrams)
+            loss = ngrams.training_loss(*self.network.scores(ids.to(device), lengths), criterion, len(self.ids))
         return (loss * len(indices), len(indices)) if counts else (loss * 0.0, 0)
 
     def evaluate(self) -> dict:
+        chosen = {}
+        if getattr(self.network, "ngrams", None) is not None:  # how much the network counts beside the n-gram path
+            chosen["recurrent_weight"] = choose_recurrent_weight(self.model, self.dev)
         report = evaluate_classifier(self.model, self.dev)
         score = report["micro_f1"] if self.model.multi_label else report["accuracy"]
-        return {"score": score, "accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}
+        return {"score": score, "accuracy": report["accuracy"], "macro_f1": report["macro_f1"], **chosen}
+
+
+class LMClassifierTask(ClassifierTask):
+    """ULMFiT's schedule on an ``LMClassifier``: layer group k from the top (the head is 0)
+    trains from epoch k + 1 on, at the learning rate / 2.6^k. Which groups train follows from
+    the epoch alone, so a resumed run freezes what the interrupted one had frozen."""
+
+    def lr_groups(self):
+        return [(params, DISCRIMINATIVE_FACTOR ** -depth) for depth, params in enumerate(self.network.layer_groups())]
+
+    def on_epoch_start(self, epoch: int) -> None:
+        for depth, params in enumerate(self.network.layer_groups()):
+            for param in params:
+                param.requires_grad_(depth <= epoch)
+
+
+def load_pretrained_lms(names_or_paths: list[str]) -> list:
+    """The language models ``--pretrained-lm`` names, checked to make one classifier: at most
+    one forward and one backward model, with the same tokenizer and network shape."""
+    lms = []
+    for name in names_or_paths:
+        try:
+            lm = load_model(resolve_model(name), device="cpu")
+        except ModelError as err:
+            raise ModelError(f"--pretrained-lm: {err}") from None
+        if lm.kind != "language_model":
+            raise ConfigError(f"--pretrained-lm {name}: a {lm.kind}, not a language model (train one with `seqtext train lm`)")
+        lms.append(lm)
+    directions = [_direction(lm) for lm in lms]
+    if len(set(directions)) != len(directions):
+        raise ConfigError(f"--pretrained-lm: give at most one forward and one backward language model, not {len(lms)} "
+                          f"{directions[0]} ones")
+    first = lms[0]
+    for name, lm in zip(names_or_paths[1:], lms[1:]):
+        if _tokenizer_identity(lm.tokenizer) != _tokenizer_identity(first.tokenizer):
+            raise ConfigError(f"--pretrained-lm {name}: its tokenizer differs from {names_or_paths[0]}'s; "
+                              f"train both language models with the same --tokenizer on the same text")
+        if _shape(lm.network.config) != _shape(first.network.config):
+            raise ConfigError(f"--pretrained-lm {name}: its network ({_shape(lm.network.config)}) differs from "
+                              f"{names_or_paths[0]}'s ({_shape(first.network.config)}); give both the same --cell, --layers, "
+                              f"--hidden and --embedding-dim")
+    return lms
+
+
+def _direction(lm) -> str:
+    return "backward" if lm.backward else "forward"
+
+
+def _shape(config) -> dict:
+    return {"cell": config.cell, "num_layers": config.num_layers, "hidden_size": config.hidden_size,
+            "embedding_dim": config.embedding_dim}
+
+
+def _tokenizer_identity(tokenizer) -> tuple:
+    return (tokenizer.kind, getattr(tokenizer, "itos", None), getattr(tokenizer, "split_mode", None),
+            getattr(tokenizer, "lowercase", None), getattr(tokenizer, "model_proto", None))
+
+
+def finetune_language_models(out_dir: Path, run: Run, texts: list[str], data: ClassifierDataOptions, train: TrainConfig,
+                             log) -> list:
+    """ULMFiT's second stage: each pretrained language model of the run trained on ``texts``
+    (one document each, so every text is framed <bos> ... <eos> as the classifier reads it) for
+    ``data.lm_finetune_epochs`` into its subdirectory of ``out_dir``; a backward model goes on
+    backwards. A run interrupted here resumes there. Returns the networks to start from."""
+    from seqtext.lm_training import train_language_model
+
+    sources = run.files["pretrained_lms"]
+    if not data.lm_finetune_epochs:
+        return [load_model(source, device="cpu").network for source in sources]
+    finetune = TrainConfig(epochs=data.lm_finetune_epochs, seed=train.seed, device=train.device, progress=train.progress,
+                           checkpoint_every=train.checkpoint_every)
+    networks = []
+    for source, direction in zip(sources, run.model["directions"]):
+        target = out_dir / FINETUNED_DIRS[direction]
+        done = target.name in run.derived.get("lm_finetuned", [])
+        if done:
+            networks.append(load_model(target, device="cpu").network)
+            continue
+        started = (target / CHECKPOINT_FILE).is_file()
+        if not started and distributed.is_main():
+            text = out_dir / FINETUNE_TEXT
+            text.parent.mkdir(parents=True, exist_ok=True)
+            text.write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts), encoding="utf-8")
+        log(f"{'resuming the fine-tuning of' if started else 'fine-tuning'} the {direction} language model {source} on the "
+            f"training texts ({data.lm_finetune_epochs} epoch(s)) in {target}")
+        lm = train_language_model([] if started else [str(out_dir / FINETUNE_TEXT)], target, train=finetune, resume=started,
+                                  overwrite=not started, init_from=None if started else source, log=log)
+        if lm.backward != (direction == "backward"):
+            raise TrainingError(f"{target} holds a {_direction(lm)} language model where the run needs a {direction} one; "
+                                f"start a new run with --overwrite")
+        networks.append(lm.network.cpu())
+        if distributed.is_main():
+            run.derived["lm_finetuned"] = [*run.derived.get("lm_finetuned", []), target.name]
+            save_run(out_dir, run)
+    return networks
 
 
 def _label_ids(labels_per_example: list[list[str]], labels: list[str]) -> list[list[int]]:
@@ -114,8 +238,18 @@ def train_classifier(
             raise DataError(f"{names(train_file)[0]}: only one label ({labels[0]}); a classifier needs at least two")
         log(f"{len(examples):,} training and {len(dev):,} dev examples; labels: {', '.join(labels)}")
         texts = [e.text for e in examples]
+        lms = []
+        if data.pretrained_lms and run is None:
+            decided = [label for key, label in (given or {}).items() if key in LM_DECIDED]
+            if decided or data.embeddings:
+                raise ConfigError(f"{', '.join(decided) or '--embeddings'} cannot be given with --pretrained-lm: the classifier "
+                                  f"takes the language model's tokenizer, embeddings and network shape")
+            lms = load_pretrained_lms(data.pretrained_lms)
         if run is not None:
             tokenizer = load_tokenizer(out_dir, run.derived["tokenizer"])
+        elif lms:
+            tokenizer = lms[0].tokenizer
+            log(f"encoder from {len(lms)} language model(s): {', '.join(data.pretrained_lms)}")
         else:
             if data.tokenizer == "sentencepiece":
                 options = {"vocab_size": data.vocab_size}
@@ -132,26 +266,47 @@ def train_classifier(
             normalize = str.lower if data.lowercase else (lambda word: word)
             vectors, base["embedding_dim"] = read_vectors(data.embeddings, tokenizer.stoi, normalize)
             log(f"pretrained vectors for {len(vectors):,} of {tokenizer.vocab_size:,} words ({base['embedding_dim']} dimensions)")
+        if lms:
+            base.update(_shape(lms[0].network.config), encoder="lm", pooling="concat", directions=[_direction(lm) for lm in lms])
+        if base.get("ngram_buckets") is None:  # by the classes; none for a run saved before n-gram features
+            base["ngram_buckets"] = default_buckets(len(labels)) if run is None and base["encoder"] == "rnn" else 0
         config = ClassifierConfig(**{**base, "vocab_size": tokenizer.vocab_size, "num_classes": len(labels)})
-        check_network_fits(lambda: RecurrentClassifier(config), "--hidden, --layers, --embedding-dim")
+        network_cls = LMClassifier if config.encoder == "lm" else RecurrentClassifier
+        check_network_fits(lambda: network_cls(config), "--hidden, --layers, --embedding-dim")
         if run is None:
-            run = Run(kind="classifier", model=asdict(config), data=asdict(data), train=asdict(train),
-                      files={"train": names(train_file), "dev": names(dev_file) if dev_file else []},
+            files = {"train": names(train_file), "dev": names(dev_file) if dev_file else []}
+            if lms:  # where each model was found, so that a resumed run fine-tunes the same ones
+                files["pretrained_lms"] = [str(resolve_model(name).absolute()) for name in data.pretrained_lms]
+            run = Run(kind="classifier", model=asdict(config), data=asdict(data), train=asdict(train), files=files,
                       derived={"tokenizer": tokenizer.save(out_dir), "labels": labels})
             save_run(out_dir, run)
         publish_run()
+        resume_training = resume
+        if config.encoder == "lm":
+            # Interrupted before the classifier's first checkpoint (while fine-tuning, say): it starts now.
+            resume_training = resume and (out_dir / CHECKPOINT_FILE).is_file()
+            lm_networks = [] if resume_training else finetune_language_models(out_dir, run, texts, data, train, log)
         torch.manual_seed(train.seed)
-        network = RecurrentClassifier(config)
-        init_embedding(network.embedding, vectors)
+        network = network_cls(config)
+        if config.encoder == "lm":
+            if lm_networks:
+                network.load_language_models(lm_networks)
+        else:
+            init_embedding(network.embedding, vectors)
         info = {"parameters": sum(p.numel() for p in network.parameters()), "train_file": ", ".join(run.files["train"]),
                 "data": asdict(data)}
+        if config.encoder == "lm":
+            info["pretrained_lms"] = run.files["pretrained_lms"]
         classifier = TextClassifier(network, tokenizer, labels, data.max_tokens, info=info, label_aliases=aliases)
         train_ids = [classifier.encode(t) for t in texts]
+        if getattr(network, "ngrams", None) is not None:
+            network.ngrams.fit_idf(train_ids)
         if classifier.truncated:
             warnings.warn(f"{classifier.truncated} training texts were cut to {data.max_tokens} tokens", SeqtextWarning, stacklevel=2)
         log(f"{tokenizer.kind} tokenizer, {tokenizer.vocab_size} tokens; {config.cell} classifier, {info['parameters']:,} parameters")
-        task = ClassifierTask(classifier, train_ids, _label_ids(train_labels, labels), dev, data, train.seed)
-        Trainer(task, train, out_dir, log=log).fit(resume=resume)
+        task_cls = LMClassifierTask if config.encoder == "lm" else ClassifierTask
+        task = task_cls(classifier, train_ids, _label_ids(train_labels, labels), dev, data, train.seed)
+        Trainer(task, train, out_dir, log=log).fit(resume=resume_training)
         if distributed.is_main():
             dev_labels = [[aliases.get(label, label) for label in e.labels] for e in dev]
             baseline = tfidf_logistic_regression(texts, train_labels, [e.text for e in dev], dev_labels, multi_label)

@@ -16,11 +16,13 @@ from seqtext import checks
 from seqtext.errors import ConfigError
 
 CELLS = ("lstm", "gru", "rnn")
-POOLINGS = ("last", "mean", "max", "attention")
+POOLINGS = ("last", "mean", "max", "attention", "concat")  # concat: last, max and mean (language-model encoders)
+ENCODERS = ("rnn", "lm")
+DIRECTIONS = ("forward", "backward")
 TOKENIZER_KINDS = ("char", "word", "sentencepiece")
 SCHEMES = ("iob1", "bio", "bioes", "none")
-TAGGED_FORMATS = ("conll", "conllu", "jsonl")
-LABELLED_FORMATS = ("auto", "csv", "tsv", "jsonl", "fasttext", "label-text", "disk")
+TAGGED_FORMATS = ("conll", "conllu", "jsonl", "parquet", "disk")  # disk: a save_to_disk folder
+LABELLED_FORMATS = ("auto", "csv", "tsv", "jsonl", "parquet", "fasttext", "label-text", "disk")
 WEIGHT_DTYPES = ("float32", "float16", "bfloat16")
 MAX_SEED = 2**63 - 1
 
@@ -65,10 +67,15 @@ class TaggerConfig:
     cell: str = "lstm"
     dropout: float = 0.5
     decoder: str = "crf"  # crf | softmax
+    # Frozen character LMs read as contextual string embeddings: one {"model", "chars", "backward",
+    # "source"} per LM, filled in from TaggerDataOptions.pretrained_lms (seqtext.contextual checks them).
+    contextual_lms: list | None = None
 
     def __post_init__(self):
         checks.positive_ints(self, "vocab_size", "num_tags", "char_vocab_size", "word_dim", "char_dim", "char_hidden",
                              "hidden_size", "num_layers", allow_zero=("vocab_size", "num_tags", "char_vocab_size"))
+        if self.contextual_lms is not None and not isinstance(self.contextual_lms, list):
+            raise ConfigError(f"contextual-lms must be a list, not {self.contextual_lms!r}")
         checks.fractions(self, "dropout")
         checks.choice(self, "cell", CELLS)
         checks.choice(self, "char_encoder", ("lstm", "cnn", "none"))
@@ -87,13 +94,30 @@ class ClassifierConfig:
     pooling: str = "attention"
     mlp_hidden: int = 128
     multi_label: bool = False
+    # rnn: a bidirectional RNN stack learnt from scratch. lm: one unidirectional encoder per
+    # language model (ULMFiT), in ``directions`` ("forward"/"backward"), with the LM's shape
+    # (embedding_dim, hidden_size, num_layers, cell) and pooling "concat"; set by --pretrained-lm.
+    encoder: str = "rnn"
+    directions: list | None = None
+    # The linear path over unigrams and hashed bigrams (seqtext.ngrams): its bigram bucket count;
+    # None: by the number of classes (the trainer fills it in); 0: no such path (older models).
+    ngram_buckets: int | None = None
 
     def __post_init__(self):
         checks.positive_ints(self, "vocab_size", "num_classes", "embedding_dim", "hidden_size", "num_layers", "mlp_hidden",
-                             allow_zero=("vocab_size", "num_classes"))
+                             "ngram_buckets", allow_zero=("vocab_size", "num_classes", "ngram_buckets"))
         checks.fractions(self, "dropout")
         checks.choice(self, "cell", CELLS)
         checks.choice(self, "pooling", POOLINGS)
+        checks.choice(self, "encoder", ENCODERS)
+        if self.encoder == "lm":
+            ok = isinstance(self.directions, list) and 0 < len(self.directions) <= 2 and len(set(map(str, self.directions))) == len(self.directions)
+            if not ok or any(d not in DIRECTIONS for d in self.directions):
+                raise ConfigError(f"directions must list forward and/or backward once each, not {self.directions!r}")
+            if self.pooling != "concat":
+                raise ConfigError(f"a language-model encoder pools with concat (last, max and mean), not {self.pooling!r}")
+        elif self.directions is not None or self.pooling == "concat":
+            raise ConfigError("directions and concat pooling belong to language-model encoders (encoder lm, --pretrained-lm)")
 
 
 # Language-model shape by token unit, for the options left at None. A character carries little:
@@ -183,8 +207,13 @@ class TaggerDataOptions:
     embeddings: str | None = None  # word2vec/GloVe text file
     dev_fraction: float = 0.1  # held out of train when no dev file is given
     weights_dtype: str = "float32"
+    pretrained_lms: list | None = None  # character LMs (directories or names) for contextual string embeddings
 
     def __post_init__(self):
+        lms = self.pretrained_lms
+        if lms is not None:  # one path, or any sequence of them (the CLI gives a tuple); none is None
+            lms = [lms] if isinstance(lms, str) or hasattr(lms, "__fspath__") else list(lms)
+            self.pretrained_lms = [str(lm) for lm in lms] or None
         checks.choice(self, "format", ("auto",) + TAGGED_FORMATS)
         checks.choice(self, "tag_scheme", ("auto",) + SCHEMES)
         checks.choice(self, "train_scheme", ("bioes", "bio"))
@@ -212,8 +241,18 @@ class ClassifierDataOptions:
     embeddings: str | None = None  # word2vec/GloVe text file (word tokenizer)
     dev_fraction: float = 0.1  # held out of train when no dev file is given
     weights_dtype: str = "float32"
+    # ULMFiT: language models (directories or names; a forward and/or a backward one) whose
+    # tokenizer and weights the encoder starts from, each first fine-tuned on the training texts
+    # for lm_finetune_epochs (0: not at all).
+    pretrained_lms: list | None = None
+    lm_finetune_epochs: int = 1
 
     def __post_init__(self):
+        lms = self.pretrained_lms
+        if lms is not None:  # one path, or any sequence of them (the CLI gives a tuple); none is None
+            lms = [lms] if isinstance(lms, str) or hasattr(lms, "__fspath__") else list(lms)
+            self.pretrained_lms = [str(lm) for lm in lms] or None
+        checks.positive_ints(self, "lm_finetune_epochs", allow_zero=("lm_finetune_epochs",))
         checks.choice(self, "format", LABELLED_FORMATS)
         checks.choice(self, "tokenizer", ("word", "sentencepiece", "char"))
         checks.choice(self, "class_weights", ("none", "balanced"))

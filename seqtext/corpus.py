@@ -1,9 +1,13 @@
 """Reading training text from local files and turning it into compact token-id streams.
 
-Files are read through the ``datasets`` library (plain text, JSONL, CSV/TSV), after a check of
-our own that gives a one-line error naming the file and line for the usual problems: no such
-file, not UTF-8, empty. Token ids are stored as uint16/uint32 numpy arrays, memory-mapped from
-disk when a work directory is given, so a large corpus never becomes a Python list.
+Plain text is read line by line; JSONL, CSV/TSV and Parquet files, folders of them and folders
+written by ``Dataset.save_to_disk`` are read through the ``datasets`` library, streamed
+(``streaming=True``) or memory-mapped (``load_from_disk``), never converted into an Arrow cache:
+the one file ``datasets`` writes while streaming, a lock, goes to a temporary folder removed
+afterwards (``local_datasets``), so no seqtext command writes under ``~/.cache``. A check of our
+own gives a one-line error naming the file and line for the usual problems: no such file, not
+UTF-8, empty. Token ids are stored as uint16/uint32 numpy arrays, memory-mapped from disk when a
+work directory is given, so a large corpus never becomes a Python list.
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ import codecs
 import glob
 import logging
 import os
+import tempfile
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -22,6 +28,8 @@ from seqtext.errors import DataError
 from seqtext.tokenizers import BOS, EOS, Tokenizer
 
 TEXT_SUFFIXES = {".jsonl": "json", ".json": "json", ".csv": "csv", ".tsv": "csv"}
+# What ``datasets`` reads a file with, by its suffix (the folder of a corpus holds one kind).
+DATA_KINDS = {**TEXT_SUFFIXES, ".parquet": "parquet"}
 CHUNK_BYTES = 1 << 20  # read at once by check_text_file
 BOM = "\ufeff"
 
@@ -113,10 +121,79 @@ def quiet_datasets() -> Iterator:
         logger.setLevel(level)
 
 
+@dataclass
+class LocalDatasets:
+    """``datasets`` set up to read local files without leaving anything behind: ``stream``
+    reads files in streaming mode, with the cache folder (where the builder puts its lock file)
+    a temporary one; ``saved`` memory-maps a ``save_to_disk`` folder. Made by ``local_datasets``."""
+
+    module: Any
+    scratch: str
+
+    def stream(self, kind: str, files, **options):
+        """An IterableDataset of the rows of ``files`` (one ``kind``: json, csv, parquet or text)."""
+        return self.module.load_dataset(
+            kind, data_files=[str(f) for f in files], split="train", streaming=True, cache_dir=self.scratch, **options
+        )
+
+    def saved(self, folder: Path):
+        """The Dataset in a ``save_to_disk`` folder, memory-mapped; a DataError for a folder of
+        several splits or one that holds no saved dataset."""
+        folder = Path(folder)
+        if (folder / "dataset_dict.json").is_file():
+            splits = sorted(p.name for p in folder.iterdir() if p.is_dir())
+            raise DataError(f"{folder} holds several splits ({', '.join(splits)}); name one split's folder, e.g. {folder / splits[0]}"
+                            if splits else f"{folder} holds several splits; name one split's folder")
+        try:
+            return self.module.load_from_disk(str(folder), keep_in_memory=False)
+        except FileNotFoundError as err:  # a folder that is no saved dataset
+            raise DataError(f"cannot read {folder} as a saved dataset: {datasets_reason(err)}") from None
+
+
+@contextmanager
+def local_datasets() -> Iterator[LocalDatasets]:
+    """``quiet_datasets`` and a temporary folder for what ``datasets`` writes while it streams,
+    removed when the block ends. The folder is passed to each call (``cache_dir``), never through
+    the environment: ``datasets.config.HF_DATASETS_CACHE`` (``~/.cache/huggingface/datasets``) is
+    not touched. Generators reading rows must iterate inside the block."""
+    with quiet_datasets() as datasets, tempfile.TemporaryDirectory(prefix="seqtext-datasets-") as scratch:
+        yield LocalDatasets(datasets, scratch)
+
+
+def is_saved_dataset(folder: Path) -> bool:
+    """Whether ``folder`` was written by ``Dataset.save_to_disk`` (or ``DatasetDict``'s)."""
+    return any((Path(folder) / name).is_file() for name in ("state.json", "dataset_info.json", "dataset_dict.json"))
+
+
+def data_files_in(folder: Path, kinds: dict[str, str] = DATA_KINDS) -> list[Path]:
+    """The data files of a corpus folder (by suffix, in name order; other files, a README say,
+    are passed over); a DataError unless they are all of one kind."""
+    folder = Path(folder)
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in kinds)
+    suffixes = sorted({p.suffix.lower() for p in files})
+    if not files:
+        raise DataError(f"{folder}: no {'/'.join(sorted(set(kinds)))} files and no dataset saved with save_to_disk")
+    if len({kinds[s] for s in suffixes}) > 1 or {".csv", ".tsv"} <= set(suffixes):
+        raise DataError(f"{folder}: files of several kinds ({', '.join(suffixes)}); put one kind in a folder")
+    return files
+
+
+def class_label_names(datasets, features, column: str):
+    """For a ``ClassLabel`` column (or a list of them: several labels per text, a tag per token),
+    a function from the stored number to its name, so that what is read is ``positive``, not
+    ``1``; the Hub's -1 (no label) becomes None. None for any other column."""
+    feature = (features or {}).get(column)
+    feature = getattr(feature, "feature", feature)  # List(ClassLabel) / Sequence(ClassLabel)
+    if not isinstance(feature, datasets.ClassLabel):
+        return None
+    names = list(feature.names)
+    return lambda number: names[number] if isinstance(number, int) and 0 <= number < len(names) else None
+
+
 def datasets_errors(datasets) -> tuple[type[Exception], ...]:
-    """What ``load_dataset`` raises for a file it cannot parse: DatasetGenerationError wrapping
-    the parser's error (pyarrow, pandas, a cast), or ValueError (an ArrowInvalid, or a CSV with
-    a header and no rows: "corresponds to no data")."""
+    """What ``datasets`` raises for a file it cannot parse: DatasetGenerationError wrapping the
+    parser's error (non-streaming), or a ValueError (pyarrow's ArrowInvalid, pandas' ParserError,
+    raised as the rows stream, or at once for a file that is no Parquet)."""
     return (datasets.exceptions.DatasetGenerationError, ValueError)
 
 
@@ -131,41 +208,24 @@ def read_texts(
     text_column: str = "text",
     by_line: bool = False,
 ) -> list[str]:
-    """The texts (documents) in the files.
+    """The texts (documents) of the corpus, as a list, for callers that need them all at once
+    (evaluation): read by ``stream_documents``, so nothing is cached on disk on the way.
 
     Plain-text files give one document per file, or one per non-empty line with ``by_line``.
-    JSONL and CSV/TSV files give one document per row, from ``text_column``.
+    JSONL, CSV/TSV and Parquet files, folders of them and ``save_to_disk`` folders give one
+    document per row, from ``text_column``.
     """
-    files = expand_paths(patterns)
-    kinds = {TEXT_SUFFIXES.get(path.suffix.lower(), "text") for path in files}
-    if len(kinds) > 1:
-        raise DataError("mix of file formats: give plain text, JSONL or CSV files, not several at once")
-    kind = kinds.pop()
-    for path in files:
-        check_text_file(path)
-    names = [str(p) for p in files]
-    with quiet_datasets() as datasets:
-        try:
-            if kind == "text":
-                # utf-8-sig: a byte-order mark is not text (JSON and CSV readers drop it themselves).
-                sample_by = "line" if by_line else "document"
-                data = datasets.load_dataset(
-                    "text", data_files=names, sample_by=sample_by, encoding="utf-8-sig", split="train"
-                )
-                column = "text"
-            else:
-                options = {"delimiter": "\t"} if files[0].suffix.lower() == ".tsv" else {}
-                data = datasets.load_dataset(kind, data_files=names, split="train", **options)
-                column = text_column
-        except datasets_errors(datasets) as err:
-            raise DataError(f"cannot read {', '.join(names)} as {kind}: {datasets_reason(err)}") from None
-    if column not in data.column_names:
-        raise DataError(
-            f"{names[0]}: no column {column!r}; columns are {', '.join(data.column_names)} (use --text-column)"
-        )
-    texts = [t for t in data[column] if isinstance(t, str) and t.strip()]
+    texts, pieces = [], []
+    for text, starts, ends in stream_documents(patterns, text_column, by_line):
+        if starts:
+            pieces = []
+        pieces.append(text)
+        if ends:
+            document = "".join(pieces)
+            if document.strip():
+                texts.append(document)
     if not texts:
-        raise DataError(f"{', '.join(names)}: no text found")
+        raise DataError(f"{', '.join(map(str, corpus_targets(patterns)))}: no text found")
     return texts
 
 
@@ -177,6 +237,20 @@ def corpus_bytes(patterns) -> int:
     patterns = [patterns] if isinstance(patterns, (str, Path)) else patterns
     files = [p for p in patterns if not Path(p).is_dir()]
     return sum(path.stat().st_size for path in expand_paths(files)) if files else 0
+
+
+def corpus_targets(patterns: list[str] | str) -> list[Path]:
+    """What ``patterns`` name: files (globs expanded, as ``expand_paths``) and folders, kept
+    whole (a ``save_to_disk`` folder, or one of JSONL/CSV/Parquet files)."""
+    patterns = [patterns] if isinstance(patterns, (str, Path)) else list(patterns)
+    if not patterns:
+        raise DataError("no files given")
+    return [target for p in patterns for target in ([Path(p)] if Path(p).is_dir() else expand_paths([str(p)]))]
+
+
+def is_plain_text(path: Path) -> bool:
+    """Whether a corpus file is plain text (read line by line, not through ``datasets``)."""
+    return not Path(path).is_dir() and Path(path).suffix.lower() not in DATA_KINDS
 
 
 def stream_documents(
@@ -195,20 +269,13 @@ def stream_documents(
     ``text_column``, read through ``datasets`` in streaming mode (or memory-mapped Arrow).
     ``on_bytes(n)`` is told how many bytes of plain text were read, for a progress bar.
     """
-    targets = [Path(p) for p in ([patterns] if isinstance(patterns, (str, Path)) else patterns)]
-    for target in targets:
-        if target.is_dir():
+    for target in corpus_targets(patterns):
+        if target.suffix.lower() != ".parquet" and not target.is_dir():  # Parquet is binary: datasets checks it
+            check_text_file(target)
+        if is_plain_text(target):
+            yield from _text_pieces(target, by_line, on_bytes)
+        else:
             yield from _dataset_rows(target, text_column)
-            continue
-        for path in expand_paths([str(target)]):
-            if path.suffix.lower() == ".parquet":  # binary: datasets checks it
-                yield from _dataset_rows(path, text_column)
-                continue
-            check_text_file(path)
-            if TEXT_SUFFIXES.get(path.suffix.lower(), "text") == "text":
-                yield from _text_pieces(path, by_line, on_bytes)
-            else:
-                yield from _dataset_rows(path, text_column)
 
 
 def _text_pieces(path: Path, by_line: bool, on_bytes) -> Iterator[tuple[str, bool, bool]]:
@@ -239,35 +306,34 @@ def _text_pieces(path: Path, by_line: bool, on_bytes) -> Iterator[tuple[str, boo
 
 
 def _dataset_rows(target: Path, text_column: str) -> Iterator[tuple[str, bool, bool]]:
-    """Rows of a saved dataset folder, or of JSONL/CSV/TSV/Parquet files (a file or a folder of
-    them), streamed by ``datasets``; any cache it needs goes nowhere near ``~/.cache``."""
-    with quiet_datasets() as datasets:
+    """Rows of a saved dataset folder (memory-mapped), or of JSONL/CSV/TSV/Parquet files (a file
+    or a folder of them, streamed), each ``(text, True, True)``."""
+    with local_datasets() as local:
         try:
-            if target.is_dir() and ((target / "dataset_info.json").is_file() or (target / "state.json").is_file()):
-                data = datasets.load_from_disk(str(target))  # memory-mapped Arrow, read row by row
-                if not hasattr(data, "column_names") or isinstance(data.column_names, dict):
-                    raise DataError(f"{target} holds several splits; name one split's folder")
+            if target.is_dir() and is_saved_dataset(target):
+                data = local.saved(target)
             else:
-                files = sorted(p for p in target.iterdir() if p.is_file()) if target.is_dir() else [target]
-                kinds = {".jsonl": "json", ".json": "json", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet"}
-                found = {kinds.get(p.suffix.lower()) for p in files} - {None}
-                if len(found) != 1:
-                    raise DataError(f"{target}: expected JSONL, CSV/TSV or Parquet files (one kind), found {len(found)} kinds")
-                kind = found.pop()
-                names = [str(p) for p in files if kinds.get(p.suffix.lower()) == kind]
-                options = {"delimiter": "\t"} if names[0].endswith(".tsv") else {}
-                data = datasets.load_dataset(kind, data_files=names, split="train", streaming=True, **options)
-            columns = data.column_names
+                files = data_files_in(target) if target.is_dir() else [target]
+                options = {"delimiter": "\t"} if files[0].suffix.lower() == ".tsv" else {}
+                data = local.stream(DATA_KINDS[files[0].suffix.lower()], files, **options)
+            columns = data.column_names  # None where streamed JSON/CSV has not been looked into yet
             if columns is not None and text_column not in columns:
                 raise DataError(f"{target}: no column {text_column!r}; columns are {', '.join(columns)} (use --text-column)")
             for row in data:
                 text = row.get(text_column)
                 if text is None and text_column not in row:
-                    raise DataError(f"{target}: no column {text_column!r} (use --text-column)")
+                    raise DataError(f"{target}: no column {text_column!r}; columns are {', '.join(row)} (use --text-column)")
                 if isinstance(text, str) and text.strip():
                     yield text, True, True
-        except datasets_errors(datasets) as err:
-            raise DataError(f"cannot read {target}: {datasets_reason(err)}") from None
+        except datasets_errors(local.module) as err:
+            raise DataError(f"cannot read {target} as {_kind_name(target)}: {datasets_reason(err)}") from None
+
+
+def _kind_name(target: Path) -> str:
+    """How a corpus target was read, for messages: json, csv, parquet or a saved dataset."""
+    if target.is_dir():
+        return "a saved dataset" if is_saved_dataset(target) else "a folder of data files"
+    return DATA_KINDS.get(target.suffix.lower(), "text")
 
 
 def encode_documents(pieces, tokenizer: Tokenizer, path: Path, backward: bool = False) -> np.ndarray:

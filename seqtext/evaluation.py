@@ -20,6 +20,7 @@ import torch
 from torch.nn import functional as F
 
 from seqtext import devices
+from seqtext.configs import LABELLED_FORMATS, TAGGED_FORMATS
 from seqtext.errors import DataError, ModelError
 from seqtext.tokenizers import BOS, EOS, PAD
 
@@ -134,12 +135,13 @@ def fresh_start_loss(network, ids: np.ndarray, starts: set[int], span: int = FRE
 
 def lm_documents(files, text_column: str = "text", line_based: bool = False) -> list[list[str]]:
     """The documents of ``files``, each a list of texts read in order with carried state: a
-    plain-text file is one document (its lines, for line-based tokenizers); a JSONL/CSV row is one."""
-    from seqtext.corpus import TEXT_SUFFIXES, expand_paths, read_texts
+    plain-text file is one document (its lines, for line-based tokenizers); a row of a JSONL, CSV
+    or Parquet file, of a folder of them or of a ``save_to_disk`` folder is one."""
+    from seqtext.corpus import corpus_targets, is_plain_text, read_texts
 
     documents = []
-    for path in expand_paths(files):
-        if TEXT_SUFFIXES.get(path.suffix.lower(), "text") == "text":
+    for path in corpus_targets(files):
+        if is_plain_text(path):
             documents.append(read_texts([str(path)], text_column, by_line=line_based))
         else:
             for text in read_texts([str(path)], text_column):
@@ -329,13 +331,13 @@ def evaluate_files(
     if model.kind == "classifier":
         from seqtext.labelled import read_examples
 
-        fmt = "auto" if fmt in ("conll", "conllu") else fmt
+        fmt = fmt if fmt in LABELLED_FORMATS else "auto"
         examples = read_examples(list(files), fmt, text_column, label_column, model.multi_label)
         return evaluate_classifier(model, examples, progress=progress)
     if model.kind == "tagger":
         from seqtext.tagged import read_sentences
 
-        fmt = fmt if fmt in ("conll", "conllu", "jsonl") else "auto"
+        fmt = fmt if fmt in TAGGED_FORMATS else "auto"
         gold = read_sentences(list(files), fmt, tag_column=tag_column)
         return evaluate_tagger(model, gold, None if tag_scheme == "auto" else tag_scheme, progress=progress)
     raise ModelError(f"cannot evaluate a model of kind {model.kind!r}")

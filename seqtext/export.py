@@ -305,9 +305,10 @@ class TaggerGraph(nn.Module):
 
 
 class ClassifierGraph(nn.Module):
-    """``RecurrentClassifier`` on a padded batch: logits and probabilities."""
+    """``RecurrentClassifier`` on a padded batch: logits and probabilities (the n-gram path's
+    features come from the ids inside the graph, so it needs no input of its own)."""
 
-    __constants__ = ("pooling", "multi_label")
+    __constants__ = ("pooling", "multi_label", "has_ngrams")
 
     def __init__(self, network):
         super().__init__()
@@ -317,6 +318,8 @@ class ClassifierGraph(nn.Module):
         self.attention = network.attention if network.attention is not None else nn.Identity()
         self.head = network.head
         self.multi_label = network.config.multi_label
+        self.has_ngrams = getattr(network, "ngrams", None) is not None
+        self.ngrams = network.ngrams if self.has_ngrams else nn.Identity()
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor):
         out, final = self.rnn(self.embedding(ids), lengths)
@@ -331,6 +334,8 @@ class ClassifierGraph(nn.Module):
             weights = self.attention(out).squeeze(-1).masked_fill(~mask, float("-inf")).softmax(-1)
             pooled = (weights[:, :, None] * out).sum(1)
         logits = self.head(pooled)
+        if self.has_ngrams:
+            logits = self.ngrams.combine(logits, self.ngrams(ids, lengths))
         probs = logits.sigmoid() if self.multi_label else logits.softmax(-1)
         return logits, probs
 
@@ -597,6 +602,12 @@ def export(model, path, fmt: str) -> ExportReport:
     with ``seqtext_runtime.py`` beside it, and check it against seqtext's own output."""
     if fmt not in FORMATS:
         raise SeqtextError(f"unknown export format {fmt!r}: choose from {', '.join(FORMATS)}")
+    if model.kind == "tagger" and getattr(model.network, "contextual", None) is not None:
+        raise SeqtextError("this tagger reads character language models (--pretrained-lm), which export does not cover yet; "
+                           "use it through seqtext")
+    if model.kind == "classifier" and getattr(model.network.config, "encoder", "rnn") != "rnn":
+        raise SeqtextError("this classifier reads language-model encoders (--pretrained-lm), which export does not cover yet; "
+                           "use it through seqtext")
     if fmt == "onnx":
         require_onnx()
     path = Path(path)

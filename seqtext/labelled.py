@@ -1,9 +1,12 @@
 """Reading labelled text for classification, through ``datasets``.
 
-Formats: CSV/TSV with a header (``text_column``, ``label_column``), JSONL, the fastText style
-``__label__pos some text`` (several ``__label__`` prefixes for several labels), the plain
-``label text`` one-per-line style, and a folder written by ``Dataset.save_to_disk``. Errors
-name the file and, where there is one, the line.
+Formats: CSV/TSV with a header (``text_column``, ``label_column``), JSONL, Parquet, the fastText
+style ``__label__pos some text`` (several ``__label__`` prefixes for several labels), the plain
+``label text`` one-per-line style, a folder written by ``Dataset.save_to_disk`` (memory-mapped)
+and a folder of CSV/TSV, JSONL or Parquet files. Files are streamed (``local_datasets``), so
+``datasets`` writes no cache of them anywhere. Labels stored as a ``ClassLabel`` (a saved or
+Parquet dataset from the Hub) are read as their names. Errors name the file and, where there is
+one, the line (the row, for saved and Parquet datasets).
 """
 
 from __future__ import annotations
@@ -11,10 +14,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqtext.corpus import check_text_file, datasets_errors, datasets_reason, expand_paths, quiet_datasets
+from seqtext.corpus import (
+    check_text_file,
+    class_label_names,
+    corpus_targets,
+    data_files_in,
+    datasets_errors,
+    datasets_reason,
+    is_saved_dataset,
+    local_datasets,
+)
+from seqtext.configs import LABELLED_FORMATS
 from seqtext.errors import DataError
 
-FORMATS = ("auto", "csv", "tsv", "jsonl", "fasttext", "label-text", "disk")
+FORMATS = LABELLED_FORMATS
+# The files of a folder of labelled data, by suffix (``auto`` reads each by its own).
+FOLDER_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
 FASTTEXT_PREFIX = "__label__"
 
 
@@ -29,7 +44,7 @@ def guess_format(path: Path) -> str:
     if path.is_dir():
         return "disk"
     suffix = path.suffix.lower()
-    if suffix in (".csv", ".tsv"):
+    if suffix in (".csv", ".tsv", ".parquet"):
         return suffix[1:]
     if suffix in (".jsonl", ".json"):
         return "jsonl"
@@ -40,7 +55,7 @@ def guess_format(path: Path) -> str:
 
 def _split_labels(value, multi_label: bool) -> list[str]:
     if isinstance(value, list):
-        return [str(v) for v in value]
+        return [str(v) for v in value if v is not None]
     text = str(value).strip()
     if multi_label:
         return [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
@@ -55,69 +70,74 @@ def read_examples(
     multi_label: bool = False,
 ) -> list[Example]:
     """The labelled examples of every file that ``path_or_patterns`` (a path, a glob, or a list
-    of them) names, in order; a folder written by ``save_to_disk`` is one target. A DataError
-    for empty texts, missing labels and such."""
+    of them) names, in order; a folder written by ``save_to_disk`` is one target, a folder of
+    CSV/TSV, JSONL or Parquet files stands for its files. A DataError for empty texts, missing
+    labels and such."""
     if fmt not in FORMATS:
         raise DataError(f"unknown format {fmt!r}: choose from {', '.join(FORMATS)}")
-    patterns = [path_or_patterns] if isinstance(path_or_patterns, (str, Path)) else list(path_or_patterns)
     targets: list[Path] = []
-    for pattern in patterns:
-        if Path(pattern).is_dir():
-            targets.append(Path(pattern))
-            continue
-        for file in expand_paths(pattern):
-            check_text_file(file)
-            targets.append(file)
-    if not targets:
-        raise DataError("no files given")
-    with quiet_datasets() as datasets:
+    for target in corpus_targets(path_or_patterns):
+        if target.is_dir() and (fmt == "disk" or is_saved_dataset(target)):
+            targets.append(target)
+        elif target.is_dir():
+            targets.extend(data_files_in(target, FOLDER_SUFFIXES))
+        else:
+            if target.suffix.lower() != ".parquet" and fmt != "parquet":  # Parquet is binary: datasets checks it
+                check_text_file(target)
+            targets.append(target)
+    with local_datasets() as local:
         return [
             example
             for target in targets
-            for example in _read_target(datasets, target, guess_format(target) if fmt == "auto" else fmt,
+            for example in _read_target(local, target, guess_format(target) if fmt == "auto" else fmt,
                                         text_column, label_column, multi_label)
         ]
 
 
-def _read_target(datasets, target: Path, fmt: str, text_column: str, label_column: str, multi_label: bool) -> list[Example]:
+def _read_target(local, target: Path, fmt: str, text_column: str, label_column: str, multi_label: bool) -> list[Example]:
     name = str(target)
-    if fmt in ("fasttext", "label-text"):
-        # utf-8-sig: a byte-order mark would otherwise become part of the first label.
-        lines = datasets.load_dataset("text", data_files=[name], encoding="utf-8-sig", split="train")["text"]
-        examples = []
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            examples.append(_parse_line(line, fmt, f"{name}, line {number}"))
-        return _checked(examples, name)
     try:
+        if fmt in ("fasttext", "label-text"):
+            # utf-8-sig: a byte-order mark would otherwise become part of the first label.
+            lines = local.stream("text", [name], encoding="utf-8-sig")
+            examples = [
+                _parse_line(row["text"], fmt, f"{name}, line {number}")
+                for number, row in enumerate(lines, 1)
+                if row["text"].strip()
+            ]
+            return _checked(examples, name)
         if fmt == "disk":
-            data = datasets.load_from_disk(name)
-            if hasattr(data, "keys") and not hasattr(data, "column_names"):
-                raise DataError(f"{name} holds several splits ({', '.join(data.keys())}); name one split's folder")
+            data = local.saved(target)
         elif fmt in ("csv", "tsv"):
-            data = datasets.load_dataset("csv", data_files=[name], split="train", delimiter="\t" if fmt == "tsv" else ",")
+            data = local.stream("csv", [name], delimiter="\t" if fmt == "tsv" else ",")
         else:
-            data = datasets.load_dataset("json", data_files=[name], split="train")
-    except (FileNotFoundError, *datasets_errors(datasets)) as err:  # FileNotFoundError: a folder that is no saved dataset
+            data = local.stream("parquet" if fmt == "parquet" else "json", [name])
+        # Line numbers: a header line comes first in CSV/TSV; saved and Parquet data have rows.
+        offset, unit = {"csv": (2, "line"), "tsv": (2, "line"), "jsonl": (1, "line")}.get(fmt, (1, "row"))
+        label_names = class_label_names(local.module, data.features, label_column)
+        examples = []
+        for index, row in enumerate(data):
+            if index == 0 or data.column_names is None:  # streamed JSON/CSV: columns known from the rows
+                _check_columns(name, list(row), text_column, label_column)
+            text, label = row[text_column], row[label_column]
+            if label_names is not None and label is not None:
+                label = [label_names(v) for v in label] if isinstance(label, list) else label_names(label)
+            examples.append(Example(
+                text if isinstance(text, str) else "",
+                [] if label is None else _split_labels(label, multi_label),
+                f"{name}, {unit} {index + offset}",
+            ))
+    except (FileNotFoundError, *datasets_errors(local.module)) as err:
         raise DataError(f"cannot read {name} as {fmt}: {datasets_reason(err)}") from None
-    for column in (text_column, label_column):
-        if column not in data.column_names:
-            raise DataError(
-                f"{name}: no column {column!r}; columns are {', '.join(data.column_names)} "
-                f"(use --text-column / --label-column)"
-            )
-    # Line numbers: a header line comes first in CSV/TSV; a saved dataset has rows, not lines.
-    offset, unit = {"csv": (2, "line"), "tsv": (2, "line"), "jsonl": (1, "line")}.get(fmt, (0, "row"))
-    examples = [
-        Example(
-            text if isinstance(text, str) else "",
-            [] if label is None else _split_labels(label, multi_label),
-            f"{name}, {unit} {index + offset}",
-        )
-        for index, (text, label) in enumerate(zip(data[text_column], data[label_column]))
-    ]
     return _checked(examples, name)
+
+
+def _check_columns(name: str, columns: list[str], text_column: str, label_column: str) -> None:
+    for column in (text_column, label_column):
+        if column not in columns:
+            raise DataError(
+                f"{name}: no column {column!r}; columns are {', '.join(columns)} (use --text-column / --label-column)"
+            )
 
 
 def _parse_line(line: str, fmt: str, where: str) -> Example:

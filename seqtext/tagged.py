@@ -1,4 +1,4 @@
-"""Reading and writing tagged sentences: CoNLL column files, CoNLL-U and JSONL.
+"""Reading and writing tagged sentences: CoNLL column files, CoNLL-U, JSONL and datasets.
 
 Every problem is reported with the file and line: a row with too few columns, a tag column that
 does not exist, an empty file, bytes that are not UTF-8. Each sentence keeps the file and line it
@@ -7,6 +7,12 @@ starts at, so that later checks (a tag that is no span tag, say) can point there
 CoNLL-U is read by the ``conllu`` package, sentence by sentence (``parse_incr``); it keeps no
 line numbers, so ``_NumberedLines`` notes them on the way in. The CoNLL-2000/2003 column files
 ("word and tags separated by spaces") have no package worth taking on, so that reader is ours.
+
+A folder written by ``Dataset.save_to_disk`` (memory-mapped) and Parquet files (streamed) are read
+through ``datasets``, one sentence per row from a ``tokens`` column and a tags column (``tags``,
+or the one ``tag_column`` names, e.g. ``ner_tags``), each a list of strings per row or a list of
+``ClassLabel`` numbers, read as their names. A folder of JSONL or Parquet files stands for its
+files.
 """
 
 from __future__ import annotations
@@ -23,10 +29,24 @@ import conllu
 from conllu.exceptions import ParseException
 from conllu.parser import DEFAULT_FIELD_PARSERS, DEFAULT_FIELDS, parse_id_value, parse_line
 
-from seqtext.corpus import BOM, check_text_file, expand_paths
+from seqtext.corpus import (
+    BOM,
+    check_text_file,
+    class_label_names,
+    corpus_targets,
+    data_files_in,
+    datasets_errors,
+    datasets_reason,
+    is_saved_dataset,
+    local_datasets,
+)
+from seqtext.configs import TAGGED_FORMATS
 from seqtext.errors import DataError
 
-FORMATS = ("conll", "conllu", "jsonl")
+FORMATS = TAGGED_FORMATS
+# The files of a folder of tagged data, by suffix.
+FOLDER_SUFFIXES = {".jsonl": "json", ".json": "json", ".parquet": "parquet"}
+DATASET_TAGS = "tags"  # the tags column of a dataset, unless tag_column names another
 UD_TAG_FIELDS = ("upos", "xpos")
 # Fields conllu need not parse: FEATS, HEAD, DEPS, MISC cost half the reading time and would refuse
 # a file over a column a tagger never reads; XPOS because conllu reads "_" there as None.
@@ -43,15 +63,20 @@ class Sentence:
     # Where the sentence starts, for error messages about it; not part of its identity.
     file: str = field(default="", compare=False)
     line: int = field(default=0, compare=False)  # 0: not read from a file
+    unit: str = field(default="line", compare=False)  # "row" in a dataset
 
     @property
     def where(self) -> str:
-        """``file, line N`` for messages, or what there is of it."""
-        return f"{self.file}, line {self.line}" if self.line else self.file or "<input>"
+        """``file, line N`` (``row N`` in a dataset) for messages, or what there is of it."""
+        return f"{self.file}, {self.unit} {self.line}" if self.line else self.file or "<input>"
 
 
 def guess_format(path: Path) -> str:
+    if path.is_dir():
+        return "disk"
     suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return "parquet"
     return "conllu" if suffix == ".conllu" else "jsonl" if suffix in (".jsonl", ".json") else "conll"
 
 
@@ -63,19 +88,30 @@ def read_sentences(
     need_tags: bool = True,
 ) -> list[Sentence]:
     """Sentences of every file that ``path_or_patterns`` (a path, a glob, or a list of them)
-    names, in order. ``tag_column`` is a column index for CoNLL files (negative counts from the
-    end; default the last) and ``upos`` (default) or ``xpos`` for CoNLL-U."""
+    names, in order; a ``save_to_disk`` folder is one target, a folder of JSONL or Parquet files
+    stands for its files. ``tag_column`` is a column index for CoNLL files (negative counts from
+    the end; default the last), ``upos`` (default) or ``xpos`` for CoNLL-U, and a column name for
+    saved and Parquet datasets (default ``tags``)."""
     if fmt != "auto" and fmt not in FORMATS:
         raise DataError(f"unknown format {fmt!r}: choose from {', '.join(FORMATS)}")
     tag_column = str(tag_column)
-    return [
-        sentence
-        for file in expand_paths(path_or_patterns)
-        for sentence in _read_file(file, guess_format(file) if fmt == "auto" else fmt, word_column, tag_column, need_tags)
-    ]
+    sentences = []
+    for target in corpus_targets(path_or_patterns):
+        if target.is_dir() and not is_saved_dataset(target):
+            files = [(file, guess_format(file)) for file in data_files_in(target, FOLDER_SUFFIXES)]
+        else:
+            files = [(target, "disk" if target.is_dir() else guess_format(target) if fmt == "auto" else fmt)]
+        for file, file_fmt in files:
+            sentences.extend(_read_file(file, file_fmt, word_column, tag_column, need_tags))
+    return sentences
 
 
 def _read_file(file: Path, fmt: str, word_column: int, tag_column: str, need_tags: bool) -> list[Sentence]:
+    if fmt in ("parquet", "disk"):
+        sentences = _read_dataset(file, fmt, tag_column, need_tags)
+        if not sentences:
+            raise DataError(f"{file}: no sentences found")
+        return sentences
     check_text_file(file)
     # utf-8-sig: a byte-order mark is dropped, not read as part of the first word.
     with open(file, encoding="utf-8-sig") as lines:
@@ -97,6 +133,54 @@ def _read_file(file: Path, fmt: str, word_column: int, tag_column: str, need_tag
     if not sentences:
         raise DataError(f"{file}: no sentences found")
     return sentences
+
+
+def _read_dataset(target: Path, fmt: str, tag_column: str, need_tags: bool) -> list[Sentence]:
+    """Sentences of a ``save_to_disk`` folder (memory-mapped) or a Parquet file (streamed), read
+    a thousand rows at a time: ``tokens`` and the tags column of each row."""
+    if tag_column == "-1":
+        tags_column = DATASET_TAGS
+    elif tag_column.lstrip("-").isdigit():
+        raise DataError(f"{target}: a dataset's tag column is a column name (such as ner_tags), not {tag_column!r}")
+    else:
+        tags_column = tag_column
+    wanted = ["tokens", tags_column] if need_tags else ["tokens"]
+    sentences = []
+    with local_datasets() as local:
+        try:
+            data = local.saved(target) if fmt == "disk" else local.stream("parquet", [target])
+            columns = data.column_names or []
+            for column in wanted:
+                if column not in columns:
+                    raise DataError(f"{target}: no column {column!r}; columns are {', '.join(columns)} "
+                                    f"(a dataset needs 'tokens' and 'tags', or --tag-column naming the tags column)")
+            names = class_label_names(local.module, data.features, tags_column) if need_tags else None
+            row = 0
+            for batch in data.select_columns(wanted).iter(batch_size=1000):
+                for tokens, tags in zip(batch["tokens"], batch[tags_column] if need_tags else batch["tokens"]):
+                    row += 1
+                    sentence = _dataset_sentence(target, row, tokens, tags if need_tags else None, names, tags_column)
+                    if sentence.tokens:
+                        sentences.append(sentence)
+        except datasets_errors(local.module) as err:
+            raise DataError(f"cannot read {target} as {'a saved dataset' if fmt == 'disk' else fmt}: {datasets_reason(err)}") from None
+    return sentences
+
+
+def _dataset_sentence(target: Path, row: int, tokens, tags, names, tags_column: str) -> Sentence:
+    """One row's sentence, checked as a JSONL line is: lists of strings, as many tags as tokens."""
+    where = f"{target}, row {row}"
+    if names is not None and isinstance(tags, list):
+        tags = [names(number) for number in tags]
+    for key, value in (("tokens", tokens), (tags_column, tags)):
+        if value is None and key != "tokens":  # tags not wanted
+            continue
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise DataError(f"{where}: {key!r} must be a list of strings (or of ClassLabel numbers), "
+                            f"not {json.dumps(value, default=str)[:60]}")
+    if tags is not None and len(tags) != len(tokens):
+        raise DataError(f"{where}: {len(tokens)} tokens but {len(tags)} tags")
+    return Sentence(tokens, tags or [], str(target), row, unit="row")
 
 
 def _usual_width(file: Path) -> int:

@@ -16,6 +16,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqtext import devices, modeldir
 from seqtext.configs import TaggerConfig
+from seqtext.contextual import ContextualFeatures
 from seqtext.crf import CRF
 from seqtext.errors import SeqtextError
 from seqtext.lm import CELLS
@@ -71,7 +72,10 @@ class BiRNNTagger(nn.Module):
         self.config = config
         self.words = nn.Embedding(config.vocab_size, config.word_dim, padding_idx=PAD)
         self.chars = CharEncoder(config) if config.char_encoder != "none" else None
+        # Frozen character LMs (``train tagger --pretrained-lm``): contextual string embeddings.
+        self.contextual = ContextualFeatures(config.contextual_lms) if config.contextual_lms else None
         input_dim = config.word_dim + (self.chars.output_dim if self.chars else 0)
+        input_dim += self.contextual.output_dim if self.contextual else 0
         self.dropout = nn.Dropout(config.dropout)
         self.rnn = CELLS[config.cell](
             input_dim, config.hidden_size, config.num_layers, batch_first=True, bidirectional=True,
@@ -86,6 +90,8 @@ class BiRNNTagger(nn.Module):
         if self.chars is not None:
             per_type = self.chars(batch["chars"], batch["char_lengths"])  # (W, Dc)
             x = torch.cat([x, per_type[batch["types"]]], dim=-1)
+        if self.contextual is not None:
+            x = torch.cat([x, self.contextual(batch).to(x.dtype)], dim=-1)
         packed = pack_padded_sequence(self.dropout(x), batch["lengths"], batch_first=True, enforce_sorted=False)
         out, _ = self.rnn(packed)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.size(1))  # (B, T, 2H)
@@ -107,10 +113,11 @@ class BiRNNTagger(nn.Module):
 
 
 def make_batch(sentences: list[list[str]], words: Tokenizer, chars: CharTokenizer, word_dropout: float = 0.0,
-               generator: torch.Generator | None = None) -> dict:
+               generator: torch.Generator | None = None, contextual: ContextualFeatures | None = None) -> dict:
     """Tensors for a list of token lists. Each distinct word form is run through the character
     encoder once per batch; ``word_dropout`` turns that share of words into <unk> so the model
-    learns what to do with words it has never seen."""
+    learns what to do with words it has never seen. With ``contextual`` (the network's frozen
+    LMs) the batch also holds each LM's character input and where each word's state lies."""
     lengths = torch.tensor([len(s) for s in sentences])
     width = int(lengths.max())
     word_ids = torch.full((len(sentences), width), PAD, dtype=torch.long)
@@ -129,7 +136,10 @@ def make_batch(sentences: list[list[str]], words: Tokenizer, chars: CharTokenize
     for row, ids in enumerate(char_lists):
         char_ids[row, : len(ids)] = torch.tensor(ids)
     mask = torch.arange(width)[None, :] < lengths[:, None]
-    return {"words": word_ids, "types": type_ids, "chars": char_ids, "char_lengths": char_lengths, "lengths": lengths, "mask": mask}
+    batch = {"words": word_ids, "types": type_ids, "chars": char_ids, "char_lengths": char_lengths, "lengths": lengths, "mask": mask}
+    if contextual is not None:
+        batch.update(contextual.inputs(sentences, width))
+    return batch
 
 
 def move_batch(batch: dict, device: torch.device) -> dict:
@@ -174,9 +184,13 @@ class SequenceTagger(modeldir.SavedModel):
         return cls(network, words, CharTokenizer(config["chars"]), config["tags"], config.get("scheme", "none"),
                    config.get("train_scheme", "none"), modeldir.read_metrics(directory), config.get("info", {}))
 
+    def _batch(self, sentences: list[list[str]]) -> dict:
+        """``make_batch`` for this tagger's vocabularies and language models, on its device."""
+        return move_batch(make_batch(sentences, self.tokenizer, self.chars, contextual=self.network.contextual), self.device)
+
     def predict_ids(self, sentences: list[list[str]]) -> list[list[int]]:
         self.network.eval()
-        batch = move_batch(make_batch(sentences, self.tokenizer, self.chars), self.device)
+        batch = self._batch(sentences)
         with devices.autocast(self.device):
             decoded = self.network.decode(batch).cpu().tolist()
         return [row[: len(s)] for row, s in zip(decoded, sentences)]
@@ -197,7 +211,7 @@ class SequenceTagger(modeldir.SavedModel):
         _check_token_lists(sentences, "tag")
         scheme = self._output_scheme(scheme)
         results: list[list[str]] = [[] for _ in sentences]
-        for chunk in _length_batches(sentences, batch_size):
+        for chunk in _length_batches(sentences, batch_size, by_characters=self.network.contextual is not None):
             for i, ids in zip(chunk, self.predict_ids([sentences[i] for i in chunk])):
                 results[i] = convert([self.tags[t] for t in ids], self.train_scheme, scheme if self.spans else "none")
         return results
@@ -278,8 +292,8 @@ class SequenceTagger(modeldir.SavedModel):
         indices, end exclusive). See ``predict`` for what the probabilities are."""
         self.network.eval()
         results: list = [([], [], []) for _ in sentences]
-        for chunk in _length_batches(sentences, batch_size):
-            batch = move_batch(make_batch([sentences[i] for i in chunk], self.tokenizer, self.chars), self.device)
+        for chunk in _length_batches(sentences, batch_size, by_characters=self.network.contextual is not None):
+            batch = self._batch([sentences[i] for i in chunk])
             with devices.autocast(self.device):
                 emissions = self.network(batch)
             mask = batch["mask"]
@@ -357,9 +371,13 @@ def span_transitions(tags: list[str]):
     return {kind: k for k, kind in enumerate(kinds)}, enter, inside, leave
 
 
-def _length_batches(sentences: list[list[str]], batch_size: int):
-    """Indices of the non-empty sentences, sorted by length, in batches of ``batch_size``."""
-    order = sorted((i for i in range(len(sentences)) if sentences[i]), key=lambda i: len(sentences[i]))
+def _length_batches(sentences: list[list[str]], batch_size: int, by_characters: bool = False):
+    """Indices of the non-empty sentences, sorted by length, in batches of ``batch_size``. By
+    characters for a tagger with language models, whose run over each text costs the most."""
+    def length(i: int) -> int:
+        return sum(map(len, sentences[i])) + len(sentences[i]) if by_characters else len(sentences[i])
+
+    order = sorted((i for i in range(len(sentences)) if sentences[i]), key=length)
     for start in range(0, len(order), batch_size):
         yield order[start : start + batch_size]
 

@@ -4,12 +4,13 @@ tag vocabularies -> length-bucketed batches -> CRF (or softmax) loss."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
 
 from seqtext.baselines import most_frequent_tag
+from seqtext.contextual import describe, load_language_models
 from seqtext.batching import BucketedTask
 from seqtext.errors import DataError
 from seqtext.configs import TaggerDataOptions
@@ -41,7 +42,8 @@ class TaggerTask(BucketedTask):
 
     def loss(self, batch):
         indices, counts = batch
-        batch = make_batch([self.train[i].tokens for i in indices], self.model.tokenizer, self.model.chars, self.data.word_dropout)
+        batch = make_batch([self.train[i].tokens for i in indices], self.model.tokenizer, self.model.chars, self.data.word_dropout,
+                           contextual=self.network.contextual)
         tags = torch.zeros(batch["words"].shape, dtype=torch.long)
         for row, i in enumerate(indices):
             tags[row, : len(self.tag_ids[i])] = torch.tensor(self.tag_ids[i])
@@ -74,14 +76,17 @@ def train_tagger(
     ``dev_file`` (F1 for span tags, accuracy otherwise) in ``out_dir``.
 
     With ``resume`` the files and options saved in ``out_dir`` are used (``train_file`` may be
-    None); ``given`` works as in ``train_language_model``.
+    None); ``given`` works as in ``train_language_model``. ``data.pretrained_lms`` names character
+    language models whose states become word features (``seqtext.contextual``); they are copied
+    into the tagger, and a resumed run keeps the ones it started with.
     """
     out_dir = Path(out_dir)
     distributed.setup(resolve_device((train or TrainConfig()).device))
     log = log if log is not None and distributed.is_main() else (lambda message: None)  # rank 0 reports
     with prepare_run(out_dir, "tagger", resume=resume, overwrite=overwrite) as run:
+        fixed = {"--dev": dev_file, "--pretrained-lm": data.pretrained_lms if data is not None else None}
         run, model, data, train = settle_options(out_dir, run, "tagger", (TaggerConfig, TaggerDataOptions, TrainConfig), given, train_file,
-                                                 (model, data, train), {"--dev": dev_file})
+                                                 (model, data, train), fixed)
         if run is not None:
             train_file, dev_file = run.files["train"], run.files["dev"] or None
         elif not train_file:
@@ -116,6 +121,16 @@ def train_tagger(
         base = asdict(model or TaggerConfig(0, 0, 0))
         if dim:
             base["word_dim"] = dim
+        language_models = []  # a resumed run takes their weights from its checkpoint
+        if data.pretrained_lms and not resume:
+            language_models = load_language_models(data.pretrained_lms)
+            if run is None:  # a fresh run records what it read (a worker has it from rank 0's run)
+                data = replace(data, pretrained_lms=[_absolute(name) for name in data.pretrained_lms])
+                base["contextual_lms"] = [describe(lm, name) for lm, name in zip(language_models, data.pretrained_lms)]
+                directions = ", ".join("backward" if lm.backward else "forward" for lm in language_models)
+                log(f"contextual string embeddings from {len(language_models)} character LMs ({directions})")
+        elif run is None:
+            base["contextual_lms"] = None  # only --pretrained-lm fills them
         config = TaggerConfig(**{**base, "vocab_size": words.vocab_size, "num_tags": len(tags), "char_vocab_size": chars.vocab_size})
         check_network_fits(lambda: BiRNNTagger(config), "--hidden, --layers, --word-dim, --char-hidden")
         if run is None:
@@ -127,9 +142,13 @@ def train_tagger(
         torch.manual_seed(train.seed)
         network = BiRNNTagger(config)
         init_embedding(network.words, vectors)
-        info = {"parameters": sum(p.numel() for p in network.parameters()), "train_file": ", ".join(run.files["train"]),
-                "data": asdict(data)}
-        log(f"{config.cell} tagger with {config.char_encoder} characters and {config.decoder} output, {info['parameters']:,} parameters")
+        if language_models:
+            network.contextual.load_language_models(language_models)
+        trainable = sum(p.numel() for p in network.parameters() if p.requires_grad)
+        info = {"parameters": trainable, "train_file": ", ".join(run.files["train"]), "data": asdict(data)}
+        frozen = sum(p.numel() for p in network.parameters()) - trainable
+        shown = f" (and {frozen:,} frozen in the language models)" if frozen else ""
+        log(f"{config.cell} tagger with {config.char_encoder} characters and {config.decoder} output, {trainable:,} parameters{shown}")
         tagger = SequenceTagger(network, words, chars, tags, scheme, train_scheme, info=info)
         task = TaggerTask(tagger, sentences, dev, data, train.seed)
         Trainer(task, train, out_dir, log=log).fit(resume=resume)
@@ -141,3 +160,10 @@ def train_tagger(
     from seqtext.registry import load
 
     return load(out_dir, device=train.device)
+
+
+def _absolute(name: str) -> str:
+    """A model directory as an absolute path (run.json is read from anywhere); a model name as is."""
+    from seqtext.registry import is_bare_name
+
+    return name if is_bare_name(name) else str(Path(name).expanduser().absolute())

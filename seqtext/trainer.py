@@ -17,7 +17,12 @@ What a task provides (duck-typed):
   better takes precedence when present);
 - ``save(directory, metrics)``: write the model directory for the current weights;
 - optionally ``state_dict()`` / ``load_state_dict()`` for task state that a resume needs
-  (the language model's carried hidden state) and ``sample() -> str`` for a look at progress.
+  (the language model's carried hidden state) and ``sample() -> str`` for a look at progress;
+- optionally ``lr_groups() -> [(parameters, scale), ...]``: those parameters train at the
+  learning rate times ``scale`` (discriminative learning rates), and ``on_epoch_start(epoch)``,
+  called before each epoch's first batch (also on resuming in the middle of one), which may
+  freeze parameters (``requires_grad``) by the epoch alone (gradual unfreezing); a frozen
+  parameter gets no gradient, so AdamW leaves it as it is (weight decay included).
 """
 
 from __future__ import annotations
@@ -70,6 +75,22 @@ def decay_groups(network: torch.nn.Module) -> tuple[list, list]:
     return decay, no_decay
 
 
+def optimizer_groups(network: torch.nn.Module, weight_decay: float, lr_groups=()) -> list[dict]:
+    """AdamW's parameter groups: decayed and not (``decay_groups``), each split by the learning-
+    rate scale a task gives its parameters (``lr_groups``: ``(parameters, scale)`` pairs; 1 for
+    parameters not named), the scale kept as the group's ``lr_scale``. Without ``lr_groups``
+    these are the two groups every checkpoint so far holds."""
+    scale_of = {id(param): float(scale) for params, scale in lr_groups for param in params}
+    groups = []
+    for params, decay in zip(decay_groups(network), (weight_decay, 0.0)):
+        by_scale: dict[float, list] = {}
+        for param in params:
+            by_scale.setdefault(scale_of.get(id(param), 1.0), []).append(param)
+        for scale, members in (by_scale or {1.0: []}).items():
+            groups.append({"params": members, "weight_decay": decay, "lr_scale": scale})
+    return groups
+
+
 class _TaskLoss(torch.nn.Module):
     """The task's loss as a module's forward, so that DistributedDataParallel sees every step."""
 
@@ -98,12 +119,11 @@ class Trainer:
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel
 
-            self.ddp = DistributedDataParallel(_TaskLoss(task), device_ids=[self.device] if self.device.type == "cuda" else None)
-        decay, no_decay = decay_groups(self.network)
-        self.optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=config.lr,
-        )
+            # A task that freezes parameters leaves some without gradients in some steps.
+            self.ddp = DistributedDataParallel(_TaskLoss(task), device_ids=[self.device] if self.device.type == "cuda" else None,
+                                               find_unused_parameters=hasattr(task, "on_epoch_start"))
+        lr_groups = task.lr_groups() if hasattr(task, "lr_groups") else ()
+        self.optimizer = torch.optim.AdamW(optimizer_groups(self.network, config.weight_decay, lr_groups), lr=config.lr)
         self.steps_per_epoch = task.steps_per_epoch()
         total = config.epochs * self.steps_per_epoch
         self.total_steps = min(total, config.max_steps) if config.max_steps else total
@@ -309,11 +329,13 @@ class Trainer:
         self.session_start_step = self.step
         running, running_weight = 0.0, 0.0
         while self.epoch < c.epochs and not self._done():
+            if hasattr(self.task, "on_epoch_start"):
+                self.task.on_epoch_start(self.epoch)
             for batch in self.task.batches(self.epoch, self.epoch_step):
                 self.network.train()
                 lr = self.lr_at(self.step)
                 for group in self.optimizer.param_groups:
-                    group["lr"] = lr
+                    group["lr"] = lr * group.get("lr_scale", 1.0)
                 with autocast(self.device):
                     total, count = self.ddp(batch) if self.ddp is not None else self.task.loss(batch)
                 total = total.float()

@@ -284,3 +284,136 @@ def test_conllu_without_blank_lines_is_read_in_bounded_pieces():
     assert first == [f"w{n}" for n in range(1, MAX_TOKENS + 1)] and read == MAX_TOKENS
     pieces = list(iter_token_lists(rows(), "conllu"))
     assert [len(p) for p in pieces] == [MAX_TOKENS, MAX_TOKENS, MAX_TOKENS - 1]
+
+
+# -- datasets: save_to_disk folders, Parquet, folders of files; nothing cached -------------------
+def _saved(path, columns, features=None):
+    import datasets
+
+    datasets.Dataset.from_dict(columns, features=features).save_to_disk(str(path))
+    return str(path)
+
+
+def _parquet(path, columns, features=None):
+    import datasets
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    datasets.Dataset.from_dict(columns, features=features).to_parquet(str(path))
+    return str(path)
+
+
+def test_tagged_datasets_saved_parquet_and_folders(tmp_path):
+    import datasets
+
+    saved = _saved(tmp_path / "saved", {"tokens": [["EU", "rejects"], ["Peter"]], "tags": [["B-ORG", "O"], ["B-PER"]]})
+    sentences = read_sentences(saved)
+    assert pairs(sentences) == [(["EU", "rejects"], ["B-ORG", "O"]), (["Peter"], ["B-PER"])]
+    assert sentences[1].where == f"{saved}, row 2"
+    _parquet(tmp_path / "pq" / "a.parquet", {"tokens": [["EU"]], "tags": [["B-ORG"]]})
+    _parquet(tmp_path / "pq" / "b.parquet", {"tokens": [["Peter"]], "tags": [["B-PER"]]})
+    (tmp_path / "pq" / "README.md").write_text("not data")  # passed over
+    assert pairs(read_sentences(str(tmp_path / "pq"))) == [(["EU"], ["B-ORG"]), (["Peter"], ["B-PER"])]
+    assert pairs(read_sentences(str(tmp_path / "pq" / "b.parquet"))) == [(["Peter"], ["B-PER"])]
+    (tmp_path / "js").mkdir()
+    (tmp_path / "js" / "a.jsonl").write_text('{"tokens": ["EU"], "tags": ["B-ORG"]}\n')
+    assert pairs(read_sentences([str(tmp_path / "js"), saved])) == [(["EU"], ["B-ORG"])] + pairs(sentences)
+    # A Hub dataset: tags stored as ClassLabel numbers, in a column named with tag_column.
+    labels = datasets.ClassLabel(names=["O", "B-PER"])
+    features = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")), "ner_tags": datasets.Sequence(labels)})
+    hub = _saved(tmp_path / "hub", {"tokens": [["Peter", "ran"]], "ner_tags": [[1, 0]]}, features)
+    assert pairs(read_sentences(hub, tag_column="ner_tags")) == [(["Peter", "ran"], ["B-PER", "O"])]
+    assert [s.tokens for s in read_sentences(hub, need_tags=False)] == [["Peter", "ran"]]
+    with pytest.raises(DataError, match=r"hub: no column 'tags'; columns are tokens, ner_tags"):
+        read_sentences(hub)
+    bad = _parquet(tmp_path / "bad.parquet", {"tokens": [["a"], ["a", "b"]], "tags": [["X"], ["X"]]})
+    with pytest.raises(DataError, match=r"bad.parquet, row 2: 2 tokens but 1 tags"):
+        read_sentences(bad)
+    (tmp_path / "broken.parquet").write_text("not parquet")
+    with pytest.raises(DataError, match=r"cannot read .*broken.parquet as parquet: .*magic bytes"):
+        read_sentences(str(tmp_path / "broken.parquet"))
+    datasets.DatasetDict({"train": datasets.Dataset.from_dict({"tokens": [["a"]], "tags": [["X"]]})}).save_to_disk(str(tmp_path / "dd"))
+    with pytest.raises(DataError, match=r"dd holds several splits \(train\); name one split's folder"):
+        read_sentences(str(tmp_path / "dd"))
+
+
+def test_labelled_parquet_files_folders_and_class_labels(tmp_path):
+    import datasets
+
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["neg", "pos"])})
+    path = _parquet(tmp_path / "a.parquet", {"text": ["good", "bad"], "label": [1, 0]}, features)
+    expected = [("good", ["pos"]), ("bad", ["neg"])]
+    for fmt in ("auto", "parquet"):
+        examples = read_examples(path, fmt)
+        assert [(e.text, e.labels) for e in examples] == expected
+    assert examples[1].where == f"{path}, row 2"
+    assert [(e.text, e.labels) for e in read_examples(_saved(tmp_path / "saved", {"text": ["good", "bad"], "label": [1, 0]}, features))] == expected
+    (tmp_path / "folder").mkdir()
+    _parquet(tmp_path / "folder" / "a.parquet", {"text": ["fine"], "label": ["pos"]})
+    _parquet(tmp_path / "folder" / "b.parquet", {"text": ["poor"], "label": ["neg"]})
+    assert [(e.text, e.labels) for e in read_examples(str(tmp_path / "folder"))] == [("fine", ["pos"]), ("poor", ["neg"])]
+    (tmp_path / "folder" / "c.jsonl").write_text('{"text": "odd", "label": "pos"}\n')
+    with pytest.raises(DataError, match=r"folder: files of several kinds \(.jsonl, .parquet\)"):
+        read_examples(str(tmp_path / "folder"))
+    with pytest.raises(DataError, match=r"a.parquet: no column 'body'; columns are text, label"):
+        read_examples(path, text_column="body")
+    unlabelled = _parquet(tmp_path / "test.parquet", {"text": ["x"], "label": [-1]}, features)  # the Hub's "no label"
+    with pytest.raises(DataError, match=r"test.parquet, row 1: no label"):
+        read_examples(unlabelled)
+
+
+def test_plain_corpora_from_saved_and_parquet_datasets(tmp_path):
+    from seqtext.corpus import stream_documents
+    from seqtext.evaluation import lm_documents
+
+    saved = _saved(tmp_path / "saved", {"text": ["one two", "  ", "three"], "id": [1, 2, 3]})
+    parquet = _parquet(tmp_path / "pq" / "a.parquet", {"body": ["four\nfive"]})
+    assert read_texts(saved) == ["one two", "three"]
+    assert read_texts(str(tmp_path / "pq"), text_column="body") == ["four\nfive"]
+    assert list(stream_documents(parquet, text_column="body")) == [("four\nfive", True, True)]
+    assert lm_documents([parquet], "body", line_based=True) == [["four", "five"]]
+    with pytest.raises(DataError, match=r"pq: no column 'text'; columns are body \(use --text-column\)"):
+        read_texts(str(tmp_path / "pq"))
+
+
+READ_EVERYTHING = """
+import sys
+from pathlib import Path
+from seqtext.corpus import read_texts, stream_documents
+from seqtext.labelled import read_examples
+from seqtext.tagged import read_sentences
+data = Path(sys.argv[1])
+assert read_texts([str(data / "a.txt")]) and read_texts([str(data / "a.jsonl")]) and read_texts([str(data / "a.csv")])
+assert list(stream_documents([str(data / "a.jsonl"), str(data / "saved-text")]))
+for name in ("a.csv", "a.jsonl", "a.ft", "labelled.parquet", "saved-text"):
+    assert read_examples(str(data / name)), name
+assert read_sentences(str(data / "saved-tags")) and read_sentences(str(data / "tags.parquet"))
+print("read")
+"""
+
+
+def test_readers_write_nothing_under_home_or_cache(tmp_path):
+    """In a fresh process whose HOME is empty (datasets settles its cache folder on import) and
+    with no HF_* variables: every reader leaves HOME and the temporary folder as they were."""
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.txt").write_text("hello world\n")
+    (data / "a.jsonl").write_text('{"text": "good film", "label": "pos"}\n')
+    (data / "a.csv").write_text("text,label\ngood film,pos\n")
+    (data / "a.ft").write_text("__label__pos good film\n")
+    _parquet(data / "labelled.parquet", {"text": ["good film"], "label": ["pos"]})
+    _saved(data / "saved-text", {"text": ["good film"], "label": ["pos"]})
+    _saved(data / "saved-tags", {"tokens": [["EU"]], "tags": [["B-ORG"]]})
+    _parquet(data / "tags.parquet", {"tokens": [["EU"]], "tags": [["B-ORG"]]})
+    home, scratch = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir()
+    scratch.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "XDG_", "HUGGINGFACE"))}
+    env.update(HOME=str(home), TMPDIR=str(scratch), OMP_NUM_THREADS="1")
+    done = subprocess.run([sys.executable, "-c", READ_EVERYTHING, str(data)], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0 and "read" in done.stdout, done.stderr
+    assert sorted(str(p.relative_to(home)) for p in home.rglob("*")) == []
+    assert sorted(str(p.relative_to(scratch)) for p in scratch.rglob("*")) == []

@@ -1,0 +1,146 @@
+"""How robust are `seqtext train classifier`'s defaults? Candidate settings on many small corpora
+built only from training and dev splits we may tune on, each next to bigram TF-IDF + logistic
+regression fitted on the same split.
+
+    python benchmarks/classifier_defaults.py [--data-dir ../shared/data] [--configs default,drop5] [--tasks sst-1k,...]
+
+Tasks (train -> dev):
+- ``sst-1k``, ``sst-3k``, ``sst-7k``: SST-2 training sentences (the first 1,000 / 3,000 / all
+  6,920 after a fixed shuffle) -> the 872 dev sentences;
+- ``sst-phrases-20k``: 20,000 of SST-2's training phrases -> the dev sentences;
+- ``ewt-genre``: the genre of an EWT training sentence (answers, email, newsgroup, reviews,
+  weblog; from its sent_id), 5 classes -> EWT dev sentences.
+Each result line is printed as JSON as soon as it is measured (``--out`` keeps them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from pathlib import Path
+
+from seqtext import ngrams
+from seqtext.baselines import tfidf_logistic_regression
+from seqtext.classifier_training import train_classifier
+from seqtext.configs import ClassifierConfig, ClassifierDataOptions, TrainConfig
+from seqtext.labelled import read_examples
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CONFIGS = {  # name -> overrides of (model, data, train[, seqtext.ngrams constants])
+    "default": ({}, {}, {}),
+    "rnn-only": ({"ngram_buckets": 0}, {}, {}),
+    "wide-s1": ({}, {}, {}, {"LEARNING_SCALE": 1.0}),
+    "wide-s30": ({}, {}, {}, {"LEARNING_SCALE": 30.0}),
+    "wide-nodrop": ({}, {}, {}, {"FEATURE_DROPOUT": 0.0}),
+    "wide-drop5": ({}, {}, {}, {"FEATURE_DROPOUT": 0.5}),
+    "wide-c10": ({}, {}, {}, {"L2_C": 10.0}),
+    "wide-c0.3": ({}, {}, {}, {"L2_C": 0.3}),
+    "wide-c3": ({}, {}, {}, {"L2_C": 3.0}),
+    "wide-c30": ({}, {}, {}, {"L2_C": 30.0}),
+    "wide-c100": ({}, {}, {}, {"L2_C": 100.0}),
+    "c10-nodrop": ({}, {}, {}, {"L2_C": 10.0, "FEATURE_DROPOUT": 0.0}),
+    "c10-drop5": ({}, {}, {}, {"L2_C": 10.0, "FEATURE_DROPOUT": 0.5}),
+    "wide-drop5-rnn": ({"dropout": 0.5}, {}, {}),
+    "wide-lr5e-3": ({}, {}, {"lr": 5e-3}),
+    "wide-e20": ({}, {}, {"epochs": 20}),
+    "joint": ({}, {}, {}, {"LOSS": "joint"}),
+    "aux": ({}, {}, {}, {"LOSS": "aux"}),
+    "residual": ({}, {}, {}, {"LOSS": "residual"}),
+    "separate": ({}, {}, {}, {"LOSS": "separate"}),
+    "residual-drop5": ({"dropout": 0.5}, {}, {}, {"LOSS": "residual"}),
+    "separate-drop5": ({"dropout": 0.5}, {}, {}, {"LOSS": "separate"}),
+    "residual-s30": ({}, {}, {}, {"LOSS": "residual", "LEARNING_SCALE": 30.0}),
+    "wide-small-drop5": ({"dropout": 0.5, "embedding_dim": 64, "hidden_size": 64, "mlp_hidden": 64}, {}, {}),
+    "drop5": ({"dropout": 0.5}, {}, {}),
+    "max-drop5": ({"dropout": 0.5, "pooling": "max"}, {}, {}),
+    "small-drop5": ({"dropout": 0.5, "embedding_dim": 64, "hidden_size": 64, "mlp_hidden": 64}, {}, {}),
+    "drop5-wd": ({"dropout": 0.5}, {}, {"weight_decay": 0.1}),
+}
+
+
+def sst(data: Path, size: int | None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    def read(path):
+        return [(line[2:].strip(), line[0]) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    train = read(data / "sst2" / "sentences.train")
+    random.Random(0).shuffle(train)
+    return train[:size] if size else train, read(data / "sst2" / "sentences.dev")
+
+
+def sst_phrases(data: Path, size: int):
+    lines = (data / "sst2" / "phrases.train.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    phrases = [(text, label) for label, text in (line.split("\t", 1) for line in lines)]
+    random.Random(0).shuffle(phrases)
+    return phrases[:size], sst(data, None)[1]
+
+
+def ewt_genre(data: Path):
+    def read(path):
+        examples, genre = [], None
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.startswith("# sent_id = "):
+                genre = line[len("# sent_id = "):].split("-", 1)[0]
+            elif line.startswith("# text = "):
+                examples.append((line[len("# text = "):], genre))
+        return examples
+
+    return read(data / "ud_ewt" / "en_ewt-ud-train.conllu"), read(data / "ud_ewt" / "en_ewt-ud-dev.conllu")
+
+
+TASKS = {
+    "sst-1k": lambda d: sst(d, 1000), "sst-3k": lambda d: sst(d, 3000), "sst-7k": lambda d: sst(d, None),
+    "sst-phrases-20k": lambda d: sst_phrases(d, 20000), "ewt-genre": ewt_genre,
+}
+
+
+def write_tsv(path: Path, examples) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        out.write("label\ttext\n")
+        for text, label in examples:
+            out.write(f"{label}\t{' '.join(text.split())}\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--work-dir", default="/tmp/seqtext-cls")
+    parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--tasks", default=",".join(TASKS))
+    parser.add_argument("--out", default=None, help="append the JSON lines here too")
+    args = parser.parse_args()
+    data, work = Path(args.data_dir), Path(args.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    sink = open(args.out, "a", encoding="utf-8") if args.out else None
+
+    def emit(row: dict) -> None:
+        line = json.dumps({k: v for k, v in row.items() if k not in ("name", "metric", "score")})
+        print(line, flush=True)
+        if sink:
+            sink.write(line + "\n")
+            sink.flush()
+
+    defaults = {key: getattr(ngrams, key) for key in ("LEARNING_SCALE", "FEATURE_DROPOUT", "L2_C", "LOSS")}
+    for task in args.tasks.split(","):
+        train, dev = TASKS[task](data)
+        train_file, dev_file = work / f"{task}.train.tsv", work / f"{task}.dev.tsv"
+        write_tsv(train_file, train)
+        write_tsv(dev_file, dev)
+        emit({"task": task, "config": "tfidf-lr", "train": len(train),
+              **tfidf_logistic_regression([t for t, _ in train], [[l] for _, l in train], [t for t, _ in dev],
+                                          [[l] for _, l in dev])})
+        for name in args.configs.split(","):
+            model, options, train_options, constants = (CONFIGS[name] + ({},))[:4]
+            for key, value in {**defaults, **constants}.items():
+                setattr(ngrams, key, value)
+            started = time.perf_counter()
+            classifier = train_classifier(str(train_file), str(dev_file), work / f"{task}-{name}",
+                                          ClassifierConfig(0, 0, **model), ClassifierDataOptions(**options),
+                                          TrainConfig(progress=False, **train_options), overwrite=True)
+            emit({"task": task, "config": name, "train": len(train), "accuracy": classifier.metrics["accuracy"],
+                  "epoch": classifier.metrics.get("epoch"), "seconds": round(time.perf_counter() - started, 1)})
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""The classifier's linear path over unigrams and hashed bigrams (seqtext.ngrams): fixed features,
+idf from the training texts, exact save and load, older models without it, and that it learns
+what only a bigram says."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import seqtext
+from seqtext.classifier import RecurrentClassifier, pad_batch
+from seqtext.classifier_training import ClassifierDataOptions, train_classifier
+from seqtext.configs import ClassifierConfig
+from seqtext.ngrams import NgramLinear, bigram_buckets, default_buckets, ngram_features
+from seqtext.registry import resolve
+from seqtext.trainer import TrainConfig
+
+# What only a bigram decides: "good" and "not" each come with both labels equally often, so no
+# weighting of single words separates them; "not good" and "not bad" do.
+PHRASES = {"good": "pos", "not bad": "pos", "bad": "neg", "not good": "neg"}
+TRAIN_FRAMES = ["the film was {}", "{} , i thought", "acting {} and plot {}", "honestly {} .", "{} overall",
+                "a {} story", "music was {}", "it looks {} to me"]
+DEV_FRAMES = ["the cast is {}", "{} , said my friend", "ending {} ."]
+
+
+def _write(path, frames):
+    lines = ["label\ttext"] + [f"{label}\t{frame.format(*[phrase] * frame.count('{}'))}"
+                               for frame in frames for phrase, label in PHRASES.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def bigram_model(tmp_path_factory):
+    """A default classifier (small network) trained a few seconds on the phrases above."""
+    folder = tmp_path_factory.mktemp("bigram")
+    train, dev = _write(folder / "train.tsv", TRAIN_FRAMES * 4), _write(folder / "dev.tsv", DEV_FRAMES)
+    model = train_classifier(str(train), str(dev), folder / "model", ClassifierConfig(0, 0, embedding_dim=16, hidden_size=16,
+                                                                                     mlp_hidden=16),
+                             ClassifierDataOptions(batch_size=8), TrainConfig(epochs=30, lr=1e-2, progress=False))
+    return folder / "model", model
+
+
+def test_bigram_buckets_are_fixed_numbers():
+    """The same pairs give the same buckets in another process with another hash seed: the hash
+    is arithmetic on the ids, never Python's salted hash()."""
+    first, second = torch.tensor([0, 5, 49_999, 2**31 - 1]), torch.tensor([7, 5, 3, 2**31 - 1])
+    here = bigram_buckets(first, second, 2**18).tolist()
+    assert here == [(7 * 998_244_353 % 2_147_483_647) % 2**18, (5 * 1_000_000_007 + 5 * 998_244_353) % 2_147_483_647 % 2**18,
+                    (49_999 * 1_000_000_007 + 3 * 998_244_353) % 2_147_483_647 % 2**18,
+                    ((2**31 - 1) * (1_000_000_007 + 998_244_353)) % 2_147_483_647 % 2**18]
+    code = ("import torch; from seqtext.ngrams import bigram_buckets; "
+            "print(bigram_buckets(torch.tensor([0, 5, 49999, 2**31 - 1]), torch.tensor([7, 5, 3, 2**31 - 1]), 2**18).tolist())")
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": "12345"})
+    assert json.loads(other.stdout) == here
+
+
+def test_features_cover_real_tokens_only():
+    ids, lengths = pad_batch([[5, 6, 7], [8], []])
+    features, mask = ngram_features(ids, lengths, vocab_size=10, buckets=16)
+    assert features.shape == mask.shape == (3, 5)  # 3 unigrams + 2 bigrams per row
+    assert mask.sum(1).tolist() == [5, 1, 1]  # an empty text is one <pad>
+    assert features[0, :3].tolist() == [5, 6, 7] and all(10 <= f < 26 for f in features[0, 3:].tolist())
+    assert features[0, 3] == 10 + bigram_buckets(torch.tensor(5), torch.tensor(6), 16)
+
+
+def test_idf_from_training_texts():
+    layer = NgramLinear(vocab_size=10, buckets=16, num_classes=2)
+    layer.fit_idf([[5, 6], [5, 7, 7], [5]])
+    assert layer.idf[5] == pytest.approx(1.0)  # in every text
+    assert layer.idf[7] == pytest.approx(torch.log(torch.tensor(4 / 2)).item() + 1)  # one text, twice
+    assert layer.idf[8] == 0 and layer.idf[1] == 0  # never seen: no weight, as outside TF-IDF's vocabulary
+    features, weights = layer.eval().feature_weights(*pad_batch([[5, 6], [8, 9]]))
+    assert weights[0].norm() == pytest.approx(1.0) and weights[1].abs().sum() == 0
+
+
+def test_buckets_shrink_with_many_classes():
+    assert default_buckets(2) == 2**18 and default_buckets(5) * 5 <= 2**19 and default_buckets(1000) == 2**14
+
+
+def test_learns_what_only_a_bigram_says(bigram_model):
+    directory, model = bigram_model
+    assert model.network.config.ngram_buckets == default_buckets(2)
+    texts = [frame.format(*[phrase] * frame.count("{}")) for frame in DEV_FRAMES for phrase in PHRASES]
+    gold = [label for _ in DEV_FRAMES for label in PHRASES.values()]
+    assert [c.label for c in model.predict(texts)] == gold
+    # The linear path has learnt the bigrams themselves: "not good" speaks for neg, "not bad" for pos.
+    layer, stoi = model.network.ngrams, model.tokenizer.stoi
+    for second, label in (("good", "neg"), ("bad", "pos")):
+        bucket = bigram_buckets(torch.tensor(stoi["not"]), torch.tensor(stoi[second]), layer.buckets)
+        weights = layer.weight[layer.vocab_size + bucket].tolist()
+        other = 1 - model.labels.index(label)
+        assert weights[model.labels.index(label)] > weights[other], (second, weights)
+
+
+def test_saves_and_loads_exactly(bigram_model, tmp_path):
+    directory, model = bigram_model
+    texts = ["the film was not good", "not bad , i thought", "", "good good good not"]
+    loaded = seqtext.load(directory)
+    assert torch.equal(loaded.network.ngrams.idf, model.network.ngrams.idf)
+    assert torch.equal(loaded.probabilities(texts), model.probabilities(texts))
+    again = seqtext.load(loaded.save(tmp_path / "again"))
+    assert torch.equal(again.probabilities(texts), model.probabilities(texts))
+
+
+def test_models_saved_before_the_field_load_without_it(tmp_path):
+    """A config.json without model.ngram_buckets (every model saved before it existed, the
+    shipped sentiment model among them) loads without the path and computes what it did."""
+    assert "ngram_buckets" not in json.loads((resolve("sentiment") / "config.json").read_text())
+    shipped = seqtext.load("sentiment")
+    assert shipped.network.ngrams is None
+    network = RecurrentClassifier(ClassifierConfig(vocab_size=shipped.tokenizer.vocab_size, num_classes=2, embedding_dim=8,
+                                                   hidden_size=8, mlp_hidden=8, ngram_buckets=0))
+    old = type(shipped)(network, shipped.tokenizer, shipped.labels)
+    old.save(tmp_path / "old")
+    config = json.loads((tmp_path / "old" / "config.json").read_text())
+    del config["model"]["ngram_buckets"]
+    (tmp_path / "old" / "config.json").write_text(json.dumps(config))
+    texts = ["a gorgeous, witty, seductive movie.", "dull"]
+    assert torch.equal(seqtext.load(tmp_path / "old").probabilities(texts), old.probabilities(texts))
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_export_carries_the_path(bigram_model, tmp_path, fmt):
+    """The exported graph computes the n-gram features from the ids itself; export checks its
+    file against seqtext's own scores (texts of several lengths, an empty one) before reporting."""
+    from seqtext.export import export
+
+    directory, model = bigram_model
+    report = export(model, tmp_path / f"model.{'pt' if fmt == 'torchscript' else 'onnx'}", fmt)
+    assert report.max_abs_diff <= 1e-4
