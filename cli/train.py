@@ -120,7 +120,7 @@ def train_lm(files, val_file, init_from, **params):
 
 @train.command("classifier")
 @click.argument("train_files", nargs=-1)
-@click.option("--dev", "dev_file", default=None, help="Dev file for choosing the best epoch; without it the last --dev-fraction of the training examples.")
+@click.option("--dev", "dev_file", default=None, help="Dev file for choosing the best epoch; without it --dev-fraction of the training examples, drawn at random (fixed seed).")
 @click.option("--dev-fraction", type=FiniteFloat(0, 1, min_open=True, max_open=True), default=default(ClassifierDataOptions, "dev_fraction"), help="Share of the training examples held out when no --dev is given.")
 @click.option("--format", "fmt", type=click.Choice(LABELLED_FORMATS), default=default(ClassifierDataOptions, "format"), help="Input format; auto guesses from the name and first line; disk: a folder written by save_to_disk.")
 @click.option("--text-column", default=default(ClassifierDataOptions, "text_column"), help="Text column (CSV/TSV/JSONL/saved dataset).")

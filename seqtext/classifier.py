@@ -81,11 +81,16 @@ class RecurrentClassifier(nn.Module):
         recurrent, ngrams = self.scores(ids, lengths)
         return recurrent if ngrams is None else self.ngrams.combine(recurrent, ngrams)
 
-    def scores(self, ids: torch.Tensor, lengths: torch.Tensor):
-        """The recurrent part's logits (B, C) and the n-gram path's (B, C, or None without one):
-        ``forward`` combines them (``NgramLinear.combine``); training gives each its own loss."""
+    def recurrent_logits(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The recurrent part's logits (B, C): what training fits (the n-gram path is fitted
+        before, and fixed)."""
         pooled, _ = self.encode(self.embedding(ids), lengths)
-        return self.head(pooled), None if self.ngrams is None else self.ngrams(ids, lengths)
+        return self.head(pooled)
+
+    def scores(self, ids: torch.Tensor, lengths: torch.Tensor):
+        """The recurrent part's logits (B, C) and the n-gram path's (B, C, or None without one),
+        which ``forward`` combines (``NgramLinear.combine``)."""
+        return self.recurrent_logits(ids, lengths), None if self.ngrams is None else self.ngrams(ids, lengths)
 
 
 DISCRIMINATIVE_FACTOR = 2.6  # ULMFiT: each layer group trains at the learning rate of the one above / 2.6

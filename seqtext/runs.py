@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import socket
 from contextlib import contextmanager
@@ -112,15 +113,21 @@ def apply_resume_options(run: Run, given: dict, configs: dict) -> None:
             )
 
 
-def dev_split(items: list, fraction: float, where: str) -> tuple[list, list]:
-    """The last ``fraction`` of ``items`` held out as a dev set (the order of the file, so the
-    held-out part is the same on every run and every machine)."""
+def dev_split(items: list, fraction: float, where: str, at_random: bool = False) -> tuple[list, list]:
+    """``fraction`` of ``items`` held out as a dev set, the same on every run and machine: the
+    last ones (taggers: a corpus's sentences come in documents, and neighbours are alike), or
+    with ``at_random`` drawn with a fixed seed, both parts in file order (classifiers: a file
+    sorted by label, all positive texts and then all negative, would otherwise hold out one
+    class only and choose the epoch by it)."""
     if not 0.0 < fraction < 1.0:
         raise TrainingError(f"dev fraction must be between 0 and 1, not {fraction}")
     cut = int(len(items) * (1 - fraction))
     if cut in (0, len(items)):
         raise TrainingError(f"{where}: too few examples ({len(items)}) to hold out a dev set; give --dev")
-    return items[:cut], items[cut:]
+    if not at_random:
+        return items[:cut], items[cut:]
+    held = set(random.Random(0).sample(range(len(items)), len(items) - cut))
+    return [x for i, x in enumerate(items) if i not in held], [x for i, x in enumerate(items) if i in held]
 
 
 # -- the lock ------------------------------------------------------------------------------------

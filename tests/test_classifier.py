@@ -195,3 +195,16 @@ def test_cli_train_classifier_errors(tmp_path):
     assert result.exit_code == 2
     result = runner.invoke(main, ["classify", "x", "-m", "no-such-model"])
     assert result.exit_code == 1 and result.stderr.startswith("Error: no model named")
+
+
+def test_held_out_share_is_drawn_at_random_not_the_last_lines():
+    """A file sorted by label must not hold out one class only; the draw is the same every time."""
+    from seqtext.runs import dev_split
+
+    items = [("pos", i) for i in range(500)] + [("neg", i) for i in range(500)]
+    train, dev = dev_split(items, 0.1, "f", at_random=True)
+    assert len(dev) == 100 and len(train) == 900
+    assert 30 < sum(label == "pos" for label, _ in dev) < 70
+    assert dev_split(items, 0.1, "f", at_random=True) == (train, dev)
+    assert train == sorted(train, key=items.index) and set(train).isdisjoint(dev)
+    assert dev_split(items, 0.1, "f")[1] == items[900:]  # taggers: the last sentences

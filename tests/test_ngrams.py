@@ -1,5 +1,5 @@
 """The classifier's linear path over unigrams and hashed bigrams (seqtext.ngrams): fixed features,
-idf from the training texts, exact save and load, older models without it, and that it learns
+counted once per text, NB-weighted logistic regression fitted exactly, exact save and load, older models without it, and that it learns
 what only a bigram says."""
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ import seqtext
 from seqtext.classifier import RecurrentClassifier, pad_batch
 from seqtext.classifier_training import ClassifierDataOptions, train_classifier
 from seqtext.configs import ClassifierConfig
-from seqtext.ngrams import NgramLinear, bigram_buckets, default_buckets, ngram_features
+from seqtext.ngrams import NgramLinear, bigram_buckets, default_buckets, distinct_features, ngram_features
 from seqtext.registry import resolve
 from seqtext.trainer import TrainConfig
 
-# What only a bigram decides: "good" and "not" each come with both labels equally often, so no
-# weighting of single words separates them; "not good" and "not bad" do.
-PHRASES = {"good": "pos", "not bad": "pos", "bad": "neg", "not good": "neg"}
+# What only a bigram decides: "good", "bad", "very" and "not" each come with both labels equally
+# often, so no weighting of single words separates them; "not good", "very bad", ... do.
+PHRASES = {"very good": "pos", "not bad": "pos", "very bad": "neg", "not good": "neg"}
 TRAIN_FRAMES = ["the film was {}", "{} , i thought", "acting {} and plot {}", "honestly {} .", "{} overall",
                 "a {} story", "music was {}", "it looks {} to me"]
 DEV_FRAMES = ["the cast is {}", "{} , said my friend", "ending {} ."]
@@ -70,14 +70,34 @@ def test_features_cover_real_tokens_only():
     assert features[0, 3] == 10 + bigram_buckets(torch.tensor(5), torch.tensor(6), 16)
 
 
-def test_idf_from_training_texts():
-    layer = NgramLinear(vocab_size=10, buckets=16, num_classes=2)
-    layer.fit_idf([[5, 6], [5, 7, 7], [5]])
-    assert layer.idf[5] == pytest.approx(1.0)  # in every text
-    assert layer.idf[7] == pytest.approx(torch.log(torch.tensor(4 / 2)).item() + 1)  # one text, twice
-    assert layer.idf[8] == 0 and layer.idf[1] == 0  # never seen: no weight, as outside TF-IDF's vocabulary
-    features, weights = layer.eval().feature_weights(*pad_batch([[5, 6], [8, 9]]))
-    assert weights[0].norm() == pytest.approx(1.0) and weights[1].abs().sum() == 0
+def test_features_count_once_per_text():
+    """Binary features: a word or bigram said three times counts as much as once."""
+    features, present = distinct_features(*pad_batch([[5, 5, 5], [6, 7]]), vocab_size=10, buckets=16)
+    chosen = [sorted(features[row][present[row]].tolist()) for row in range(2)]
+    pair = 10 + bigram_buckets(torch.tensor(5), torch.tensor(5), 16).item()
+    assert chosen[0] == [5, pair]
+    assert chosen[1] == sorted([6, 7, 10 + bigram_buckets(torch.tensor(6), torch.tensor(7), 16).item()])
+
+
+def test_fit_is_nb_weighted_logistic_regression():
+    """The path's scores are scikit-learn's logistic regression on NB-scaled binary features,
+    exactly; a word only one class uses pushes towards it."""
+    from sklearn.linear_model import LogisticRegression
+
+    texts = [[1, 2], [1, 3], [4, 2], [4, 4, 3], [1], [4]]
+    labels = [[1], [1], [0], [0], [1], [0]]
+    layer = NgramLinear(vocab_size=6, buckets=16, num_classes=2)
+    layer.fit(texts, labels)
+    matrix = layer.feature_matrix(texts)
+    target = [label[0] == 1 for label in labels]
+    p = matrix[target].sum(0).A1 + 1
+    q = matrix[[not t for t in target]].sum(0).A1 + 1
+    ratio = torch.tensor(p / p.sum()).log() - torch.tensor(q / q.sum()).log()
+    reference = LogisticRegression(C=1.0, max_iter=1000).fit(matrix.multiply(ratio.numpy()).tocsr(), target)
+    expected = reference.decision_function(matrix.multiply(ratio.numpy()).tocsr())
+    scores = layer(*pad_batch(texts))
+    assert torch.allclose(scores[:, 1] - scores[:, 0], torch.tensor(expected, dtype=scores.dtype), atol=1e-5)
+    assert layer.weight[1, 1] > 0 > layer.weight[4, 1]
 
 
 def test_buckets_shrink_with_many_classes():
@@ -103,7 +123,7 @@ def test_saves_and_loads_exactly(bigram_model, tmp_path):
     directory, model = bigram_model
     texts = ["the film was not good", "not bad , i thought", "", "good good good not"]
     loaded = seqtext.load(directory)
-    assert torch.equal(loaded.network.ngrams.idf, model.network.ngrams.idf)
+    assert torch.equal(loaded.network.ngrams.weight, model.network.ngrams.weight)
     assert torch.equal(loaded.probabilities(texts), model.probabilities(texts))
     again = seqtext.load(loaded.save(tmp_path / "again"))
     assert torch.equal(again.probabilities(texts), model.probabilities(texts))
@@ -135,3 +155,32 @@ def test_export_carries_the_path(bigram_model, tmp_path, fmt):
     directory, model = bigram_model
     report = export(model, tmp_path / f"model.{'pt' if fmt == 'torchscript' else 'onnx'}", fmt)
     assert report.max_abs_diff <= 1e-4
+
+
+def test_the_path_is_fitted_again_on_every_training_text(tmp_path):
+    """Without --dev, the held-out share chooses the epoch and the network's weight, and the
+    saved path is then fitted on all training texts, held-out ones included."""
+    train = _write(tmp_path / "train.tsv", TRAIN_FRAMES * 4)
+    model = train_classifier(str(train), None, tmp_path / "model", ClassifierConfig(0, 0, embedding_dim=8, hidden_size=8, mlp_hidden=8),
+                             ClassifierDataOptions(batch_size=8), TrainConfig(epochs=2, progress=False))
+    assert model.metrics["ngram_path_fitted_on"] == len(TRAIN_FRAMES) * 4 * len(PHRASES)
+    assert json.loads((tmp_path / "model" / "metrics.json").read_text())["ngram_path_fitted_on"] == model.metrics["ngram_path_fitted_on"]
+
+
+def test_the_network_counts_only_when_it_clearly_helps(bigram_model, tmp_path):
+    """choose_recurrent_weight: with the n-gram path silenced the trained network is clearly
+    better than nothing and gets a weight; silenced itself, it gets none."""
+    from seqtext.labelled import read_examples
+    from seqtext.ngrams import choose_recurrent_weight
+
+    directory, _ = bigram_model
+    examples = read_examples([str(_write(tmp_path / "held.tsv", TRAIN_FRAMES))])
+    model = seqtext.load(directory)
+    model.network.ngrams.weight.zero_()
+    model.network.ngrams.bias.zero_()
+    assert choose_recurrent_weight(model, examples)["recurrent_weight"] > 0
+    model = seqtext.load(directory)
+    torch.nn.init.zeros_(model.network.head[-1].weight)
+    torch.nn.init.zeros_(model.network.head[-1].bias)
+    chosen = choose_recurrent_weight(model, examples)
+    assert chosen["recurrent_weight"] == 0 and float(model.network.ngrams.recurrent_weight) == 0
