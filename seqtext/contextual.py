@@ -79,31 +79,41 @@ class LMEncoder(nn.Module):
         self.rnn = CELLS[config.cell](config.embedding_dim, config.hidden_size, config.num_layers, batch_first=True)
         self.output_dim = config.hidden_size
 
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """ids (B, L) -> top-layer outputs (B, L, H). With ``lengths`` (B,) the rows are run
-        longest first in at most ``SEGMENTS`` stretches of time, each over only the rows still
-        going, their state carried: what a packed sequence computes, without paying for the
-        padding of a batch of very different lengths, and at the speed of the padded kernel
-        (packed input runs 1.6-2.5x slower on a CPU). Outputs past a row's length are left zero."""
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None, positions: torch.Tensor | None = None):
+        """ids (B, L) -> top-layer outputs (B, L, H), or with ``positions`` (B, T) only the
+        outputs at those positions of each row (B, T, H).
+
+        With ``lengths`` (B,) the rows are run longest first in at most ``SEGMENTS`` stretches
+        of time, each over only the rows still going, their state carried: what a packed
+        sequence computes, without paying for the padding of a batch of very different lengths,
+        and at the speed of the padded kernel (packed input runs 1.6-2.5x slower on a CPU). Each
+        stretch gives up the outputs ``positions`` asks for at once, so the (B, L, H) outputs are
+        never stored (for a batch of 256 sentences that is 0.2 GB to zero and fill, a tenth of
+        the tagging time). Positions past a row's length give zeros."""
         if lengths is None:
-            return self.rnn(self.embedding(ids))[0]
+            out = self.rnn(self.embedding(ids))[0]
+            return out if positions is None else out.gather(1, positions[..., None].expand(-1, -1, out.size(-1)))
+        if positions is None:
+            positions = torch.arange(ids.size(1), device=ids.device).expand(ids.size(0), -1)
         order = torch.argsort(lengths, descending=True, stable=True)
         longest = lengths[order].tolist()
-        ids = ids[order.to(ids.device)]
+        ids, positions = ids[order.to(ids.device)], positions[order.to(ids.device)]
         step = max(1, len(longest) // SEGMENTS)
         ends = sorted({longest[i] for i in range(len(longest) - 1, -1, -step)} | {longest[0]})
-        out, state, start = None, None, 0
+        found, state, start = None, None, 0
         for end in ends:
             rows = sum(length > start for length in longest)  # a prefix: longest first
             if state is not None:
                 state = tuple(s[:, :rows].contiguous() for s in state) if isinstance(state, tuple) else state[:, :rows].contiguous()
             piece, state = self.rnn(self.embedding(ids[:rows, start:end]), state)
-            if out is None:
-                out = piece.new_zeros(ids.size(0), ids.size(1), piece.size(-1))
-            out[:rows, start:end] = piece
+            if found is None:
+                found = piece.new_zeros(ids.size(0), positions.size(1), piece.size(-1))
+            inside = (positions[:rows] >= start) & (positions[:rows] < end)
+            row, slot = inside.nonzero(as_tuple=True)
+            found[row, slot] = piece[row, positions[row, slot] - start]
             start = end
-        unsorted = torch.empty_like(out)
-        unsorted[order.to(out.device)] = out
+        unsorted = torch.empty_like(found)
+        unsorted[order.to(found.device)] = found
         return unsorted
 
 
@@ -137,8 +147,8 @@ class ContextualFeatures(nn.Module):
     def inputs(self, sentences: list[list[str]], width: int) -> dict:
         """For LM k: ``lm{k}_ids`` (B, N+1), ``<bos>`` and the sentence's text (reversed for a
         backward LM), right-padded; ``lm{k}_at`` (B, ``width``), where each word's feature lies
-        in that LM's outputs flattened to (B * (N+1), H) (padding words point at row 0); and
-        ``lm_lengths`` (B,), each row's length with ``<bos>``."""
+        in its row of that LM's outputs (padding words point at position 0); and ``lm_lengths``
+        (B,), each row's length with ``<bos>``."""
         count = len(sentences)
         texts = [" ".join(sentence) for sentence in sentences]
         text_lengths = np.array([len(text) for text in texts], dtype=np.int64)
@@ -156,8 +166,8 @@ class ContextualFeatures(nn.Module):
         ends = starts + word_lengths
         slots = np.arange(len(word_lengths)) - np.repeat(firsts, counts)
         # Forward: character i of the text is input i + 1 (after <bos>); reversed, it is input N - i.
-        at_forward = word_rows * columns + ends
-        at_backward = word_rows * columns + text_lengths[word_rows] - starts
+        at_forward = ends
+        at_backward = text_lengths[word_rows] - starts
         batch, encoded = {"lm_lengths": torch.from_numpy(text_lengths + 1)}, {}
         for k, (tokenizer, backward) in enumerate(zip(self.tokenizers, self.backward)):
             key = (self.shares[k], backward)
@@ -178,8 +188,7 @@ class ContextualFeatures(nn.Module):
         features = []
         with torch.no_grad():
             for k, lm in enumerate(self.lms):
-                out = lm(batch[f"lm{k}_ids"], batch["lm_lengths"])  # (B, N+1, H)
-                features.append(out.reshape(-1, out.size(-1))[batch[f"lm{k}_at"]])  # (B, T, H)
+                features.append(lm(batch[f"lm{k}_ids"], batch["lm_lengths"], batch[f"lm{k}_at"]))  # (B, T, H)
         return torch.cat(features, dim=-1) if len(features) > 1 else features[0]
 
 

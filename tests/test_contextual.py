@@ -190,3 +190,17 @@ def test_only_character_language_models_are_taken(lms, trained, tmp_path):
                                       "--pretrained-lm", str(model), "--max-steps", "1", "--quiet"])
         assert result.exit_code == 1 and expected in result.stderr, result.output
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_shipped_news_models_are_a_forward_and_a_backward_character_lm():
+    """``--pretrained-lm news-forward --pretrained-lm news-backward`` works by name after install:
+    both are character LMs with one vocabulary, and they read the text in opposite directions."""
+    from seqtext.contextual import load_language_models
+
+    forward, backward = load_language_models(["news-forward", "news-backward"])
+    assert (forward.backward, backward.backward) == (False, True)
+    assert forward.tokenizer.itos == backward.tokenizer.itos
+    from seqtext.evaluation import evaluate_language_model
+
+    text = "The European Commission said on Thursday it disagreed with German advice to consumers ."
+    assert evaluate_language_model(forward, [[text]])["cross_entropy"] < 2.0  # nats/char; uniform over 130 chars: 4.9
