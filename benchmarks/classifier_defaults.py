@@ -42,6 +42,10 @@ CONFIGS = {  # name -> overrides of (model, data, train[, seqtext.ngrams constan
     "c3": ({}, {}, {}, {"L2_C": 3.0}),
     "lowercase": ({}, {"lowercase": True}, {}),
     "drop5": ({"dropout": 0.5}, {}, {}),
+    "lm": ({}, {}, {}),  # lm*: --pretrained-lm DIR (ULMFiT), with every other option at its default
+    "lm-lr5e-3": ({}, {}, {"lr": 5e-3}),
+    "lm-lr1e-2": ({}, {}, {"lr": 1e-2}),
+    "emb": ({}, {"embeddings": "/root/runs/reviews-word-emb.txt"}, {}),
 }
 
 
@@ -94,6 +98,8 @@ def main() -> None:
     parser.add_argument("--configs", default=",".join(CONFIGS))
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--out", default=None, help="append the JSON lines here too")
+    parser.add_argument("--pretrained-lm", action="append", default=None,
+                        help="language model(s) for config lm (a forward and/or a backward one)")
     parser.add_argument("--dev-chooses", action="store_true", help="give the dev file to training (it chooses the epoch)")
     args = parser.parse_args()
     data, work = Path(args.data_dir), Path(args.work_dir)
@@ -118,6 +124,10 @@ def main() -> None:
                                           [[l] for _, l in dev])})
         for name in args.configs.split(","):
             model, options, train_options, constants = (CONFIGS[name] + ({},))[:4]
+            if name.startswith("lm"):
+                if not args.pretrained_lm:
+                    parser.error("config lm needs --pretrained-lm")
+                options = {**options, "pretrained_lms": args.pretrained_lm}
             for key, value in {**defaults, **constants}.items():
                 setattr(ngrams, key, value)
             started = time.perf_counter()

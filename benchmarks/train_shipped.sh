@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The commands that trained the shipped models, one function each:
-#   bash benchmarks/train_shipped.sh shakespeare|shakespeare_cold_start|brown|news_forward|news_backward|pos|ner|chunk|sentiment [DATA_DIR]
+#   bash benchmarks/train_shipped.sh shakespeare|shakespeare_cold_start|brown|news_forward|news_backward|pos|ner|chunk|pos_lm|ner_lm|chunk_lm|sentiment [DATA_DIR]
 #   bash benchmarks/train_shipped.sh ship NAME [RUN]
 # Each run writes to runs/NAME; `ship NAME [RUN]` copies the model files (config.json,
 # model.safetensors, tokenizer files, metrics.json) of runs/RUN (default runs/NAME) into
@@ -67,6 +67,26 @@ chunk() {
   # No dev split is given: the last 10 % of train is held out for choosing the epoch.
   seqtext train tagger "$DATA/conll2000/train.txt" -o runs/chunk --dev-fraction 0.1 --layers 2 --char-hidden 64 \
     --batch-size 32 --epochs 14 --lr 2e-3 --patience 3 --weights-dtype float16 --seed 1
+}
+
+# The taggers with contextual string embeddings from the shipped news LMs (ship them as
+# `ship ner-lm ner_lm` and so on); one thread each, two side by side, as measured.
+LMS="--pretrained-lm seqtext/pretrained/news-forward --pretrained-lm seqtext/pretrained/news-backward --max-time 3000"
+
+pos_lm() {
+  OMP_NUM_THREADS=1 seqtext train tagger "$DATA/ud_ewt/en_ewt-ud-train.conllu" --dev "$DATA/ud_ewt/en_ewt-ud-dev.conllu" \
+    -o runs/pos_lm --tag-column upos --layers 2 --dropout 0.33 --char-hidden 64 --batch-size 32 --epochs 14 --lr 2e-3 \
+    --patience 3 --weights-dtype float16 --seed 1 $LMS
+}
+
+ner_lm() {
+  OMP_NUM_THREADS=1 seqtext train tagger "$DATA/conllpp/train.txt" --dev "$DATA/conllpp/dev.txt" -o runs/ner_lm \
+    --batch-size 32 --epochs 10 --lr 2e-3 --patience 3 --weights-dtype float16 --seed 1 $LMS
+}
+
+chunk_lm() {
+  OMP_NUM_THREADS=1 seqtext train tagger "$DATA/conll2000/train.txt" -o runs/chunk_lm --dev-fraction 0.1 --layers 2 \
+    --char-hidden 64 --batch-size 32 --epochs 14 --lr 2e-3 --patience 3 --weights-dtype float16 --seed 1 $LMS
 }
 
 sentiment() {

@@ -46,7 +46,8 @@ def _train_default(name: str):
 def _lr_help() -> str:
     from seqtext.configs import DEFAULT_LR, unit_default_help
 
-    return (f"Peak learning rate (AdamW) [default: taggers and classifiers {DEFAULT_LR['tagger']}, language models by "
+    return (f"Peak learning rate (AdamW) [default: taggers and classifiers {DEFAULT_LR['tagger']}, classifiers with "
+            f"--pretrained-lm {DEFAULT_LR['classifier_lm']}, language models by "
             f"--tokenizer: {unit_default_help('lr')}].")
 
 

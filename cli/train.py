@@ -10,7 +10,8 @@ import click
 
 from seqtext.cli.options import FiniteFloat, configs, default, logger, relaunch_if_asked, trainer_options
 from seqtext.configs import (ClassifierConfig, ClassifierDataOptions, LMConfig, LMDataOptions, TaggerConfig, TaggerDataOptions,
-                             LABELLED_FORMATS, LM_UNIT_DEFAULTS, TAGGED_FORMATS, unit_default_help)
+                             LABELLED_FORMATS, LM_UNIT_DEFAULTS, TAGGED_FORMATS, WORD_UNIT_FROM, lm_unit_for,
+                             unit_default_help)
 
 LM_FIELDS = {
     "val_fraction": "data.val_fraction", "text_column": "data.text_column", "tokenizer": "data.tokenizer",
@@ -76,7 +77,7 @@ def train():
 @click.option("--val-file", multiple=True, help="Validation file(s); without it the last --val-fraction of the corpus.")
 @click.option("--val-fraction", type=FiniteFloat(0, 1, min_open=True, max_open=True), default=default(LMDataOptions, "val_fraction"), help="Share of the corpus (its end) held out for validation.")
 @click.option("--text-column", default=default(LMDataOptions, "text_column"), help="Column holding the text in JSONL/CSV files.")
-@click.option("--tokenizer", type=click.Choice(["char", "word", "sentencepiece"]), default=default(LMDataOptions, "tokenizer"), help="Token unit.")
+@click.option("--tokenizer", type=click.Choice(["auto", "char", "word", "sentencepiece"]), default=default(LMDataOptions, "tokenizer"), help=f"Token unit; auto: char for a corpus under {WORD_UNIT_FROM // 1_000_000} MB, word from there on.")
 @click.option("--vocab-size", type=click.IntRange(300, 1_000_000), default=default(LMDataOptions, "vocab_size"), help="SentencePiece vocabulary size.")
 @click.option("--sp-model-type", type=click.Choice(["bpe", "unigram"]), default=default(LMDataOptions, "sp_model_type"), help="SentencePiece algorithm.")
 @click.option("--min-freq", type=click.IntRange(1), default=default(LMDataOptions, "min_freq"), help="char/word: tokens seen fewer times become <unk>.")
@@ -105,7 +106,8 @@ def train_lm(files, val_file, init_from, **params):
     """
     if not files and not params["resume"]:
         raise click.UsageError("give at least one training file")
-    relaunch_if_asked(params.pop("nproc"), None if params["resume"] else params["batch_size"] or LM_UNIT_DEFAULTS[params["tokenizer"]]["batch_size"])
+    nproc = params.pop("nproc")
+    relaunch_if_asked(nproc, None if params["resume"] or nproc <= 1 else _lm_batch_size(params, files, init_from))
     from seqtext.lm_training import train_language_model
     from seqtext.trainer import TrainConfig
 
@@ -116,6 +118,19 @@ def train_lm(files, val_file, init_from, **params):
         resume=params["resume"], overwrite=params["overwrite"], given=given, init_from=init_from, log=logger(params),
     )
     _finish("loss", lm, params["output"])
+
+
+def _lm_batch_size(params: dict, files, init_from) -> int | None:
+    """The global batch a new language-model run will use, for --nproc to share out (None: the
+    model given by --init-from decides)."""
+    unit = params["tokenizer"]
+    if params["batch_size"] or init_from and unit == "auto":
+        return params["batch_size"]
+    if unit == "auto":
+        from seqtext.corpus import corpus_size
+
+        unit = lm_unit_for(corpus_size(list(files)))
+    return LM_UNIT_DEFAULTS[unit]["batch_size"]
 
 
 @train.command("classifier")

@@ -18,7 +18,7 @@ from seqtext.errors import SeqtextError
 from seqtext.lm import CELLS
 from seqtext.ngrams import NgramLinear
 from seqtext.results import Classification
-from seqtext.tokenizers import BOS, EOS, PAD, Tokenizer
+from seqtext.tokenizers import BOS, EOS, PAD, SPECIALS, Tokenizer
 
 
 class RecurrentClassifier(nn.Module):
@@ -151,11 +151,19 @@ class LMClassifier(nn.Module):
             BatchNorm(features), nn.Dropout(config.dropout), nn.Linear(features, config.mlp_hidden), nn.ReLU(),
             BatchNorm(config.mlp_hidden), nn.Dropout(config.dropout), nn.Linear(config.mlp_hidden, config.num_classes),
         )
+        # The n-gram path (seqtext.ngrams) over the language model's tokens, for word and subword
+        # models: a pretrained encoder adds to the linear model rather than replacing it.
+        self.ngrams = NgramLinear(config.vocab_size, config.ngram_buckets, config.num_classes) if config.ngram_buckets else None
 
+    @torch.no_grad()
     def load_language_models(self, networks: list) -> None:
-        """Copy each ``RecurrentLM``'s embedding and recurrent weights into its encoder."""
+        """Copy each ``RecurrentLM``'s embedding and recurrent weights into its encoder. Rows
+        past the LM's vocabulary (words of the training texts it never saw, ``extend_vocabulary``)
+        start at the mean of its word vectors, as ULMFiT starts them."""
         for encoder, lm in zip(self.encoders, networks):
-            encoder.embedding.load_state_dict(lm.embedding.state_dict())
+            known = lm.embedding.weight.size(0)
+            encoder.embedding.weight[:known] = lm.embedding.weight
+            encoder.embedding.weight[known:] = lm.embedding.weight[len(SPECIALS):].mean(0)
             encoder.rnn.load_state_dict(lm.rnn.state_dict())
 
     def layer_groups(self) -> list[list[nn.Parameter]]:
@@ -197,7 +205,16 @@ class LMClassifier(nn.Module):
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """ids (B, T) padded with <pad>, lengths (B,) -> logits (B, C)."""
+        recurrent, ngrams = self.scores(ids, lengths)
+        return recurrent if ngrams is None else self.ngrams.combine(recurrent, ngrams)
+
+    def recurrent_logits(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The encoders' and head's logits (B, C), without the n-gram path: what training fits."""
         return self.head(self.features(ids, lengths))
+
+    def scores(self, ids: torch.Tensor, lengths: torch.Tensor):
+        """As ``RecurrentClassifier.scores``: the encoders' logits and the n-gram path's (or None)."""
+        return self.recurrent_logits(ids, lengths), None if self.ngrams is None else self.ngrams(ids, lengths)
 
     def token_scores(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Gradient x input on every encoder's embeddings for the predicted class, summed over

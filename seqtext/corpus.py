@@ -239,6 +239,12 @@ def corpus_bytes(patterns) -> int:
     return sum(path.stat().st_size for path in expand_paths(files)) if files else 0
 
 
+def corpus_size(patterns) -> int:
+    """Bytes on disk of everything ``patterns`` name, folders (datasets) included."""
+    return sum(sum(f.stat().st_size for f in target.rglob("*") if f.is_file()) if target.is_dir() else target.stat().st_size
+               for target in corpus_targets(patterns))
+
+
 def corpus_targets(patterns: list[str] | str) -> list[Path]:
     """What ``patterns`` name: files (globs expanded, as ``expand_paths``) and folders, kept
     whole (a ``save_to_disk`` folder, or one of JSONL/CSV/Parquet files)."""

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from seqtext import distributed
-from seqtext.configs import LMDataOptions, settle_unit_defaults
-from seqtext.corpus import corpus_bytes, encode_documents, id_dtype, split_stream, stream_documents
+from seqtext.configs import WORD_UNIT_FROM, LMDataOptions, lm_unit_for, settle_unit_defaults
+from seqtext.corpus import corpus_bytes, corpus_size, encode_documents, id_dtype, split_stream, stream_documents
 from seqtext.errors import DataError, SeqtextWarning, TrainingError
 from seqtext.evaluation import fresh_start_loss, line_start_ids, safe_exp, score_documents
 from seqtext.lm import LanguageModel, LMConfig, RecurrentLM, batchify, detach_state, targets_of, window
@@ -228,6 +228,11 @@ def train_language_model(
                 if data.backward:
                     raise TrainingError(f"--backward: {init_from} reads text left to right; start a backward model from a backward one")
                 data = replace(data, backward=True)  # a backward model goes on learning backwards
+            if data.tokenizer == "auto":
+                data = replace(data, tokenizer=base.tokenizer.kind if base else lm_unit_for(corpus_size(train_files)))
+                if base is None:
+                    log(f"--tokenizer auto: {data.tokenizer} tokens for {corpus_size(train_files) / 1e6:.1f} MB of training text "
+                        f"(words from {WORD_UNIT_FROM / 1e6:g} MB on)")
             model, data, train = settle_unit_defaults(model or LMConfig(vocab_size=0), data, train,
                                                       base.tokenizer.kind if base else None)
             by_line = (base.tokenizer if base else TOKENIZERS[data.tokenizer]).line_based

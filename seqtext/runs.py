@@ -268,7 +268,8 @@ def settle_options(out_dir, run: Run | None, kind: str, classes: tuple, given: d
         apply_resume_options(run, given or {}, {"model": model, "data": data, "train": train})
         save_run(out_dir, run)  # with the new limits
     else:
-        return None, model, data or data_cls(), settle_lr(train or train_cls(), kind)
+        data = data or data_cls()
+        return None, model, data, settle_lr(train or train_cls(), kind, data)
     where = f"{out_dir}/{RUN_FILE}"
     return (run, build(model_cls, run.model, f"{where} model"), build(data_cls, run.data, f"{where} data"),
             build(train_cls, run.train, f"{where} train"))

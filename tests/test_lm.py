@@ -288,3 +288,17 @@ def test_max_time_stops_by_the_clock_and_keeps_the_best(small_corpus, tmp_path):
     checkpoint = torch.load(tmp_path / "timed" / "checkpoint.pt", weights_only=True)
     assert 3.0 <= checkpoint["progress"]["elapsed"] < 3.0 + 30
     assert time.perf_counter() - started < 60 and math.isfinite(lm.metrics["loss"])
+
+
+def test_tokenizer_auto_chooses_characters_for_a_small_corpus_and_words_for_a_large_one(small_corpus, tmp_path, monkeypatch):
+    import seqtext.configs as configs
+
+    size = small_corpus.stat().st_size
+    quick = TrainConfig(max_steps=1, warmup_steps=0, progress=False)
+    for threshold, unit in ((size + 1, "char"), (size, "word")):
+        monkeypatch.setattr(configs, "WORD_UNIT_FROM", threshold)
+        out = tmp_path / unit
+        lm = train_language_model([str(small_corpus)], out, data=LMDataOptions(batch_size=4, bptt=16), train=quick)
+        assert lm.tokenizer.kind == unit
+        assert json.loads((out / "run.json").read_text())["data"]["tokenizer"] == unit  # a resumed run keeps the choice
+    assert configs.lm_unit_for(configs.WORD_UNIT_FROM) == "word"

@@ -4,6 +4,7 @@ metrics.json (which says what training saw, not what the files now do)."""
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 import seqtext
@@ -52,8 +53,9 @@ def test_models_lists_shipped():
     assert result.exit_code == 0 and "shakespeare" in result.stdout
 
 
-def test_ner_finds_person_and_place():
-    result = CliRunner().invoke(main, ["tag", "Angela Merkel visited Paris on Tuesday.", "--model", "ner"])
+@pytest.mark.parametrize("model", ["ner", "ner-lm"])
+def test_ner_finds_person_and_place(model):
+    result = CliRunner().invoke(main, ["tag", "Angela Merkel visited Paris on Tuesday.", "--model", model])
     assert result.exit_code == 0, result.output
     assert "[Angela Merkel]PER" in result.stdout and "[Paris]LOC" in result.stdout
 
@@ -69,8 +71,9 @@ def test_pos_tags_a_sentence():
     assert sum(g == e for g, e in zip(got, expected)) >= len(expected) - 1, got
 
 
-def test_chunker_brackets_phrases():
-    result = CliRunner().invoke(main, ["tag", "The old man saw a dog in the park.", "--model", "chunk"])
+@pytest.mark.parametrize("model", ["chunk", "chunk-lm"])
+def test_chunker_brackets_phrases(model):
+    result = CliRunner().invoke(main, ["tag", "The old man saw a dog in the park.", "--model", model])
     assert result.exit_code == 0, result.output
     assert "[The old man]NP" in result.stdout and "[in]PP" in result.stdout
 
@@ -106,11 +109,12 @@ def test_sentiment_accuracy_on_sst2_dev(shared_data, tmp_path):
     assert result["accuracy"] > 0.8 and result["macro_f1"] > 0.8, result
 
 
-def test_ner_f1_on_conllpp_dev(shared_data, tmp_path):
+@pytest.mark.parametrize("model, floor", [("ner", 0.8), ("ner-lm", 0.82)])
+def test_ner_f1_on_conllpp_dev(shared_data, tmp_path, model, floor):
     blocks = (shared_data / "conllpp" / "dev.txt").read_text(encoding="utf-8").split("\n\n")
     sentences = [b for b in blocks if b.strip() and not b.startswith("-DOCSTART-")][:300]
     dev = tmp_path / "dev.txt"
     dev.write_text("\n\n".join(sentences) + "\n\n", encoding="utf-8")
-    result = evaluate_files(seqtext.load("ner"), [str(dev)])
+    result = evaluate_files(seqtext.load(model), [str(dev)])
     assert result["sentences"] == 300
-    assert result["f1"] > 0.8 and result["accuracy"] > 0.95, result
+    assert result["f1"] > floor and result["accuracy"] > 0.95, result

@@ -13,14 +13,14 @@ from click.testing import CliRunner
 
 import seqtext
 from seqtext.classifier import LMClassifier, pad_batch
-from seqtext.classifier_training import LMClassifierTask, train_classifier
+from seqtext.classifier_training import LMClassifierTask, extend_vocabulary, train_classifier
 from seqtext.cli.main import main
 from seqtext.configs import ClassifierConfig, ClassifierDataOptions, LMConfig, LMDataOptions, TrainConfig
 from seqtext.errors import SeqtextError
 from seqtext.export import export
 from seqtext.labelled import read_examples
 from seqtext.lm_training import train_language_model
-from seqtext.tokenizers import BOS, EOS
+from seqtext.tokenizers import BOS, EOS, SPECIALS
 from seqtext.trainer import Trainer
 
 GOOD = ["good", "great", "lovely", "superb", "fine"]
@@ -248,3 +248,44 @@ def test_options_the_language_model_decides_are_refused(data, forward_lm, tmp_pa
                  "--hidden", 64, "--tokenizer", "word", "--quiet")
     assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
     assert "--tokenizer, --hidden cannot be given with --pretrained-lm" in result.output
+
+
+
+@pytest.fixture(scope="module")
+def word_lm(data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("lms") / "word"
+    train_language_model([str(data / "unlabelled.txt")], out, LMConfig(vocab_size=0, embedding_dim=16, hidden_size=32, dropout=0.0),
+                         LMDataOptions(tokenizer="word", batch_size=8, bptt=8),
+                         TrainConfig(max_steps=20, lr=1e-2, warmup_steps=2, progress=False))
+    return out
+
+
+def test_a_word_language_model_keeps_the_ngram_path_beside_its_encoder(data, one_epoch, word_lm, tmp_path):
+    """The n-gram path (seqtext.ngrams) reads the word LM's tokens; beside a character LM there is none."""
+    assert seqtext.load(one_epoch).network.ngrams is None
+    model = _train(data, tmp_path / "clf", [word_lm])
+    network = model.network
+    assert model.tokenizer.kind == "word" and network.ngrams is not None and network.ngrams.weight.abs().sum() > 0
+    ids, lengths = pad_batch([model.encode(t) for t in ("the film was great and fine .", "our show was dull and poor .")])
+    with torch.no_grad():
+        recurrent, ngrams = network.scores(ids, lengths)
+        assert torch.allclose(network(ids, lengths), network.ngrams.recurrent_weight * recurrent + ngrams)
+    # The path alone separates this data: a polar word in every text.
+    assert [p.label for p in model.predict(["the plot was superb and great .", "the acting was awful and weak ."])] == ["1", "0"]
+
+
+def test_words_the_language_model_never_saw_join_the_vocabulary_at_its_mean_vector(word_lm):
+    lm = seqtext.load(word_lm)
+    known = lm.tokenizer.itos
+    tokenizer = extend_vocabulary(lm.tokenizer, ["the film was zorgful", "zorgful and blim ."])
+    assert tokenizer.itos == known + ["zorgful", "blim"]  # most frequent first
+    assert tokenizer.encode("zorgful blim") == [len(known), len(known) + 1]
+    assert extend_vocabulary(lm.tokenizer, ["the film was fine ."]) is lm.tokenizer
+    config = ClassifierConfig(tokenizer.vocab_size, 2, embedding_dim=16, hidden_size=32, num_layers=1, cell="lstm",
+                              pooling="concat", encoder="lm", directions=["forward"])
+    network = LMClassifier(config)
+    network.load_language_models([lm.network])
+    rows = network.encoders[0].embedding.weight.detach()
+    assert torch.equal(rows[: len(known)], lm.network.embedding.weight)
+    mean = lm.network.embedding.weight[len(SPECIALS):].mean(0)
+    assert torch.allclose(rows[len(known)], mean) and torch.allclose(rows[len(known) + 1], mean)
