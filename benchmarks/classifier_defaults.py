@@ -3,6 +3,10 @@ built only from training and dev splits we may tune on, each next to bigram TF-I
 regression fitted on the same split.
 
     python benchmarks/classifier_defaults.py [--data-dir ../shared/data] [--configs default,drop5] [--tasks sst-1k,...]
+    python benchmarks/classifier_defaults.py --configs default,lm --pretrained-lm runs/reviews-lm --tasks sst-7k
+
+Configs ``lm*`` train on language models (``--pretrained-lm``, ULMFiT), ``emb`` on word vectors
+(``--embeddings``), all other options at their defaults.
 
 Tasks (train -> dev):
 - ``sst-1k``, ``sst-3k``, ``sst-7k``: SST-2 training sentences (the first 1,000 / 3,000 / all
@@ -45,7 +49,7 @@ CONFIGS = {  # name -> overrides of (model, data, train[, seqtext.ngrams constan
     "lm": ({}, {}, {}),  # lm*: --pretrained-lm DIR (ULMFiT), with every other option at its default
     "lm-lr5e-3": ({}, {}, {"lr": 5e-3}),
     "lm-lr1e-2": ({}, {}, {"lr": 1e-2}),
-    "emb": ({}, {"embeddings": "/root/runs/reviews-word-emb.txt"}, {}),
+    "emb": ({}, {}, {}),  # --embeddings FILE (word vectors), every other option at its default
 }
 
 
@@ -100,6 +104,7 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="append the JSON lines here too")
     parser.add_argument("--pretrained-lm", action="append", default=None,
                         help="language model(s) for config lm (a forward and/or a backward one)")
+    parser.add_argument("--embeddings", default=None, help="word vectors for config emb")
     parser.add_argument("--dev-chooses", action="store_true", help="give the dev file to training (it chooses the epoch)")
     args = parser.parse_args()
     data, work = Path(args.data_dir), Path(args.work_dir)
@@ -128,6 +133,10 @@ def main() -> None:
                 if not args.pretrained_lm:
                     parser.error("config lm needs --pretrained-lm")
                 options = {**options, "pretrained_lms": args.pretrained_lm}
+            if name == "emb":
+                if not args.embeddings:
+                    parser.error("config emb needs --embeddings")
+                options = {**options, "embeddings": args.embeddings}
             for key, value in {**defaults, **constants}.items():
                 setattr(ngrams, key, value)
             started = time.perf_counter()

@@ -228,11 +228,13 @@ def train_language_model(
                 if data.backward:
                     raise TrainingError(f"--backward: {init_from} reads text left to right; start a backward model from a backward one")
                 data = replace(data, backward=True)  # a backward model goes on learning backwards
-            if data.tokenizer == "auto":
-                data = replace(data, tokenizer=base.tokenizer.kind if base else lm_unit_for(corpus_size(train_files)))
-                if base is None:
-                    log(f"--tokenizer auto: {data.tokenizer} tokens for {corpus_size(train_files) / 1e6:.1f} MB of training text "
-                        f"(words from {WORD_UNIT_FROM / 1e6:g} MB on)")
+            if data.tokenizer == "auto" and base is not None:
+                data = replace(data, tokenizer=base.tokenizer.kind)
+            elif data.tokenizer == "auto":
+                size = corpus_size(train_files)
+                data = replace(data, tokenizer=lm_unit_for(size))
+                log(f"--tokenizer auto: {data.tokenizer} tokens for {size / 1e6:.1f} MB of training text (words from "
+                    f"{WORD_UNIT_FROM / 1e6:g} MB on)")
             model, data, train = settle_unit_defaults(model or LMConfig(vocab_size=0), data, train,
                                                       base.tokenizer.kind if base else None)
             by_line = (base.tokenizer if base else TOKENIZERS[data.tokenizer]).line_based
