@@ -60,7 +60,8 @@ pos() {
 
 ner() {
   seqtext train tagger "$DATA/conllpp/train.txt" --dev "$DATA/conllpp/dev.txt" -o runs/ner \
-    --batch-size 32 --epochs 10 --lr 2e-3 --patience 3 --weights-dtype float16 --seed 1
+    --layers 1 --dropout 0.5 --char-hidden 50 --batch-size 32 --epochs 10 --lr 2e-3 --patience 3 --weights-dtype float16 \
+    --seed 1
 }
 
 chunk() {
@@ -81,7 +82,8 @@ pos_lm() {
 
 ner_lm() {
   OMP_NUM_THREADS=1 seqtext train tagger "$DATA/conllpp/train.txt" --dev "$DATA/conllpp/dev.txt" -o runs/ner_lm \
-    --batch-size 32 --epochs 10 --lr 2e-3 --patience 3 --weights-dtype float16 --seed 1 $LMS
+    --layers 1 --dropout 0.5 --char-hidden 50 --batch-size 32 --epochs 10 --lr 2e-3 --patience 3 --weights-dtype float16 \
+    --seed 1 $LMS
 }
 
 chunk_lm() {

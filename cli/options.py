@@ -43,6 +43,12 @@ def _train_default(name: str):
     return default(TrainConfig, name)
 
 
+def _epochs_help() -> str:
+    from seqtext.configs import DEFAULT_EPOCHS, EPOCHS_OTHERWISE
+
+    return f"Passes over the training data [default: taggers {DEFAULT_EPOCHS['tagger']}, others {EPOCHS_OTHERWISE}]."
+
+
 def _lr_help() -> str:
     from seqtext.configs import DEFAULT_LR, unit_default_help
 
@@ -61,7 +67,7 @@ TRAINER_OPTIONS = [
     click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Directory for the model, checkpoint and log."),
     click.option("--overwrite", is_flag=True, help="Replace a run already in --output (a fresh run into a non-empty directory is refused otherwise)."),
     click.option("--resume", is_flag=True, help="Continue the run in --output from its last checkpoint, with its saved options; --epochs, --max-steps, --max-time, --patience and --quiet may be given to change them."),
-    click.option("--epochs", type=click.IntRange(1), default=_train_default("epochs"), help="Passes over the training data."),
+    click.option("--epochs", type=click.IntRange(1), default=_train_default("epochs"), help=_epochs_help()),
     click.option("--max-steps", type=click.IntRange(1), default=None, help="Stop after this many optimizer steps."),
     click.option("--max-time", type=FiniteFloat(0, min_open=True), default=None, help="Stop after this many seconds of training (all resumed sessions together), keeping the best model."),
     click.option("--lr", type=FiniteFloat(0, 10, min_open=True), default=None, help=_lr_help()),

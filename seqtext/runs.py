@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from seqtext.configs import settle_lr
+from seqtext.configs import settle_by_kind
 from seqtext.errors import TrainingError
 
 RUN_FILE = "run.json"
@@ -269,7 +269,7 @@ def settle_options(out_dir, run: Run | None, kind: str, classes: tuple, given: d
         save_run(out_dir, run)  # with the new limits
     else:
         data = data or data_cls()
-        return None, model, data, settle_lr(train or train_cls(), kind, data)
+        return None, model, data, settle_by_kind(train or train_cls(), kind, data)
     where = f"{out_dir}/{RUN_FILE}"
     return (run, build(model_cls, run.model, f"{where} model"), build(data_cls, run.data, f"{where} data"),
             build(train_cls, run.train, f"{where} train"))

@@ -35,13 +35,13 @@ import pickle
 import zipfile
 import signal
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable
 
 import torch
 
-from seqtext.configs import MAX_SEED, TrainConfig
+from seqtext.configs import EPOCHS_OTHERWISE, MAX_SEED, TrainConfig
 from seqtext import distributed
 from seqtext.devices import autocast, grad_scaler, resolve_device
 from seqtext.errors import TrainingError, TrainingInterrupted
@@ -106,6 +106,8 @@ class _TaskLoss(torch.nn.Module):
 class Trainer:
     def __init__(self, task, config: TrainConfig, out_dir, log: Callable[[str], None] | None = None):
         self.task = task
+        if config.epochs is None:  # a config no trainer settled (seqtext.configs.settle_by_kind)
+            config = replace(config, epochs=EPOCHS_OTHERWISE)
         self.config = config
         self.out_dir = Path(out_dir)
         self.log = log or (lambda message: None)

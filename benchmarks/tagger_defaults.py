@@ -1,0 +1,129 @@
+"""How robust are `seqtext train tagger`'s defaults? The tagger trained as a user's first run
+does it (the training file alone: its held-out 10 % chooses the epoch), on small slices of
+corpora it was not tuned on, then the dev file scored; beside it the most frequent tag of each
+word learnt from the same slice, and candidate settings.
+
+    python benchmarks/tagger_defaults.py [--data-dir ../shared/data] [--configs default,deep] [--tasks ewt-upos-2k,...]
+
+Tasks (train -> dev), each the first N sentences of the training split after a fixed shuffle:
+- ``ewt-upos-2k``, ``ewt-xpos-2k``: UD English EWT (web text: answers, email, newsgroups,
+  reviews, weblogs; noisy spelling and punctuation), universal and Penn tags -> EWT dev;
+- ``ner-3k``: CoNLL++ NER (BIO) -> CoNLL++ dev;
+- ``chunk-2k``: CoNLL-2000 chunking -> the last 894 sentences of its train (never in a slice).
+Each result line is printed as JSON as soon as it is measured (``--out`` keeps them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from seqtext.configs import TaggerConfig, TaggerDataOptions, TrainConfig
+from seqtext.evaluation import evaluate_files
+from seqtext.tagged import read_sentences
+from seqtext.tagger_training import train_tagger
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CONFIGS = {  # name -> overrides of (model, data, train)
+    "default": ({}, {}, {}),
+    # The shipped pos and chunk models' settings (benchmarks/train_shipped.sh), tuned on EWT and CoNLL-2000.
+    "deep": ({"num_layers": 2, "dropout": 0.33, "char_hidden": 64}, {"batch_size": 32}, {"epochs": 14}),
+    "deep10": ({"num_layers": 2, "dropout": 0.33, "char_hidden": 64}, {"batch_size": 32}, {}),
+    "long": ({}, {}, {"epochs": 14}),
+    "cnn": ({"char_encoder": "cnn"}, {}, {}),
+    "drop33": ({"dropout": 0.33}, {}, {}),
+}
+
+
+def _slice(sentences, size: int):
+    sentences = list(sentences)
+    random.Random(0).shuffle(sentences)
+    return sentences[:size]
+
+
+def ewt(data: Path, column: str, size: int):
+    folder = data / "ud_ewt"
+    train = read_sentences(str(folder / "en_ewt-ud-train.conllu"), tag_column=column)
+    return _slice(train, size), read_sentences(str(folder / "en_ewt-ud-dev.conllu"), tag_column=column)
+
+
+def ner(data: Path, size: int):
+    return _slice(read_sentences(str(data / "conllpp" / "train.txt")), size), read_sentences(str(data / "conllpp" / "dev.txt"))
+
+
+def chunk(data: Path, size: int):
+    sentences = read_sentences(str(data / "conll2000" / "train.txt"))
+    held = len(sentences) // 10
+    return _slice(sentences[:-held], size), sentences[-held:]
+
+
+TASKS = {
+    "ewt-upos-2k": lambda data: ewt(data, "upos", 2000),
+    "ewt-xpos-2k": lambda data: ewt(data, "xpos", 2000),
+    "ner-3k": lambda data: ner(data, 3000),
+    "chunk-2k": lambda data: chunk(data, 2000),
+}
+
+
+def write_jsonl(path: Path, sentences) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for sentence in sentences:
+            out.write(json.dumps({"tokens": sentence.tokens, "tags": sentence.tags}, ensure_ascii=False) + "\n")
+
+
+def most_frequent_tag(train, dev) -> float:
+    """Token accuracy on ``dev`` of each word's most frequent training tag (the overall most
+    frequent tag for unseen words)."""
+    by_word, overall = defaultdict(Counter), Counter()
+    for sentence in train:
+        for token, tag in zip(sentence.tokens, sentence.tags):
+            by_word[token][tag] += 1
+            overall[tag] += 1
+    fallback = overall.most_common(1)[0][0]
+    pairs = [(by_word[t].most_common(1)[0][0] if t in by_word else fallback, tag)
+             for sentence in dev for t, tag in zip(sentence.tokens, sentence.tags)]
+    return sum(guess == tag for guess, tag in pairs) / len(pairs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--work-dir", default="/tmp/seqtext-tagger-defaults")
+    parser.add_argument("--configs", default="default,deep")
+    parser.add_argument("--tasks", default=",".join(TASKS))
+    parser.add_argument("--out", default=None, help="append the JSON lines here too")
+    args = parser.parse_args()
+    data, work = Path(args.data_dir), Path(args.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    sink = open(args.out, "a", encoding="utf-8") if args.out else None
+
+    def emit(row: dict) -> None:
+        line = json.dumps(row)
+        print(line, flush=True)
+        if sink:
+            sink.write(line + "\n")
+            sink.flush()
+
+    for task in args.tasks.split(","):
+        train, dev = TASKS[task](data)
+        train_file, dev_file = work / f"{task}.train.jsonl", work / f"{task}.dev.jsonl"
+        write_jsonl(train_file, train)
+        write_jsonl(dev_file, dev)
+        emit({"task": task, "config": "most-frequent-tag", "train": len(train), "accuracy": most_frequent_tag(train, dev)})
+        for name in args.configs.split(","):
+            model, options, train_options = CONFIGS[name]
+            started = time.perf_counter()
+            tagger = train_tagger(str(train_file), None, work / f"{task}-{name}", TaggerConfig(0, 0, 0, **model),
+                                  TaggerDataOptions(**options), TrainConfig(progress=False, **train_options), overwrite=True)
+            report = evaluate_files(tagger, [str(dev_file)])
+            emit({"task": task, "config": name, "train": len(train), "accuracy": report["accuracy"], "f1": report.get("f1"),
+                  "epoch": tagger.metrics.get("epoch"), "seconds": round(time.perf_counter() - started, 1)})
+
+
+if __name__ == "__main__":
+    main()
