@@ -311,6 +311,9 @@ def load_parts(directory: Path, config: dict, network: torch.nn.Module):
     return tokenizer
 
 
+LATER_KEYS = ("ngrams.ngram_weight",)  # seqtext.ngrams.NgramLinear: 1 for models saved before it
+
+
 def load_weights(path: Path, network: torch.nn.Module) -> None:
     """Copy the weights in ``path`` into ``network`` (as float32: CPUs here have no fast
     half-precision arithmetic). Shapes are compared first so that a mismatch names the tensor
@@ -326,7 +329,9 @@ def load_weights(path: Path, network: torch.nn.Module) -> None:
         raise ModelError(f"{path}: cannot read ({err.strerror or err})") from None
     expected = network.state_dict()
     tied = set(getattr(network, "tied_keys", []))
-    missing = sorted(set(expected) - set(state) - tied)
+    # Tensors added after models were saved, whose starting value is what those models meant.
+    later = {key for key in expected if key.endswith(LATER_KEYS)}
+    missing = sorted(set(expected) - set(state) - tied - later)
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
         raise ModelError(

@@ -184,3 +184,39 @@ def test_the_network_counts_only_when_it_clearly_helps(bigram_model, tmp_path):
     torch.nn.init.zeros_(model.network.head[-1].bias)
     chosen = choose_recurrent_weight(model, examples)
     assert chosen["recurrent_weight"] == 0 and float(model.network.ngrams.recurrent_weight) == 0
+
+
+def test_a_confidently_wrong_path_is_scaled_down_beside_a_right_network(bigram_model, tmp_path):
+    """Fitted on other text, the path can be sure and wrong; the chooser then turns it down (to
+    nothing, here) instead of keeping it at full strength beside the network."""
+    from seqtext.labelled import read_examples
+    from seqtext.ngrams import choose_recurrent_weight
+
+    directory, _ = bigram_model
+    examples = read_examples([str(_write(tmp_path / "held.tsv", TRAIN_FRAMES))])
+    model = seqtext.load(directory)
+    model.network.ngrams.weight.mul_(-5.0)  # every class score reversed, and confident
+    model.network.ngrams.bias.mul_(-5.0)
+    chosen = choose_recurrent_weight(model, examples)
+    assert chosen["recurrent_weight"] > 0 and chosen["ngram_weight"] < 1
+    assert float(model.network.ngrams.ngram_weight) == chosen["ngram_weight"]
+
+
+def test_a_model_saved_before_the_path_weight_loads_with_weight_one(bigram_model, tmp_path):
+    """Models saved before ``ngram_weight`` existed meant the path at full strength."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    directory, _ = bigram_model
+    old = tmp_path / "old"
+    shutil.copytree(directory, old)
+    state = load_file(str(old / "model.safetensors"))
+    del state["ngrams.ngram_weight"]
+    save_file(state, str(old / "model.safetensors"))
+    loaded = seqtext.load(old)
+    assert float(loaded.network.ngrams.ngram_weight) == 1.0
+    texts = ["a fine film", "a dull film"]
+    original = seqtext.load(directory)
+    original.network.ngrams.ngram_weight.fill_(1.0)
+    assert torch.allclose(loaded.probabilities(texts), original.probabilities(texts))

@@ -269,7 +269,7 @@ def test_a_word_language_model_keeps_the_ngram_path_beside_its_encoder(data, one
     ids, lengths = pad_batch([model.encode(t) for t in ("the film was great and fine .", "our show was dull and poor .")])
     with torch.no_grad():
         recurrent, ngrams = network.scores(ids, lengths)
-        assert torch.allclose(network(ids, lengths), network.ngrams.recurrent_weight * recurrent + ngrams)
+        assert torch.allclose(network(ids, lengths), network.ngrams.recurrent_weight * recurrent + network.ngrams.ngram_weight * ngrams)
     # The path alone separates this data: a polar word in every text.
     assert [p.label for p in model.predict(["the plot was superb and great .", "the acting was awful and weak ."])] == ["1", "0"]
 
