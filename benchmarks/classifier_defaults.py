@@ -47,6 +47,7 @@ CONFIGS = {  # name -> overrides of (model, data, train[, seqtext.ngrams constan
     "lowercase": ({}, {"lowercase": True}, {}),
     "drop5": ({"dropout": 0.5}, {}, {}),
     "lm": ({}, {}, {}),  # lm*: --pretrained-lm DIR (ULMFiT), with every other option at its default
+    "lm-lr2e-3": ({}, {}, {"lr": 2e-3}),
     "lm-lr5e-3": ({}, {}, {"lr": 5e-3}),
     "lm-lr1e-2": ({}, {}, {"lr": 1e-2}),
     "emb": ({}, {}, {}),  # --embeddings FILE (word vectors), every other option at its default
@@ -99,7 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--work-dir", default="/tmp/seqtext-cls")
-    parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--configs", default=",".join(c for c in CONFIGS if not c.startswith("lm") and c != "emb"))
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--out", default=None, help="append the JSON lines here too")
     parser.add_argument("--pretrained-lm", action="append", default=None,

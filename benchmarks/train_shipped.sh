@@ -66,7 +66,7 @@ ner() {
 
 chunk() {
   # No dev split is given: the last 10 % of train is held out for choosing the epoch.
-  seqtext train tagger "$DATA/conll2000/train.txt" -o runs/chunk --dev-fraction 0.1 --layers 2 --char-hidden 64 \
+  seqtext train tagger "$DATA/conll2000/train.txt" -o runs/chunk --dev-fraction 0.1 --layers 2 --char-hidden 64 --dropout 0.5 \
     --batch-size 32 --epochs 14 --lr 2e-3 --patience 3 --weights-dtype float16 --seed 1
 }
 
@@ -88,7 +88,7 @@ ner_lm() {
 
 chunk_lm() {
   OMP_NUM_THREADS=1 seqtext train tagger "$DATA/conll2000/train.txt" -o runs/chunk_lm --dev-fraction 0.1 --layers 2 \
-    --char-hidden 64 --batch-size 32 --epochs 14 --lr 2e-3 --patience 3 --weights-dtype float16 --seed 1 $LMS
+    --char-hidden 64 --dropout 0.5 --batch-size 32 --epochs 14 --lr 2e-3 --patience 3 --weights-dtype float16 --seed 1 $LMS
 }
 
 sentiment() {

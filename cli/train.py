@@ -77,7 +77,7 @@ def train():
 @click.option("--val-file", multiple=True, help="Validation file(s); without it the last --val-fraction of the corpus.")
 @click.option("--val-fraction", type=FiniteFloat(0, 1, min_open=True, max_open=True), default=default(LMDataOptions, "val_fraction"), help="Share of the corpus (its end) held out for validation.")
 @click.option("--text-column", default=default(LMDataOptions, "text_column"), help="Column holding the text in JSONL/CSV files.")
-@click.option("--tokenizer", type=click.Choice(["auto", "char", "word", "sentencepiece"]), default=default(LMDataOptions, "tokenizer"), help=f"Token unit; auto: char for a corpus under {WORD_UNIT_FROM // 1_000_000} MB, word from there on.")
+@click.option("--tokenizer", type=click.Choice(["auto", "char", "word", "sentencepiece"]), default=default(LMDataOptions, "tokenizer"), help=f"Token unit; auto: char for training files under {WORD_UNIT_FROM // 1_000_000} MB on disk, word from there on.")
 @click.option("--vocab-size", type=click.IntRange(300, 1_000_000), default=default(LMDataOptions, "vocab_size"), help="SentencePiece vocabulary size.")
 @click.option("--sp-model-type", type=click.Choice(["bpe", "unigram"]), default=default(LMDataOptions, "sp_model_type"), help="SentencePiece algorithm.")
 @click.option("--min-freq", type=click.IntRange(1), default=default(LMDataOptions, "min_freq"), help="char/word: tokens seen fewer times become <unk>.")
@@ -124,7 +124,7 @@ def _lm_batch_size(params: dict, files, init_from) -> int | None:
     """The global batch a new language-model run will use, for --nproc to share out (None: the
     model given by --init-from decides)."""
     unit = params["tokenizer"]
-    if params["batch_size"] or init_from and unit == "auto":
+    if params["batch_size"] or init_from:
         return params["batch_size"]
     if unit == "auto":
         from seqtext.corpus import corpus_size

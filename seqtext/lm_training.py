@@ -211,6 +211,8 @@ def train_language_model(
     those that only say how long to go on replace the saved ones, the others must not differ.
     """
     out_dir = Path(out_dir)
+    if resume and data is not None and data.tokenizer == "auto" and given:  # the saved run holds the unit auto chose
+        given = {key: label for key, label in given.items() if key != "data.tokenizer"}
     distributed.setup(resolve_device((train or TrainConfig()).device))
     log = log if log is not None and distributed.is_main() else (lambda message: None)  # rank 0 reports
     with prepare_run(out_dir, "language_model", resume=resume, overwrite=overwrite) as run:

@@ -301,4 +301,18 @@ def test_tokenizer_auto_chooses_characters_for_a_small_corpus_and_words_for_a_la
         lm = train_language_model([str(small_corpus)], out, data=LMDataOptions(batch_size=4, bptt=16), train=quick)
         assert lm.tokenizer.kind == unit
         assert json.loads((out / "run.json").read_text())["data"]["tokenizer"] == unit  # a resumed run keeps the choice
-    assert configs.lm_unit_for(configs.WORD_UNIT_FROM) == "word"
+    # The same command again with --resume (so --tokenizer auto given again) goes on with the unit chosen.
+    lm = train_language_model([], tmp_path / "word", data=LMDataOptions(), train=TrainConfig(max_steps=2, progress=False),
+                              resume=True, given={"data.tokenizer": "--tokenizer", "train.max_steps": "--max-steps"})
+    assert lm.tokenizer.kind == "word" and lm.metrics["step"] == 2
+
+
+def test_epochs_and_learning_rate_left_out_are_settled_by_model_kind():
+    from seqtext.configs import ClassifierDataOptions, settle_by_kind
+
+    assert (settle_by_kind(TrainConfig(), "tagger").epochs, settle_by_kind(TrainConfig(), "tagger").lr) == (14, 2e-3)
+    assert (settle_by_kind(TrainConfig(), "classifier").epochs, settle_by_kind(TrainConfig(), "classifier").lr) == (10, 2e-3)
+    with_lm = ClassifierDataOptions(pretrained_lms=["some-lm"])
+    assert settle_by_kind(TrainConfig(), "classifier", with_lm).lr == 1e-2
+    assert settle_by_kind(TrainConfig(), "language_model").epochs == 10
+    assert settle_by_kind(TrainConfig(epochs=3, lr=1e-4), "tagger") == TrainConfig(epochs=3, lr=1e-4)

@@ -289,3 +289,21 @@ def test_words_the_language_model_never_saw_join_the_vocabulary_at_its_mean_vect
     assert torch.equal(rows[: len(known)], lm.network.embedding.weight)
     mean = lm.network.embedding.weight[len(SPECIALS):].mean(0)
     assert torch.allclose(rows[len(known)], mean) and torch.allclose(rows[len(known) + 1], mean)
+
+
+def test_a_classifier_with_an_extended_vocabulary_saves_loads_and_resumes(data, word_lm, tmp_path):
+    """A training word the word LM never saw gets its own id, kept by the saved model and a resumed run."""
+    train = tmp_path / "train.txt"
+    rows = [f"{label} {text}" for label, text in sentences(160, 1)] + ["1 the film was zorgful and zorgful ."] * 8
+    train.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "clf"
+    train_classifier(str(train), str(data / "dev.txt"), out, ClassifierConfig(0, 0, dropout=0.1, mlp_hidden=16),
+                     ClassifierDataOptions(batch_size=16, pretrained_lms=[str(word_lm)], lm_finetune_epochs=0),
+                     TrainConfig(epochs=1, lr=5e-3, warmup_steps=2, progress=False))
+    lm_words = seqtext.load(word_lm).tokenizer.vocab_size
+    model = seqtext.load(out)
+    assert "zorgful" not in seqtext.load(word_lm).tokenizer.stoi
+    assert model.tokenizer.stoi["zorgful"] >= lm_words and model.network.config.vocab_size == model.tokenizer.vocab_size
+    resumed = train_classifier(None, None, out, train=TrainConfig(epochs=2, progress=False), resume=True,
+                               given={"train.epochs": "--epochs"})
+    assert resumed.tokenizer.itos == model.tokenizer.itos and resumed.metrics["epoch"] in (1, 2)
