@@ -92,9 +92,12 @@ chunk_lm() {
 }
 
 sentiment() {
+  # Word vectors from the unlabelled movie reviews first (skip-gram, 100 dimensions, about a minute):
+  # the classifier's embeddings start from them.
+  [ -f runs/reviews-sg.txt ] || seqtext train embeddings "$DATA/unlabelled/reviews.txt" -o runs/reviews-sg.txt
   seqtext train classifier "$DATA/sst2/phrases.train.tsv" --text-column sentence --dev "$DATA/sst2/sentences.dev" \
     -o runs/sentiment --label-names 0=negative,1=positive --lowercase --batch-size 64 --epochs 6 --lr 2e-3 \
-    --embedding-dim 128 --hidden 128 --pooling attention --weights-dtype float16 --seed 1
+    --embeddings runs/reviews-sg.txt --hidden 128 --pooling attention --weights-dtype float16 --seed 1
 }
 
 if [ "$1" = ship ]; then
