@@ -17,7 +17,6 @@ from seqtext.classifier import RecurrentClassifier, pad_batch
 from seqtext.classifier_training import ClassifierDataOptions, train_classifier
 from seqtext.configs import ClassifierConfig
 from seqtext.ngrams import NgramLinear, bigram_buckets, default_buckets, distinct_features, ngram_features
-from seqtext.registry import resolve
 from seqtext.trainer import TrainConfig
 
 # What only a bigram decides: "good", "bad", "very" and "not" each come with both labels equally
@@ -130,11 +129,9 @@ def test_saves_and_loads_exactly(bigram_model, tmp_path):
 
 
 def test_models_saved_before_the_field_load_without_it(tmp_path):
-    """A config.json without model.ngram_buckets (every model saved before it existed, the
-    shipped sentiment model among them) loads without the path and computes what it did."""
-    assert "ngram_buckets" not in json.loads((resolve("sentiment") / "config.json").read_text())
-    shipped = seqtext.load("sentiment")
-    assert shipped.network.ngrams is None
+    """A config.json without model.ngram_buckets (every model saved before it existed) loads
+    without the path and computes what it did."""
+    shipped = seqtext.load("sentiment")  # for its tokenizer and labels
     network = RecurrentClassifier(ClassifierConfig(vocab_size=shipped.tokenizer.vocab_size, num_classes=2, embedding_dim=8,
                                                    hidden_size=8, mlp_hidden=8, ngram_buckets=0))
     old = type(shipped)(network, shipped.tokenizer, shipped.labels)
@@ -143,7 +140,9 @@ def test_models_saved_before_the_field_load_without_it(tmp_path):
     del config["model"]["ngram_buckets"]
     (tmp_path / "old" / "config.json").write_text(json.dumps(config))
     texts = ["a gorgeous, witty, seductive movie.", "dull"]
-    assert torch.equal(seqtext.load(tmp_path / "old").probabilities(texts), old.probabilities(texts))
+    loaded = seqtext.load(tmp_path / "old")
+    assert loaded.network.ngrams is None
+    assert torch.equal(loaded.probabilities(texts), old.probabilities(texts))
 
 
 @pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
