@@ -8,7 +8,7 @@ import sys
 import click
 
 from seqtext.cli.options import device_option
-from seqtext.configs import LABELLED_FORMATS, TAGGED_FORMATS
+from seqtext.configs import EVALUATE_FORMATS
 
 
 def _print_report(result: dict) -> None:
@@ -41,7 +41,7 @@ def _print_report(result: dict) -> None:
 @click.argument("files", nargs=-1, required=True)
 @click.option("--text-column", default="text", help="Column holding the text in JSONL/CSV files.")
 @click.option("--label-column", default="label", help="Column holding the label (classifiers).")
-@click.option("--format", "fmt", type=click.Choice(list(dict.fromkeys(LABELLED_FORMATS + TAGGED_FORMATS))), default="auto", help="Input format (classifiers and taggers); auto goes by the file.")
+@click.option("--format", "fmt", type=click.Choice(EVALUATE_FORMATS), default="auto", help="Input format (classifiers and taggers); auto goes by the file.")
 @click.option("--tag-column", default="-1", help="Taggers: CoNLL tag column, or upos/xpos for CoNLL-U; JSONL, Parquet and saved datasets: the column of tag lists (default tags, e.g. ner_tags; ClassLabel numbers are read as their names).")
 @click.option("--tag-scheme", type=click.Choice(["auto", "iob1", "bio", "bioes"]), default="auto", help="Taggers: scheme of the gold tags (default: the model's training data's).")
 @click.option("--batch-size", type=click.IntRange(1), default=16, help="Documents (language models) scored together: changes the speed, never the figures.")

@@ -10,8 +10,7 @@ import click
 
 from seqtext.cli.options import FiniteFloat, configs, default, logger, relaunch_if_asked, trainer_options
 from seqtext.configs import (ClassifierConfig, ClassifierDataOptions, LMConfig, LMDataOptions, TaggerConfig, TaggerDataOptions,
-                             LABELLED_FORMATS, LM_UNIT_DEFAULTS, TAGGED_FORMATS, WORD_UNIT_FROM, lm_unit_for,
-                             unit_default_help)
+                             LABELLED_FORMATS, LM_UNIT_DEFAULTS, TAGGED_FORMATS, WORD_UNIT_FROM, unit_default_help)
 
 LM_FIELDS = {
     "val_fraction": "data.val_fraction", "text_column": "data.text_column", "tokenizer": "data.tokenizer",
@@ -127,9 +126,9 @@ def _lm_batch_size(params: dict, files, init_from) -> int | None:
     if params["batch_size"] or init_from:
         return params["batch_size"]
     if unit == "auto":
-        from seqtext.corpus import corpus_size
+        from seqtext.corpus import auto_unit
 
-        unit = lm_unit_for(corpus_size(list(files)))
+        unit = auto_unit(list(files))
     return LM_UNIT_DEFAULTS[unit]["batch_size"]
 
 

@@ -34,3 +34,12 @@ def choice(config, name: str, choices) -> None:
     value = getattr(config, name)
     if value not in choices:
         raise ConfigError(f"unknown {_label(name)} {value!r}: choose from {', '.join(map(str, choices))}")
+
+
+def path_list(config, name: str) -> None:
+    """The field as a list of strings or None: one path (a string or ``Path``), or any sequence
+    of them (the command line gives a tuple); an empty one is None."""
+    value = getattr(config, name)
+    if value is not None:
+        value = [value] if isinstance(value, str) or hasattr(value, "__fspath__") else list(value)
+        setattr(config, name, [str(item) for item in value] or None)

@@ -24,13 +24,13 @@ from seqtext.baselines import tfidf_logistic_regression
 from seqtext.batching import BucketedTask
 from seqtext.classifier import (DISCRIMINATIVE_FACTOR, ClassifierConfig, LMClassifier, RecurrentClassifier, TextClassifier,
                                 class_weights, classification_loss, pad_batch)
-from seqtext.errors import ConfigError, DataError, ModelError, SeqtextWarning, TrainingError
+from seqtext.errors import ConfigError, DataError, SeqtextWarning, TrainingError
 from seqtext.configs import ClassifierDataOptions
 from seqtext.labelled import read_examples
 from seqtext.ngrams import choose_recurrent_weight, default_buckets
 from seqtext.tokenizers import SPECIALS, WordTokenizer, load_tokenizer, train_tokenizer
 from seqtext.vectors import init_embedding, read_vectors
-from seqtext.registry import load as load_model, resolve as resolve_model
+from seqtext.registry import load as load_model, load_language_model, resolve as resolve_model
 from seqtext.trainer import CHECKPOINT_FILE, TrainConfig, Trainer
 from seqtext.evaluation import evaluate_classifier
 from seqtext.resources import check_network_fits
@@ -113,15 +113,7 @@ class LMClassifierTask(ClassifierTask):
 def load_pretrained_lms(names_or_paths: list[str]) -> list:
     """The language models ``--pretrained-lm`` names, checked to make one classifier: at most
     one forward and one backward model, with the same tokenizer and network shape."""
-    lms = []
-    for name in names_or_paths:
-        try:
-            lm = load_model(resolve_model(name), device="cpu")
-        except ModelError as err:
-            raise ModelError(f"--pretrained-lm: {err}") from None
-        if lm.kind != "language_model":
-            raise ConfigError(f"--pretrained-lm {name}: a {lm.kind}, not a language model (train one with `seqtext train lm`)")
-        lms.append(lm)
+    lms = [load_language_model(name) for name in names_or_paths]
     directions = [_direction(lm) for lm in lms]
     if len(set(directions)) != len(directions):
         raise ConfigError(f"--pretrained-lm: give at most one forward and one backward language model, not {len(lms)} "

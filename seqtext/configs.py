@@ -23,6 +23,7 @@ TOKENIZER_KINDS = ("char", "word", "sentencepiece")
 SCHEMES = ("iob1", "bio", "bioes", "none")
 TAGGED_FORMATS = ("conll", "conllu", "jsonl", "parquet", "disk")  # disk: a save_to_disk folder
 LABELLED_FORMATS = ("auto", "csv", "tsv", "jsonl", "parquet", "fasttext", "label-text", "disk")
+EVALUATE_FORMATS = tuple(dict.fromkeys(LABELLED_FORMATS + TAGGED_FORMATS))  # seqtext evaluate: a classifier's or a tagger's
 WEIGHT_DTYPES = ("float32", "float16", "bfloat16")
 MAX_SEED = 2**63 - 1
 
@@ -241,10 +242,7 @@ class TaggerDataOptions:
     pretrained_lms: list | None = None  # character LMs (directories or names) for contextual string embeddings
 
     def __post_init__(self):
-        lms = self.pretrained_lms
-        if lms is not None:  # one path, or any sequence of them (the CLI gives a tuple); none is None
-            lms = [lms] if isinstance(lms, str) or hasattr(lms, "__fspath__") else list(lms)
-            self.pretrained_lms = [str(lm) for lm in lms] or None
+        checks.path_list(self, "pretrained_lms")
         checks.choice(self, "format", ("auto",) + TAGGED_FORMATS)
         checks.choice(self, "tag_scheme", ("auto",) + SCHEMES)
         checks.choice(self, "train_scheme", ("bioes", "bio"))
@@ -279,10 +277,7 @@ class ClassifierDataOptions:
     lm_finetune_epochs: int = 1
 
     def __post_init__(self):
-        lms = self.pretrained_lms
-        if lms is not None:  # one path, or any sequence of them (the CLI gives a tuple); none is None
-            lms = [lms] if isinstance(lms, str) or hasattr(lms, "__fspath__") else list(lms)
-            self.pretrained_lms = [str(lm) for lm in lms] or None
+        checks.path_list(self, "pretrained_lms")
         checks.positive_ints(self, "lm_finetune_epochs", allow_zero=("lm_finetune_epochs",))
         checks.choice(self, "format", LABELLED_FORMATS)
         checks.choice(self, "tokenizer", ("word", "sentencepiece", "char"))

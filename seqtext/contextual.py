@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from seqtext.configs import LMConfig
-from seqtext.errors import ModelError, SeqtextError
+from seqtext.errors import SeqtextError
 from seqtext.lm import CELLS
 from seqtext.tokenizers import BOS, CharTokenizer, vocabulary_problem
 
@@ -79,22 +79,17 @@ class LMEncoder(nn.Module):
         self.rnn = CELLS[config.cell](config.embedding_dim, config.hidden_size, config.num_layers, batch_first=True)
         self.output_dim = config.hidden_size
 
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None, positions: torch.Tensor | None = None):
-        """ids (B, L) -> top-layer outputs (B, L, H), or with ``positions`` (B, T) only the
-        outputs at those positions of each row (B, T, H).
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor, positions: torch.Tensor):
+        """ids (B, L), lengths (B,), positions (B, T) -> the top-layer outputs at those positions
+        of each row (B, T, H).
 
-        With ``lengths`` (B,) the rows are run longest first in at most ``SEGMENTS`` stretches
+        The rows are run longest first in at most ``SEGMENTS`` stretches
         of time, each over only the rows still going, their state carried: what a packed
         sequence computes, without paying for the padding of a batch of very different lengths,
         and at the speed of the padded kernel (packed input runs 1.6-2.5x slower on a CPU). Each
         stretch gives up the outputs ``positions`` asks for at once, so the (B, L, H) outputs are
         never stored (for a batch of 256 sentences that is 0.2 GB to zero and fill, a tenth of
         the tagging time). Positions past a row's length give zeros."""
-        if lengths is None:
-            out = self.rnn(self.embedding(ids))[0]
-            return out if positions is None else out.gather(1, positions[..., None].expand(-1, -1, out.size(-1)))
-        if positions is None:
-            positions = torch.arange(ids.size(1), device=ids.device).expand(ids.size(0), -1)
         order = torch.argsort(lengths, descending=True, stable=True)
         longest = lengths[order].tolist()
         ids, positions = ids[order.to(ids.device)], positions[order.to(ids.device)]
@@ -169,7 +164,7 @@ class ContextualFeatures(nn.Module):
         at_forward = ends
         at_backward = text_lengths[word_rows] - starts
         batch, encoded = {"lm_lengths": torch.from_numpy(text_lengths + 1)}, {}
-        for k, (tokenizer, backward) in enumerate(zip(self.tokenizers, self.backward)):
+        for k, backward in enumerate(self.backward):
             key = (self.shares[k], backward)
             if key not in encoded:
                 codes = self.tokenizers[self.shares[k]].encode_array("".join(texts))
@@ -196,16 +191,11 @@ class ContextualFeatures(nn.Module):
 def load_language_models(names: list[str]) -> list:
     """The character language models named by ``--pretrained-lm`` (directories or model names),
     on the CPU; anything else is refused with one line naming it."""
-    from seqtext.registry import load
+    from seqtext.registry import load_language_model
 
     models = []
     for name in names:
-        try:
-            model = load(name, device="cpu")
-        except ModelError as err:
-            raise ModelError(f"--pretrained-lm {name}: {err}") from None
-        if model.kind != "language_model":
-            raise SeqtextError(f"--pretrained-lm {name}: a {model.kind}, not a language model")
+        model = load_language_model(name)
         if not isinstance(model.tokenizer, CharTokenizer):
             raise SeqtextError(
                 f"--pretrained-lm {name}: a {model.tokenizer.kind}-level language model; contextual string embeddings "

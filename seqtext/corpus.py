@@ -56,6 +56,13 @@ def expand_paths(patterns: list[str] | str) -> list[Path]:
     return files
 
 
+def check_data_file(path: Path, parquet: bool = False) -> None:
+    """``check_text_file`` for a corpus file that is text (JSONL, CSV, plain); a Parquet file
+    (by suffix, or ``parquet`` given) is binary, and ``datasets`` checks it as it reads."""
+    if not parquet and Path(path).suffix.lower() != ".parquet":
+        check_text_file(path)
+
+
 def check_text_file(path: Path) -> None:
     """Raise a DataError naming the line if ``path`` is empty or not valid UTF-8.
 
@@ -245,6 +252,13 @@ def corpus_size(patterns) -> int:
                for target in corpus_targets(patterns))
 
 
+def auto_unit(patterns) -> str:
+    """The token unit ``train lm --tokenizer auto`` takes for the training files ``patterns``."""
+    from seqtext.configs import lm_unit_for
+
+    return lm_unit_for(corpus_size(patterns))
+
+
 def corpus_targets(patterns: list[str] | str) -> list[Path]:
     """What ``patterns`` name: files (globs expanded, as ``expand_paths``) and folders, kept
     whole (a ``save_to_disk`` folder, or one of JSONL/CSV/Parquet files)."""
@@ -276,8 +290,8 @@ def stream_documents(
     ``on_bytes(n)`` is told how many bytes of plain text were read, for a progress bar.
     """
     for target in corpus_targets(patterns):
-        if target.suffix.lower() != ".parquet" and not target.is_dir():  # Parquet is binary: datasets checks it
-            check_text_file(target)
+        if not target.is_dir():
+            check_data_file(target)
         if is_plain_text(target):
             yield from _text_pieces(target, by_line, on_bytes)
         else:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seqtext.corpus import (
-    check_text_file,
+    check_data_file,
     class_label_names,
     corpus_targets,
     data_files_in,
@@ -29,7 +29,6 @@ from seqtext.errors import DataError
 
 FORMATS = LABELLED_FORMATS
 # The files of a folder of labelled data, by suffix (``auto`` reads each by its own).
-FOLDER_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
 FASTTEXT_PREFIX = "__label__"
 
 
@@ -80,10 +79,9 @@ def read_examples(
         if target.is_dir() and (fmt == "disk" or is_saved_dataset(target)):
             targets.append(target)
         elif target.is_dir():
-            targets.extend(data_files_in(target, FOLDER_SUFFIXES))
+            targets.extend(data_files_in(target))
         else:
-            if target.suffix.lower() != ".parquet" and fmt != "parquet":  # Parquet is binary: datasets checks it
-                check_text_file(target)
+            check_data_file(target, parquet=fmt == "parquet")
             targets.append(target)
     with local_datasets() as local:
         return [

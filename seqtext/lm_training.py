@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from seqtext import distributed
-from seqtext.configs import WORD_UNIT_FROM, LMDataOptions, lm_unit_for, settle_unit_defaults
-from seqtext.corpus import corpus_bytes, corpus_size, encode_documents, id_dtype, split_stream, stream_documents
+from seqtext.configs import WORD_UNIT_FROM, LMDataOptions, settle_unit_defaults
+from seqtext.corpus import auto_unit, corpus_bytes, encode_documents, id_dtype, split_stream, stream_documents
 from seqtext.errors import DataError, SeqtextWarning, TrainingError
 from seqtext.evaluation import fresh_start_loss, line_start_ids, safe_exp, score_documents
 from seqtext.lm import LanguageModel, LMConfig, RecurrentLM, batchify, detach_state, targets_of, window
@@ -211,8 +211,6 @@ def train_language_model(
     those that only say how long to go on replace the saved ones, the others must not differ.
     """
     out_dir = Path(out_dir)
-    if resume and data is not None and data.tokenizer == "auto" and given:  # the saved run holds the unit auto chose
-        given = {key: label for key, label in given.items() if key != "data.tokenizer"}
     distributed.setup(resolve_device((train or TrainConfig()).device))
     log = log if log is not None and distributed.is_main() else (lambda message: None)  # rank 0 reports
     with prepare_run(out_dir, "language_model", resume=resume, overwrite=overwrite) as run:
@@ -233,10 +231,9 @@ def train_language_model(
             if data.tokenizer == "auto" and base is not None:
                 data = replace(data, tokenizer=base.tokenizer.kind)
             elif data.tokenizer == "auto":
-                size = corpus_size(train_files)
-                data = replace(data, tokenizer=lm_unit_for(size))
-                log(f"--tokenizer auto: {data.tokenizer} tokens for {size / 1e6:.1f} MB of training text (words from "
-                    f"{WORD_UNIT_FROM / 1e6:g} MB on)")
+                data = replace(data, tokenizer=auto_unit(train_files))
+                log(f"--tokenizer auto: {data.tokenizer} tokens (training files {'of' if data.tokenizer == 'word' else 'under'} "
+                    f"{WORD_UNIT_FROM / 1e6:g} MB{' or more' if data.tokenizer == 'word' else ''})")
             model, data, train = settle_unit_defaults(model or LMConfig(vocab_size=0), data, train,
                                                       base.tokenizer.kind if base else None)
             by_line = (base.tokenizer if base else TOKENIZERS[data.tokenizer]).line_based

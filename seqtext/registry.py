@@ -59,6 +59,20 @@ def resolve(name_or_path) -> Path:
     return path
 
 
+def load_language_model(name_or_path, option: str = "--pretrained-lm"):
+    """A language model named by ``option`` (a directory or a model name), on the CPU; a missing
+    model or one of another kind is refused in one line naming it."""
+    from seqtext.errors import ConfigError
+
+    try:
+        model = load(name_or_path, device="cpu")
+    except ModelError as err:
+        raise ModelError(f"{option}: {err}") from None
+    if model.kind != "language_model":
+        raise ConfigError(f"{option} {name_or_path}: a {model.kind}, not a language model (train one with `seqtext train lm`)")
+    return model
+
+
 def load(name_or_path, device="auto"):
     """Load a model by shipped name (``shakespeare``), user model name, or directory path, onto
     ``device`` (``cpu``, ``auto``: CUDA, then MPS, then the CPU; ``cuda``, ``cuda:N``, ``mps``).

@@ -106,7 +106,7 @@ def apply_resume_options(run: Run, given: dict, configs: dict) -> None:
         saved = getattr(run, section).get(name)
         if qualified in RESUME_OVERRIDES:
             getattr(run, section)[name] = value
-        elif value != saved:
+        elif value != saved and value != "auto":  # auto: what the run chose when it started (train lm --tokenizer)
             raise TrainingError(
                 f"{label} cannot change when resuming: it would change the model or its data (the run has "
                 f"{saved!r}, given {value!r}); start a new run with --overwrite or another --output"
