@@ -15,7 +15,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from seqtext import devices, modeldir
 from seqtext.configs import POOLINGS, ClassifierConfig
 from seqtext.errors import SeqtextError
-from seqtext.lm import CELLS
+from seqtext.lm import CELLS, LMBody
 from seqtext.ngrams import NgramLinear
 from seqtext.results import Classification
 from seqtext.tokenizers import BOS, EOS, PAD, SPECIALS, Tokenizer
@@ -114,19 +114,8 @@ class BatchNorm(nn.BatchNorm1d):
         return super().forward(x)
 
 
-class LMEncoder(nn.Module):
-    """A language model's embedding and recurrent stack (unidirectional, the LM's cell), with
-    the same parameter names as ``RecurrentLM``'s, so its weights copy over as they are."""
-
-    def __init__(self, config: ClassifierConfig):
-        super().__init__()
-        self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim)
-        self.rnn = CELLS[config.cell](config.embedding_dim, config.hidden_size, config.num_layers, batch_first=True,
-                                      dropout=config.dropout if config.num_layers > 1 else 0.0)
-
-
 class LMClassifier(nn.Module):
-    """ULMFiT's classifier (Howard and Ruder 2018): for each direction an ``LMEncoder`` reads
+    """ULMFiT's classifier (Howard and Ruder 2018): for each direction an ``LMBody`` (seqtext.lm) reads
     the text framed ``<bos> ... <eos>`` (reversed for "backward", as a backward LM was trained),
     its top-layer states are pooled by concatenating the last state, the max and the mean over
     time, the directions' pooled vectors are concatenated, and an MLP with batch normalisation
@@ -144,7 +133,8 @@ class LMClassifier(nn.Module):
             raise SeqtextError(f"LMClassifier needs encoder 'lm', not {config.encoder!r}")
         self.config = config
         self.backward = [direction == "backward" for direction in config.directions]
-        self.encoders = nn.ModuleList(LMEncoder(config) for _ in config.directions)
+        self.encoders = nn.ModuleList(LMBody(config.vocab_size, config.embedding_dim, config.hidden_size, config.num_layers,
+                                             config.cell, config.dropout) for _ in config.directions)
         self.dropout = nn.Dropout(config.dropout)
         features = 3 * config.hidden_size * len(self.encoders)
         self.head = nn.Sequential(

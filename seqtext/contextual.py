@@ -31,7 +31,7 @@ from torch import nn
 
 from seqtext.configs import LMConfig
 from seqtext.errors import SeqtextError
-from seqtext.lm import CELLS
+from seqtext.lm import LMBody
 from seqtext.tokenizers import BOS, CharTokenizer, vocabulary_problem
 
 SEGMENTS = 8  # stretches of time a batch of texts is run in (LMEncoder.forward)
@@ -69,15 +69,12 @@ def check_entry(entry, index: int) -> tuple[LMConfig, CharTokenizer, bool]:
     return config, CharTokenizer(entry["chars"]), entry["backward"]
 
 
-class LMEncoder(nn.Module):
-    """The part of a character LM that a tagger reads: embedding and recurrent stack (no output
-    layer, no dropout). Its state-dict keys are the LM's own (``embedding.*``, ``rnn.*``)."""
+class LMEncoder(LMBody):
+    """The part of a character LM that a tagger reads (``LMBody``: no output layer, no dropout),
+    read at chosen positions only."""
 
     def __init__(self, config: LMConfig):
-        super().__init__()
-        self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim)
-        self.rnn = CELLS[config.cell](config.embedding_dim, config.hidden_size, config.num_layers, batch_first=True)
-        self.output_dim = config.hidden_size
+        super().__init__(config.vocab_size, config.embedding_dim, config.hidden_size, config.num_layers, config.cell)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor, positions: torch.Tensor):
         """ids (B, L), lengths (B,), positions (B, T) -> the top-layer outputs at those positions
@@ -136,8 +133,7 @@ class ContextualFeatures(nn.Module):
     def load_language_models(self, models: list) -> None:
         """Copy the weights of the ``LanguageModel`` objects this was described from."""
         for encoder, model in zip(self.lms, models, strict=True):
-            encoder.embedding.load_state_dict(model.network.embedding.state_dict())
-            encoder.rnn.load_state_dict(model.network.rnn.state_dict())
+            encoder.copy_from(model.network)
 
     def inputs(self, sentences: list[list[str]], width: int) -> dict:
         """For LM k: ``lm{k}_ids`` (B, N+1), ``<bos>`` and the sentence's text (reversed for a

@@ -18,7 +18,6 @@ plus 8 for its line number) are what is kept, not the text.
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -335,18 +334,14 @@ def _check_writable(output: Path) -> None:
 def write_vectors(output, words: list[str], vectors: torch.Tensor) -> None:
     """Write word2vec text format atomically: a reader never sees half a file, and a failed
     write leaves an older file of the same name as it was."""
-    from seqtext.modeldir import temporary_path
+    from seqtext.modeldir import atomic_path
 
     output = Path(output)
     matrix = vectors.detach().float().cpu().numpy()
-    tmp = temporary_path(output)
     try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+        with atomic_path(output) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(f"{len(words)} {matrix.shape[1]}\n")
             for word, row in zip(words, matrix):
                 handle.write(word + " " + " ".join(f"{x:.6g}" for x in row.tolist()) + "\n")
-        os.replace(tmp, output)
     except OSError as err:
         raise DataError(f"cannot write {output}: {err.strerror or err}") from None
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -45,7 +45,6 @@ import dataclasses
 import importlib
 import json
 import logging
-import os
 import shutil
 import time
 import warnings
@@ -557,12 +556,8 @@ def _write_torchscript(graph: nn.Module, meta: dict, path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         scripted = torch.jit.script(graph)
-        tmp = modeldir.temporary_path(path)
-        try:
+        with modeldir.atomic_path(path) as tmp:
             torch.jit.save(scripted, str(tmp), _extra_files={f"{METADATA_KEY}.json": json.dumps(meta, ensure_ascii=False)})
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
 
 
 def _run_export(path: Path, fmt: str, inputs) -> list[torch.Tensor]:

@@ -24,6 +24,23 @@ from seqtext.tokenizers import BOS, EOS, PAD, UNK, Tokenizer
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 
+class LMBody(nn.Module):
+    """A language model without its decoder: the embedding and recurrent stack, under
+    ``RecurrentLM``'s parameter names, so an LM's weights copy in as they are (``copy_from``).
+    What a classifier (ULMFiT) and a tagger (contextual string embeddings) build on an LM."""
+
+    def __init__(self, vocab_size: int, embedding_dim: int, hidden_size: int, num_layers: int, cell: str, dropout: float = 0.0):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.rnn = CELLS[cell](embedding_dim, hidden_size, num_layers, batch_first=True,
+                               dropout=dropout if num_layers > 1 else 0.0)
+        self.output_dim = hidden_size
+
+    def copy_from(self, network: "RecurrentLM") -> None:
+        self.embedding.load_state_dict(network.embedding.state_dict())
+        self.rnn.load_state_dict(network.rnn.state_dict())
+
+
 class RecurrentLM(nn.Module):
     """Embedding -> stack of LSTM/GRU/RNN layers -> linear decoder over the vocabulary.
 

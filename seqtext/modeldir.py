@@ -17,6 +17,7 @@ never write into each other's temporary file.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -61,14 +62,23 @@ def temporary_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+@contextlib.contextmanager
+def atomic_path(path: Path):
+    """A temporary path beside ``path`` to write to; when the block ends without an error it
+    replaces ``path`` in one step, so a reader never sees half a file and a failed write leaves
+    the old file as it was. The temporary file is removed in any case."""
     path = Path(path)
     tmp = temporary_path(path)
     try:
-        tmp.write_bytes(data)
+        yield tmp
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def write_json(path: Path, obj) -> None:
@@ -101,13 +111,9 @@ def save_model(
         for key, value in network.state_dict().items()
         if key not in tied
     }
-    tmp = temporary_path(directory / WEIGHTS_FILE)
-    try:
+    with atomic_path(directory / WEIGHTS_FILE) as tmp:
         save_file(state, str(tmp), metadata={"format": "pt"})
         os.chmod(tmp, 0o644)  # safetensors writes 0600; a shipped or shared model must be readable
-        os.replace(tmp, directory / WEIGHTS_FILE)
-    finally:
-        tmp.unlink(missing_ok=True)
     tokenizer_settings = tokenizer.save(directory)
     config = {
         "format_version": FORMAT_VERSION,
