@@ -4,6 +4,12 @@ corpora it was not tuned on, then the dev file scored; beside it the most freque
 word learnt from the same slice, and candidate settings.
 
     python benchmarks/tagger_defaults.py [--data-dir ../shared/data] [--configs old,old-long,deep10,default] [--tasks ewt-upos-2k,...]
+    python benchmarks/tagger_defaults.py --configs default,lm,emb,lm-emb --tasks ner-3k --embeddings runs/news-sg.txt
+
+Configs ``lm`` and ``lm-emb`` read the character LMs of ``--pretrained-lm`` (default: the shipped
+news-forward and news-backward), ``emb`` and ``lm-emb`` the word vectors of ``--embeddings``
+(``seqtext train embeddings ../shared/data/unlabelled/news.txt --lowercase -o runs/news-sg.txt``);
+every other option at its default.
 
 Tasks (train -> dev), each the first N sentences of the training split after a fixed shuffle:
 - ``ewt-upos-2k``, ``ewt-xpos-2k``: UD English EWT (web text: answers, email, newsgroups,
@@ -37,6 +43,9 @@ CONFIGS = {  # name -> overrides of (model, data, train)
     "deep10": ({}, {}, {"epochs": 10}),
     "cnn": ({"char_encoder": "cnn"}, {}, {}),
     "drop5": ({"dropout": 0.5}, {}, {}),
+    "lm": ({}, {}, {}),  # with --pretrained-lm
+    "emb": ({}, {}, {}),  # with --embeddings
+    "lm-emb": ({}, {}, {}),  # with both
 }
 
 
@@ -97,7 +106,13 @@ def main() -> None:
     parser.add_argument("--configs", default="old,old-long,deep10,default")
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--out", default=None, help="append the JSON lines here too")
+    parser.add_argument("--pretrained-lm", action="append", default=None,
+                        help="character LM for configs lm, lm-emb (repeatable; default news-forward and news-backward)")
+    parser.add_argument("--embeddings", default=None, help="word vectors for configs emb, lm-emb")
     args = parser.parse_args()
+    lms = args.pretrained_lm or ["news-forward", "news-backward"]
+    if args.embeddings is None and any(name in ("emb", "lm-emb") for name in args.configs.split(",")):
+        parser.error("configs emb and lm-emb need --embeddings")
     data, work = Path(args.data_dir), Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)
     sink = open(args.out, "a", encoding="utf-8") if args.out else None
@@ -117,6 +132,10 @@ def main() -> None:
         emit({"task": task, "config": "most-frequent-tag", "train": len(train), "accuracy": most_frequent_tag(train, dev)})
         for name in args.configs.split(","):
             model, options, train_options = CONFIGS[name]
+            if name.startswith("lm"):
+                options = {**options, "pretrained_lms": lms}
+            if name.endswith("emb"):
+                options = {**options, "embeddings": args.embeddings}
             started = time.perf_counter()
             tagger = train_tagger(str(train_file), None, work / f"{task}-{name}", TaggerConfig(0, 0, 0, **model),
                                   TaggerDataOptions(**options), TrainConfig(progress=False, **train_options), overwrite=True)

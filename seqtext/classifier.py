@@ -92,6 +92,15 @@ class RecurrentClassifier(nn.Module):
         which ``forward`` combines (``NgramLinear.combine``)."""
         return self.recurrent_logits(ids, lengths), None if self.ngrams is None else self.ngrams(ids, lengths)
 
+    def token_scores(self, ids: torch.Tensor, lengths: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Gradient x input on the embeddings (B, T) for the recurrent logits' score ``logits @
+        target`` (for ``TextClassifier.explain``)."""
+        embedded = self.embedding(ids).detach().requires_grad_(True)
+        pooled, _ = self.encode(embedded, lengths)
+        (self.head(pooled) @ target).sum().backward()
+        self.zero_grad(set_to_none=True)  # only the inputs' gradients were wanted
+        return (embedded.grad * embedded).sum(-1).detach()
+
 
 DISCRIMINATIVE_FACTOR = 2.6  # ULMFiT: each layer group trains at the learning rate of the one above / 2.6
 
@@ -206,12 +215,11 @@ class LMClassifier(nn.Module):
         """As ``RecurrentClassifier.scores``: the encoders' logits and the n-gram path's (or None)."""
         return self.recurrent_logits(ids, lengths), None if self.ngrams is None else self.ngrams(ids, lengths)
 
-    def token_scores(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Gradient x input on every encoder's embeddings for the predicted class, summed over
-        the encoders at each token of the text: (B, T) for ``explain``."""
+    def token_scores(self, ids: torch.Tensor, lengths: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Gradient x input on every encoder's embeddings for the score ``logits @ target``,
+        summed over the encoders at each token of the text: (B, T) for ``explain``."""
         embedded: list = []
-        logits = self.head(self.features(ids, lengths, embedded))
-        logits.gather(1, logits.argmax(-1, keepdim=True)).sum().backward()
+        (self.head(self.features(ids, lengths, embedded)) @ target).sum().backward()
         self.zero_grad(set_to_none=True)  # only the inputs' gradients were wanted
         mask = torch.arange(ids.size(1), device=ids.device)[None, :] < lengths.to(ids.device)[:, None]
         tokens = ((ids != PAD) & mask).sum(1)
@@ -318,23 +326,39 @@ class TextClassifier(modeldir.SavedModel):
         return results
 
     def explain(self, text: str) -> list[tuple[str, float]]:
-        """How much each token moved the decision: attention weights for attention pooling,
-        otherwise gradient x input on the embeddings for the predicted class (signed)."""
+        """How much each token moved the decision, in logits: its part in the margin of the
+        predicted class over the mean of the others (in the predicted label's logit for
+        multi-label models), through the network (gradient x input on its embeddings) and
+        through the n-gram path (``NgramLinear.token_scores``), each scaled by the weight it
+        has in the model's logits. A model whose n-gram path does not count and that pools by
+        attention shows its attention weights instead."""
         ids = self.encode(text)
         if not ids:
             return []
         pieces = self.tokenizer.pieces(text)[: len(ids)]
         batch, lengths = pad_batch([ids])
-        self.network.eval()
-        if isinstance(self.network, LMClassifier):
-            return list(zip(pieces, self.network.token_scores(batch.to(self.device), lengths)[0].cpu().tolist()))
-        embedded = self.network.embedding(batch.to(self.device)).detach().requires_grad_(True)
-        pooled, weights = self.network.encode(embedded, lengths)
-        if weights is not None:
+        network = self.network.eval()
+        batch = batch.to(self.device)
+        ngrams = getattr(network, "ngrams", None)
+        recurrent_weight, ngram_weight = (1.0, 0.0) if ngrams is None else (ngrams.recurrent_weight.item(), ngrams.ngram_weight.item())
+        if not ngram_weight and isinstance(network, RecurrentClassifier) and network.config.pooling == "attention":
+            with torch.no_grad():
+                _, weights = network.encode(network.embedding(batch), lengths)
             return list(zip(pieces, weights[0].cpu().tolist()))
-        logits = self.network.head(pooled)[0]
-        logits[int(logits.argmax())].backward()
-        scores = (embedded.grad * embedded).sum(-1)[0]
+        with torch.no_grad():
+            logits = network(batch, lengths)[0].float()
+        target = torch.zeros_like(logits)
+        predicted = int(logits.argmax())
+        if not self.multi_label and len(target) > 1:
+            target -= 1.0 / (len(target) - 1)
+            target[predicted] = 1.0
+        else:
+            target[predicted] = 1.0
+        scores = torch.zeros(len(ids), device=self.device)
+        if recurrent_weight:
+            scores += recurrent_weight * network.token_scores(batch, lengths, target)[0].float()
+        if ngram_weight:
+            scores += ngram_weight * ngrams.token_scores(ids, target).float()
         return list(zip(pieces, scores.cpu().tolist()))
 
 

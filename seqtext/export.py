@@ -24,10 +24,15 @@ score float32, and every axis named here is dynamic:
   ``lengths`` (B,) words per sentence -> ``emissions`` (B, T, C); TorchScript also gives
   ``tags`` (B, T), the Viterbi-decoded tag ids (positions past a sentence's end are to be
   ignored). ONNX leaves the decoding to the loader: the CRF's ``start``, ``transitions`` and
-  ``end`` scores are in the metadata.
+  ``end`` scores are in the metadata. A tagger with character LMs (``--pretrained-lm``) takes
+  two more: ``lm_ids`` (M, B, N), for each of its M LMs ``<bos>`` and the sentence's words
+  joined by single spaces (reversed for a backward LM) as that LM's character ids, and
+  ``lm_at`` (M, B, T), where each word's state lies in its row (``seqtext.contextual``).
 * classifier: ``ids`` (B, T) token ids (padding 0; an empty text is one ``<pad>``; at most
   ``max_tokens``), ``lengths`` (B,) -> ``logits`` (B, C) and ``probs`` (B, C): softmax, or
-  one sigmoid per label for multi-label models.
+  one sigmoid per label for multi-label models. ULMFiT classifiers (``--pretrained-lm``) take
+  the same: the ``<bos> ... <eos>`` framing, and the reversal for a backward LM, happen inside
+  the graph.
 
 The graphs run padded batches without packed sequences: each direction of a bidirectional
 layer runs on its own, the backward one on every sequence reversed within its own length, so
@@ -49,6 +54,7 @@ import shutil
 import time
 import warnings
 from pathlib import Path
+from typing import Optional
 
 import torch
 from torch import nn
@@ -267,6 +273,22 @@ class CharFeatures(nn.Module):
         return features.masked_fill(~mask[:, None, :], float("-inf")).max(dim=2).values
 
 
+class LMStates(nn.Module):
+    """One of a tagger's frozen character LMs (``seqtext.contextual.LMEncoder``) on a
+    right-padded batch: its top layer's outputs at the given positions. A left-to-right network
+    never sees the padding before a real position, so no packing is needed."""
+
+    def __init__(self, encoder):
+        super().__init__()
+        self.embedding = encoder.embedding
+        self.rnn = encoder.rnn
+
+    def forward(self, ids: torch.Tensor, at: torch.Tensor) -> torch.Tensor:
+        """ids (B, N), at (B, T) -> (B, T, H)."""
+        out = self.rnn(self.embedding(ids))[0]
+        return out.gather(1, at[:, :, None].expand(-1, -1, out.size(2)))
+
+
 class TaggerGraph(nn.Module):
     """Emission scores (and with ``decode`` the Viterbi tags) of ``BiRNNTagger``."""
 
@@ -287,20 +309,40 @@ class TaggerGraph(nn.Module):
         self.register_buffer("transitions", crf.transitions.detach().clone() if crf is not None else torch.zeros(tags, tags))
         self.register_buffer("end", crf.end.detach().clone() if crf is not None else torch.zeros(tags))
 
-    def scores(self, words, types, chars, char_lengths, lengths) -> torch.Tensor:
+    def scores(self, words, types, chars, char_lengths, lengths, contextual: Optional[torch.Tensor] = None) -> torch.Tensor:
         x = self.words(words)
         if self.has_chars:
             x = torch.cat([x, self.chars(chars, char_lengths)[types]], dim=-1)
+        if contextual is not None:
+            x = torch.cat([x, contextual], dim=-1)
         return self.emissions(self.rnn(x, lengths)[0])
 
-    def forward(self, words: torch.Tensor, types: torch.Tensor, chars: torch.Tensor, char_lengths: torch.Tensor,
-                lengths: torch.Tensor):
-        emissions = self.scores(words, types, chars, char_lengths, lengths)
+    def outputs(self, emissions: torch.Tensor, lengths: torch.Tensor):
         if not self.decode:
             return emissions
         if self.crf:
             return emissions, viterbi(emissions, lengths, self.start, self.transitions, self.end)
         return emissions, emissions.argmax(-1)
+
+    def forward(self, words: torch.Tensor, types: torch.Tensor, chars: torch.Tensor, char_lengths: torch.Tensor,
+                lengths: torch.Tensor):
+        return self.outputs(self.scores(words, types, chars, char_lengths, lengths), lengths)
+
+
+class ContextualTaggerGraph(TaggerGraph):
+    """A tagger with character LMs (``train tagger --pretrained-lm``): two more inputs, each
+    LM's character ids and the positions of the words' states, stacked over the LMs."""
+
+    def __init__(self, network, decode: bool):
+        super().__init__(network, decode)
+        self.lms = nn.ModuleList(LMStates(encoder) for encoder in network.contextual.lms)
+
+    def forward(self, words: torch.Tensor, types: torch.Tensor, chars: torch.Tensor, char_lengths: torch.Tensor,
+                lengths: torch.Tensor, lm_ids: torch.Tensor, lm_at: torch.Tensor):
+        features: list[torch.Tensor] = []
+        for k, lm in enumerate(self.lms):
+            features.append(lm(lm_ids[k], lm_at[k]))
+        return self.outputs(self.scores(words, types, chars, char_lengths, lengths, torch.cat(features, dim=-1)), lengths)
 
 
 class ClassifierGraph(nn.Module):
@@ -333,6 +375,81 @@ class ClassifierGraph(nn.Module):
             weights = self.attention(out).squeeze(-1).masked_fill(~mask, float("-inf")).softmax(-1)
             pooled = (weights[:, :, None] * out).sum(1)
         logits = self.head(pooled)
+        if self.has_ngrams:
+            logits = self.ngrams.combine(logits, self.ngrams(ids, lengths))
+        probs = logits.sigmoid() if self.multi_label else logits.softmax(-1)
+        return logits, probs
+
+
+class LMPooled(nn.Module):
+    """One language-model encoder of ``LMClassifier`` on a padded batch: the text framed
+    ``<bos> ... <eos>`` (reversed within its length for a backward LM), run left to right
+    (padding comes only after a row's real steps, so no packing is needed), its top-layer
+    outputs pooled as the last, the max and the mean over the framed steps."""
+
+    __constants__ = ("reverse",)
+
+    def __init__(self, encoder, reverse: bool):
+        super().__init__()
+        self.embedding = encoder.embedding
+        self.rnn = encoder.rnn
+        self.reverse = reverse
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """ids (B, T), mask (B, T) of the real steps, tokens (B,) real tokens -> (B, 3H)."""
+        steps = torch.arange(ids.size(1), device=ids.device)[None, :]
+        if self.reverse:
+            last = tokens[:, None] - 1
+            ids = ids.gather(1, torch.where(steps <= last, last - steps, steps))
+        edge = torch.zeros_like(ids[:, :1])
+        # <bos> = 2, <eos> = 3, <pad> = 0 (numbers written out: TorchScript reads no module constants)
+        framed = torch.cat([edge + 2, ids.masked_fill(~mask, 0), edge], dim=1)  # (B, T + 2)
+        frame_steps = torch.arange(framed.size(1), device=ids.device)[None, :]
+        framed = torch.where(frame_steps == tokens[:, None] + 1, torch.full_like(framed, 3), framed)
+        out = self.rnn(self.embedding(framed))[0]  # (B, T + 2, H)
+        valid = (frame_steps < tokens[:, None] + 2)[:, :, None]
+        last = out.gather(1, (tokens + 1)[:, None, None].expand(-1, 1, out.size(2)))[:, 0]
+        biggest = out.masked_fill(~valid, float("-inf")).max(1).values
+        mean = (out * valid.to(out.dtype)).sum(1) / (tokens + 2)[:, None].to(out.dtype)
+        return torch.cat([last, biggest, mean], dim=-1)
+
+
+def _plain_batch_norms(head: nn.Sequential) -> nn.Sequential:
+    """``head`` with seqtext's ``BatchNorm`` (which treats a training batch of one apart) as the
+    plain ``nn.BatchNorm1d`` it computes in eval mode, which both exporters take."""
+    from seqtext.classifier import BatchNorm
+
+    layers = []
+    for layer in head:
+        if isinstance(layer, BatchNorm):
+            plain = nn.BatchNorm1d(layer.num_features, eps=layer.eps, momentum=layer.momentum, affine=layer.affine)
+            plain.load_state_dict(layer.state_dict())
+            layer = plain.eval()
+        layers.append(layer)
+    return nn.Sequential(*layers)
+
+
+class LMClassifierGraph(nn.Module):
+    """``LMClassifier`` (ULMFiT) on a padded batch: the same inputs and outputs as
+    ``ClassifierGraph``."""
+
+    __constants__ = ("multi_label", "has_ngrams")
+
+    def __init__(self, network):
+        super().__init__()
+        self.encoders = nn.ModuleList(LMPooled(encoder, backward) for encoder, backward in zip(network.encoders, network.backward))
+        self.head = _plain_batch_norms(network.head)
+        self.multi_label = network.config.multi_label
+        self.has_ngrams = network.ngrams is not None
+        self.ngrams = network.ngrams if self.has_ngrams else nn.Identity()
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor):
+        mask = torch.arange(ids.size(1), device=ids.device)[None, :] < lengths[:, None]
+        tokens = ((ids != 0) & mask).sum(1)
+        pooled: list[torch.Tensor] = []
+        for encoder in self.encoders:
+            pooled.append(encoder(ids, mask, tokens))
+        logits = self.head(torch.cat(pooled, dim=-1))
         if self.has_ngrams:
             logits = self.ngrams.combine(logits, self.ngrams(ids, lengths))
         probs = logits.sigmoid() if self.multi_label else logits.softmax(-1)
@@ -391,6 +508,14 @@ def describe(model, fmt: str) -> dict:
             _io("char_lengths", "int64", ["forms"], "characters per word form (at least 1)"),
             _io("lengths", "int64", ["batch"], "words per sentence (at least 1)"),
         ]
+        if network.contextual is not None:
+            lms = len(network.contextual.lms)
+            meta["inputs"] += [
+                _io("lm_ids", "int64", [lms, "batch", "text"], "for each of model.contextual_lms: <bos> (2), then the "
+                    "sentence's words joined by single spaces (reversed for a backward LM) as its character ids (padding 0)"),
+                _io("lm_at", "int64", [lms, "batch", "time"], "for each LM: where each word's state lies in lm_ids' row "
+                    "(forward: the place of the word's last character + 1; backward: of its first; padding 0)"),
+            ]
         meta["outputs"] = [_io("emissions", "float32", ["batch", "time", config.num_tags], "tag scores per word")]
         if fmt == "torchscript":
             meta["outputs"].append(_io("tags", "int64", ["batch", "time"], "decoded tag ids (ignore padding)"))
@@ -424,8 +549,13 @@ def model_inputs(model, texts: list[str], sentences: list[list[str]]) -> tuple[t
     if model.kind == "tagger":
         from seqtext.tagger import make_batch
 
-        batch = make_batch(sentences, model.tokenizer, model.chars)
-        return tuple(batch[k] for k in ("words", "types", "chars", "char_lengths", "lengths"))
+        contextual = model.network.contextual
+        batch = make_batch(sentences, model.tokenizer, model.chars, contextual=contextual)
+        inputs = tuple(batch[k] for k in ("words", "types", "chars", "char_lengths", "lengths"))
+        if contextual is None:
+            return inputs
+        lms = range(len(contextual.lms))
+        return (*inputs, torch.stack([batch[f"lm{k}_ids"] for k in lms]), torch.stack([batch[f"lm{k}_at"] for k in lms]))
     from seqtext.classifier import pad_batch
 
     return pad_batch([model.encode(text) for text in texts])
@@ -442,6 +572,10 @@ def reference_outputs(model, inputs) -> list[torch.Tensor]:
     if model.kind == "tagger":
         keys = ("words", "types", "chars", "char_lengths", "lengths")
         batch = dict(zip(keys, inputs))
+        if len(inputs) > len(keys):  # the LMs' inputs, stacked
+            lm_ids, lm_at = inputs[len(keys):]
+            batch.update({f"lm{k}_ids": lm_ids[k] for k in range(len(lm_ids))} | {f"lm{k}_at": lm_at[k] for k in range(len(lm_at))})
+            batch["lm_lengths"] = (lm_ids[0] != 0).sum(1)
         batch["mask"] = torch.arange(batch["words"].size(1))[None, :] < batch["lengths"][:, None]
         return [network(batch), network.decode(batch)]
     logits = network(*inputs)
@@ -476,9 +610,9 @@ def build_graph(model, fmt: str) -> nn.Module:
     if model.kind == "language_model":
         graph = (LSTMLanguageModelGraph if network.config.cell == "lstm" else LanguageModelGraph)(network)
     elif model.kind == "tagger":
-        graph = TaggerGraph(network, decode=fmt == "torchscript")
+        graph = (TaggerGraph if network.contextual is None else ContextualTaggerGraph)(network, decode=fmt == "torchscript")
     else:
-        graph = ClassifierGraph(network)
+        graph = (ClassifierGraph if network.config.encoder == "rnn" else LMClassifierGraph)(network)
     graph = graph.eval()
     return _rnns_as_grus(graph) if fmt == "onnx" else graph
 
@@ -579,7 +713,7 @@ def _run_export(path: Path, fmt: str, inputs) -> list[torch.Tensor]:
 def compare(model, expected: list[torch.Tensor], got: list[torch.Tensor], inputs) -> float:
     """The largest absolute difference in scores; a tag or state that differs is a bug."""
     if model.kind == "tagger":
-        lengths = inputs[-1]
+        lengths = inputs[4]
         mask = torch.arange(expected[0].size(1))[None, :] < lengths[:, None]
         if len(got) > 1 and not torch.equal(got[1][mask], expected[1][mask]):
             raise RuntimeError("the exported tagger decodes other tags than seqtext on the sample sentences")
@@ -597,12 +731,6 @@ def export(model, path, fmt: str) -> ExportReport:
     with ``seqtext_runtime.py`` beside it, and check it against seqtext's own output."""
     if fmt not in FORMATS:
         raise SeqtextError(f"unknown export format {fmt!r}: choose from {', '.join(FORMATS)}")
-    if model.kind == "tagger" and getattr(model.network, "contextual", None) is not None:
-        raise SeqtextError("this tagger reads character language models (--pretrained-lm), which export does not cover yet; "
-                           "use it through seqtext")
-    if model.kind == "classifier" and getattr(model.network.config, "encoder", "rnn") != "rnn":
-        raise SeqtextError("this classifier reads language-model encoders (--pretrained-lm), which export does not cover yet; "
-                           "use it through seqtext")
     if fmt == "onnx":
         require_onnx()
     path = Path(path)

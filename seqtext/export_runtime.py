@@ -160,7 +160,8 @@ class Tagger:
         self.crf = {k: np.asarray(v, dtype=np.float32) for k, v in crf.items()} if crf else None
 
     def inputs(self, sentences: list[list[str]]) -> list[np.ndarray]:
-        """words, types, chars, char_lengths, lengths for non-empty token lists."""
+        """words, types, chars, char_lengths, lengths (and lm_ids, lm_at for a tagger with
+        character LMs) for non-empty token lists."""
         lengths = np.array([len(s) for s in sentences], dtype=np.int64)
         words = np.zeros((len(sentences), int(lengths.max())), dtype=np.int64)
         types = np.zeros_like(words)
@@ -171,14 +172,35 @@ class Tagger:
                 types[row, col] = forms.setdefault(word, len(forms))
         spelled = [[self.char_ids.get(c, UNK) for c in form[: self.meta["max_word_chars"]]] or [UNK] for form in forms]
         chars, char_lengths = pad(spelled)
-        return [words, types, chars, char_lengths, lengths]
+        return [words, types, chars, char_lengths, lengths, *self.lm_inputs(sentences, words.shape[1])]
+
+    def lm_inputs(self, sentences: list[list[str]], width: int) -> list[np.ndarray]:
+        """lm_ids and lm_at for a tagger with character LMs (none for others): each LM reads
+        <bos> and the words joined by single spaces (reversed for a backward LM); a word's
+        state is the one after its last character (forward) or after its first (backward)."""
+        lms = self.meta["model"].get("contextual_lms") or []
+        if not lms:
+            return []
+        texts = [" ".join(sentence) for sentence in sentences]
+        ids = np.zeros((len(lms), len(sentences), max(len(t) for t in texts) + 1), dtype=np.int64)
+        at = np.zeros((len(lms), len(sentences), width), dtype=np.int64)
+        for k, lm in enumerate(lms):
+            char_ids = {c: i for i, c in enumerate(lm["chars"]) if len(c) == 1 and i >= 4}
+            for row, (sentence, text) in enumerate(zip(sentences, texts)):
+                ids[k, row, 0] = BOS
+                ids[k, row, 1 : len(text) + 1] = [char_ids.get(c, UNK) for c in (text[::-1] if lm["backward"] else text)]
+                start = 0
+                for col, word in enumerate(sentence):
+                    at[k, row, col] = len(text) - start if lm["backward"] else start + len(word)
+                    start += len(word) + 1
+        return [ids, at]
 
     def emissions(self, sentences: list[list[str]]):
         """Tag scores (B, T, C); the decoded ids (B, T) when the graph decodes (TorchScript),
         else None; and the sentence lengths (B,)."""
         inputs = self.inputs(sentences)
         out = self.graph(*inputs)
-        return out[0], (out[1] if len(out) > 1 else None), inputs[-1]
+        return out[0], (out[1] if len(out) > 1 else None), inputs[4]
 
     def tag_ids(self, sentences: list[list[str]]) -> list[list[int]]:
         emissions, decoded, lengths = self.emissions(sentences)

@@ -109,6 +109,21 @@ class NgramLinear(nn.Module):
         features, present = distinct_features(ids, lengths, self.vocab_size, self.buckets)
         return (self.weight[features] * present[..., None].to(self.weight.dtype)).sum(1) + self.bias
 
+    @torch.no_grad()
+    def token_scores(self, ids: list[int], target: torch.Tensor) -> torch.Tensor:
+        """Each token's part (T,) in the path's score ``logits @ target`` for one text: a
+        feature's weight goes to its tokens, a bigram's half to each, a feature seen several
+        times (it counts once) shared among its occurrences. The bias belongs to no token."""
+        steps = len(ids)
+        features, _ = ngram_features(torch.tensor([ids]), torch.tensor([steps]), self.vocab_size, self.buckets)
+        features = features[0].to(self.weight.device)
+        _, which, counts = torch.unique(features, return_inverse=True, return_counts=True)
+        value = (self.weight[features] @ target.to(self.weight.dtype)) / counts[which]  # (2T - 1,)
+        scores = value[:steps].clone()
+        scores[:-1] += value[steps:] / 2
+        scores[1:] += value[steps:] / 2
+        return scores
+
     def feature_matrix(self, sequences: list[list[int]], batch_size: int = 1024):
         """The binary feature matrix (texts x features, scipy CSR) of token-id sequences."""
         from scipy import sparse

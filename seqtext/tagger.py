@@ -90,8 +90,9 @@ class BiRNNTagger(nn.Module):
         if self.chars is not None:
             per_type = self.chars(batch["chars"], batch["char_lengths"])  # (W, Dc)
             x = torch.cat([x, per_type[batch["types"]]], dim=-1)
-        if self.contextual is not None:
-            x = torch.cat([x, self.contextual(batch).to(x.dtype)], dim=-1)
+        if self.contextual is not None:  # the LMs' features, unless training found them in its cache
+            features = batch["contextual"] if "contextual" in batch else self.contextual(batch)
+            x = torch.cat([x, features.to(x.dtype)], dim=-1)
         packed = pack_padded_sequence(self.dropout(x), batch["lengths"], batch_first=True, enforce_sorted=False)
         out, _ = self.rnn(packed)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.size(1))  # (B, T, 2H)

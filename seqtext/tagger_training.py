@@ -26,6 +26,41 @@ from seqtext import distributed
 from seqtext.devices import resolve_device
 from seqtext.runs import Run, dev_split, names, publish_run, prepare_run, record_baseline, save_run, settle_options
 
+CACHE_BYTES = 2 * 1024**3  # the most memory that training keeps the LMs' features in (FeatureCache)
+
+
+class FeatureCache:
+    """The frozen LMs' features of each training sentence, computed the first time a batch holds
+    it and read from memory after: the LMs never change in training, so every later epoch skips
+    them (they are most of a contextual tagger's training time). Kept as float32 on the CPU, so
+    training reads what it would have computed, up to ``budget`` bytes; sentences past the
+    budget are computed every time, as without a cache."""
+
+    def __init__(self, contextual, budget: int):
+        self.contextual = contextual
+        self.room = budget // (4 * contextual.output_dim)  # tokens that still fit
+        self.stored: dict[int, torch.Tensor] = {}
+
+    def __call__(self, sentences: list[list[str]], indices: list[int], width: int, device: torch.device) -> torch.Tensor:
+        """(B, ``width``, F) features of ``sentences`` (training sentences ``indices``), zero past
+        each sentence's end."""
+        missing = [row for row, i in enumerate(indices) if i not in self.stored]
+        computed = {}
+        if missing:
+            wanted = [sentences[row] for row in missing]
+            features = self.contextual(move_batch(self.contextual.inputs(wanted, max(len(s) for s in wanted)), device)).float().cpu()
+            for k, row in enumerate(missing):
+                computed[row] = features[k, : len(sentences[row])].clone()  # not a view that keeps the batch alive
+                if len(sentences[row]) <= self.room:
+                    self.stored[indices[row]] = computed[row]
+                    self.room -= len(sentences[row])
+        out = torch.zeros(len(sentences), width, self.contextual.output_dim)
+        for row, i in enumerate(indices):
+            found = computed[row] if row in computed else self.stored[i]
+            out[row, : found.size(0)] = found
+        return out
+
+
 class TaggerTask(BucketedTask):
     def __init__(self, model: SequenceTagger, train, dev, data: TaggerDataOptions, seed: int):
         self.model = model
@@ -39,11 +74,14 @@ class TaggerTask(BucketedTask):
         self.lengths = [len(s.tokens) for s in train]
         self.batch_size = data.batch_size
         self.weights_dtype = data.weights_dtype
+        self.cache = FeatureCache(self.network.contextual, CACHE_BYTES) if self.network.contextual is not None else None
 
     def loss(self, batch):
         indices, counts = batch
-        batch = make_batch([self.train[i].tokens for i in indices], self.model.tokenizer, self.model.chars, self.data.word_dropout,
-                           contextual=self.network.contextual)
+        sentences = [self.train[i].tokens for i in indices]
+        batch = make_batch(sentences, self.model.tokenizer, self.model.chars, self.data.word_dropout)
+        if self.cache is not None:
+            batch["contextual"] = self.cache(sentences, indices, batch["words"].size(1), self.model.device)
         tags = torch.zeros(batch["words"].shape, dtype=torch.long)
         for row, i in enumerate(indices):
             tags[row, : len(self.tag_ids[i])] = torch.tensor(self.tag_ids[i])

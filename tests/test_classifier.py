@@ -14,6 +14,7 @@ from seqtext.classifier_training import ClassifierDataOptions, train_classifier
 from seqtext.cli.main import main
 from seqtext.errors import DataError
 from seqtext.labelled import read_examples
+from seqtext.ngrams import bigram_buckets
 from seqtext.trainer import TrainConfig
 
 
@@ -67,11 +68,36 @@ def test_probabilities_sum_to_one_and_save_load(sentiment_dir, tmp_path):
     assert torch.equal(seqtext.load(tmp_path / "copy").probabilities(texts), probs)
 
 
-def test_explain_covers_every_token(sentiment_dir):
+def test_explain_covers_every_token_through_the_paths_that_count(sentiment_dir):
+    """Attention weights while only the network counts; the n-gram path's part when it counts:
+    alone, the tokens' scores add up to the path's margin for the predicted class (bias aside),
+    a word seen twice shares its weight, and a bigram's half goes to each of its words."""
     model = seqtext.load(sentiment_dir)
-    scores = model.explain("a gorgeous , witty movie")
-    assert [piece for piece, _ in scores] == ["a", "gorgeous", ",", "witty", "movie"]
+    text = "a gorgeous , witty movie , witty"
+    pieces = ["a", "gorgeous", ",", "witty", "movie", ",", "witty"]
+    paths = model.network.ngrams
+    paths.recurrent_weight.fill_(1.0)
+    paths.ngram_weight.fill_(0.0)
+    scores = model.explain(text)
+    assert [piece for piece, _ in scores] == pieces
     assert sum(s for _, s in scores) == pytest.approx(1.0, abs=1e-5)  # attention weights
+    paths.recurrent_weight.fill_(0.0)
+    paths.ngram_weight.fill_(1.0)
+    ids = model.encode(text)
+    logits = paths(torch.tensor([ids]), torch.tensor([len(ids)]))[0] - paths.bias
+    predicted = model.labels.index(model.predict(text).label)
+    margin = 2 * logits[predicted] - logits.sum()  # two classes: the predicted one's logit minus the other's
+    scores = model.explain(text)
+    assert [piece for piece, _ in scores] == pieces
+    assert sum(s for _, s in scores) == pytest.approx(margin.item(), abs=1e-4)
+    sign = 1.0 if predicted == 1 else -1.0  # two classes: the path's weights are the second class's logits
+    column = paths.weight[:, 1]
+    bigram = lambda a, b: column[paths.vocab_size + int(bigram_buckets(torch.tensor(a), torch.tensor(b), paths.buckets))]
+    # "movie" (index 4): its unigram, half of "witty movie" and half of "movie ,"
+    expected = column[ids[4]] + (bigram(ids[3], ids[4]) + bigram(ids[4], ids[5])) / 2
+    assert scores[4][1] == pytest.approx(sign * expected.item(), abs=1e-5)
+    # "witty" twice: each occurrence gets half of the unigram's weight
+    assert scores[6][1] == pytest.approx(sign * (column[ids[6]] / 2 + bigram(ids[5], ids[6]) / 2 / 2).item(), abs=1e-5)
 
 
 @pytest.mark.parametrize("pooling", ["last", "mean", "max"])

@@ -102,6 +102,32 @@ def test_features_are_the_language_models_states_at_word_boundaries(lms):
         torch.testing.assert_close(part, out[0, -1], atol=1e-5, rtol=1e-5)
 
 
+def test_training_cache_gives_the_computed_features_and_keeps_to_its_budget(lms):
+    """What the training cache gives for a batch equals what the LMs compute for it (the
+    sentences in another company, some cached and some not, zeros past each one's end); past
+    its budget it stores nothing more but still answers."""
+    from seqtext.tagger_training import FeatureCache
+
+    fw, bw = seqtext.load(lms["fw"]), seqtext.load(lms["bw"])
+    network = BiRNNTagger(TaggerConfig(vocab_size=10, num_tags=3, char_vocab_size=10,
+                                       contextual_lms=[describe(fw, "fw"), describe(bw, "bw")]))
+    network.contextual.load_language_models([fw, bw])
+    corpus = [tokens for tokens, _ in sentences()]
+    words, chars = WordTokenizer(list(SPECIALS), split="whitespace"), CharTokenizer(list(SPECIALS))
+    budget_tokens = sum(len(s) for s in corpus[:3])
+    cache = FeatureCache(network.contextual, budget_tokens * 4 * network.contextual.output_dim)
+    for indices in ([0, 1, 2], [4, 1, 3, 0], [3, 2]):  # a width from the batch's longest sentence
+        batch_sentences = [corpus[i] for i in indices]
+        width = max(len(s) for s in batch_sentences) + 1  # one more column than needed: zeros
+        expected = network.contextual(make_batch(batch_sentences, words, chars, contextual=network.contextual))
+        got = cache(batch_sentences, indices, width, torch.device("cpu"))
+        assert got.shape == (len(indices), width, 16 + 24)
+        for row, tokens in enumerate(batch_sentences):  # (make_batch's padding points at <bos>: the tagger skips it)
+            torch.testing.assert_close(got[row, : len(tokens)], expected[row, : len(tokens)], atol=1e-6, rtol=1e-6)
+            assert not got[row, len(tokens):].any()
+    assert sorted(cache.stored) == [0, 1, 2] and cache.room == 0
+
+
 @pytest.fixture(scope="module")
 def trained(lms, tmp_path_factory):
     """A tagger trained through the command line with a forward and a backward LM whose

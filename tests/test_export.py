@@ -18,8 +18,9 @@ import torch
 from click.testing import CliRunner
 
 import seqtext
-from seqtext.classifier import RecurrentClassifier, TextClassifier, pad_batch
+from seqtext.classifier import LMClassifier, RecurrentClassifier, TextClassifier, pad_batch
 from seqtext.configs import ClassifierConfig, LMConfig, TaggerConfig
+from seqtext.contextual import describe
 from seqtext.export import BiRecurrent, export
 from seqtext.lm import LanguageModel, RecurrentLM
 from seqtext.tagger import BiRNNTagger, SequenceTagger, make_batch
@@ -28,7 +29,8 @@ from seqtext.tokenizers import BOS, SPECIALS, CharTokenizer, WordTokenizer
 TOLERANCE = 1e-4
 SUFFIX = {"onnx": "onnx", "torchscript": "pt"}
 SHIPPED = [("shakespeare", "onnx"), ("shakespeare", "torchscript"), ("ner", "onnx"), ("ner", "torchscript"),
-           ("pos", "torchscript"), ("sentiment", "onnx"), ("sentiment", "torchscript")]
+           ("pos", "torchscript"), ("sentiment", "onnx"), ("sentiment", "torchscript"), ("ner-lm", "onnx"),
+           ("chunk-lm", "torchscript")]
 
 LM_TEXTS = ["ROMEO:\nWhat light through yonder window breaks?", "First Citizen:\nWe are accounted poor citizens, the patricians good.",
             "Où est la café?"]  # the last has characters the model has never seen
@@ -123,13 +125,15 @@ def test_language_model_export_matches_seqtext(fmt, loaded_without_seqtext, mode
     assert got["greedy"] == lm.generate("ROMEO:", max_length=60, temperature=0)[0]["text"]
 
 
-@pytest.mark.parametrize("name, fmt", [("ner", "onnx"), ("ner", "torchscript"), ("pos", "torchscript")])
+@pytest.mark.parametrize("name, fmt", [("ner", "onnx"), ("ner", "torchscript"), ("pos", "torchscript"), ("ner-lm", "onnx"),
+                                       ("chunk-lm", "torchscript")])
 def test_tagger_export_matches_seqtext(name, fmt, loaded_without_seqtext, models):
+    """Taggers with character LMs (ner-lm, chunk-lm) included: the loader builds the LMs' input."""
     tagger = models[name]
     got = loaded_without_seqtext[f"{name}.{SUFFIX[fmt]}"]
     assert got["tags"] == tagger.tag(SENTENCES)
     real = [s for s in SENTENCES if s]
-    batch = make_batch(real, tagger.tokenizer, tagger.chars)
+    batch = make_batch(real, tagger.tokenizer, tagger.chars, contextual=tagger.network.contextual)
     with torch.no_grad():
         emissions = tagger.network(batch)
     assert _max_diff(torch.tensor(got["emissions"])[batch["mask"]], emissions[batch["mask"]]) < TOLERANCE
@@ -195,9 +199,37 @@ def _tagger(**options):
     return SequenceTagger(BiRNNTagger(config), WORDS, CHARS, TAGS, "bio", "bioes")
 
 
+def _contextual_tagger(**options):
+    """A tagger over a forward LSTM and a backward GRU character LM (random weights: the export
+    check compares numbers, not quality)."""
+    lms = [LanguageModel(RecurrentLM(LMConfig(vocab_size=CHARS.vocab_size, embedding_dim=6, hidden_size=10, num_layers=2,
+                                              cell=cell, dropout=0.0)), CHARS, backward=backward)
+           for cell, backward in (("lstm", False), ("gru", True))]
+    tagger = _tagger(contextual_lms=[describe(lm, f"lm{k}") for k, lm in enumerate(lms)], **options)
+    tagger.network.contextual.load_language_models(lms)
+    return tagger
+
+
 def _classifier(**options):
     config = ClassifierConfig(vocab_size=WORDS.vocab_size, num_classes=3, embedding_dim=16, hidden_size=12, mlp_hidden=8, **options)
     return TextClassifier(RecurrentClassifier(config), WORDS, ["x", "y", "z"])
+
+
+def _lm_classifier(**options):
+    """ULMFiT's classifier (random weights, batch-norm statistics and n-gram path made up, so
+    every part counts)."""
+    config = ClassifierConfig(vocab_size=WORDS.vocab_size, num_classes=3, embedding_dim=8, hidden_size=10, mlp_hidden=8,
+                              encoder="lm", pooling="concat", **options)
+    network = LMClassifier(config)
+    with torch.no_grad():
+        for module in network.head:
+            if isinstance(module, torch.nn.BatchNorm1d):
+                module.running_mean.normal_()
+                module.running_var.uniform_(0.5, 2.0)
+        if network.ngrams is not None:
+            network.ngrams.weight.normal_()
+            network.ngrams.recurrent_weight.fill_(0.5)
+    return TextClassifier(network, WORDS, ["x", "y", "z"])
 
 
 VARIANTS = {
@@ -208,17 +240,26 @@ VARIANTS = {
     "tagger-no-chars-softmax": lambda: _tagger(char_encoder="none", decoder="softmax"),
     "tagger-gru-2-layers": lambda: _tagger(cell="gru", num_layers=2),
     "tagger-rnn": lambda: _tagger(cell="rnn"),
+    "tagger-contextual": _contextual_tagger,
     "classifier-last-lstm-2-layers": lambda: _classifier(pooling="last", cell="lstm", num_layers=2),
     "classifier-mean-rnn": lambda: _classifier(pooling="mean", cell="rnn"),
     "classifier-max-multi-label": lambda: _classifier(pooling="max", multi_label=True),
+    "classifier-lm-pair-ngrams": lambda: _lm_classifier(directions=["forward", "backward"], cell="lstm", num_layers=2,
+                                                        ngram_buckets=64),
+    "classifier-lm-backward-gru-multi-label": lambda: _lm_classifier(directions=["backward"], cell="gru", ngram_buckets=0,
+                                                                     multi_label=True),
 }
 
 
-@pytest.mark.parametrize("variant, fmt", [(v, "torchscript") for v in VARIANTS] + [("lm-rnn-adaptive", "onnx")])
+@pytest.mark.parametrize("variant, fmt", [(v, "torchscript") for v in VARIANTS] + [("lm-rnn-adaptive", "onnx"),
+                                                                                  ("tagger-contextual", "onnx"),
+                                                                                  ("classifier-lm-pair-ngrams", "onnx")])
 def test_every_variant_exports_with_seqtext_scores(variant, fmt, tmp_path):
     """``export`` runs the written file on other lengths than it traced with and compares with
     seqtext (tags must be equal, or it raises). ONNX here only for the path that is ONNX's own:
-    a plain RNN becomes its GRU twin, and the adaptive softmax its log-probabilities."""
+    a plain RNN becomes its GRU twin, the adaptive softmax its log-probabilities, and a tagger's
+    character LMs (one of them a GRU) read their inputs stacked, and ULMFiT's classifier frames
+    and reverses its texts inside the graph."""
     if fmt == "onnx":
         pytest.importorskip("onnxruntime")
     torch.manual_seed(0)
@@ -262,6 +303,25 @@ def test_runtime_turns_text_into_seqtext_ids():
         ids = tokenizer.encode(text)
         assert rebuilt.encode(text) == ids, tokenizer.kind
         assert rebuilt.decode([BOS] + ids) == tokenizer.decode([BOS] + ids), tokenizer.kind
+
+
+def test_runtime_builds_seqtexts_language_model_input():
+    """The loader's lm_ids and lm_at for a tagger with character LMs are seqtext's, on words
+    with characters the LMs never saw, an empty word and one-word sentences."""
+    from seqtext.export import describe as describe_export, model_inputs
+    from seqtext.export_runtime import Tagger
+
+    tagger = _contextual_tagger()
+    sentences = [["Où", "est", "", "la", "café", "?"], ["x"], ["Angela", "Merkel", "visited", "Paris", "."]]
+
+    class Graph:  # only the metadata, as the loader reads it from the file
+        meta = json.loads(json.dumps(describe_export(tagger, "onnx")))
+
+    got = Tagger(Graph()).inputs(sentences)
+    expected = model_inputs(tagger, [], sentences)
+    assert len(got) == len(expected) == 7
+    for have, want in zip(got[5:], expected[5:]):
+        assert torch.equal(torch.from_numpy(have), want)
 
 
 def test_runtime_decoding_is_seqtexts():
