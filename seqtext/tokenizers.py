@@ -139,7 +139,8 @@ class CharTokenizer(_VocabTokenizer):
                 if len(token) == 1:
                     table[ord(token)] = index
             self._table = table
-        points = np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
+        # surrogatepass: a lone surrogate (text decoded from bad JSON or bytes) is a code point like any other: <unk>
+        points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
         return table[np.minimum(points, len(table) - 1)]
 
     @classmethod

@@ -1,6 +1,6 @@
 """``seqtext export``: every kind, both formats, loaded WITHOUT seqtext and compared with seqtext.
 
-The shipped models are exported once per module (ONNX about 4 s each, TorchScript well under
+The shipped models are exported once per module (ONNX 4-15 s each, TorchScript about a second
 one); one plain Python subprocess, in which importing seqtext raises, then loads every export
 with the ``seqtext_runtime.py`` written beside it (onnxruntime or ``torch.jit.load``) and runs
 it on real text; the tests compare what it gives with what seqtext gives in this process.
@@ -29,8 +29,8 @@ from seqtext.tokenizers import BOS, SPECIALS, CharTokenizer, WordTokenizer
 TOLERANCE = 1e-4
 SUFFIX = {"onnx": "onnx", "torchscript": "pt"}
 SHIPPED = [("shakespeare", "onnx"), ("shakespeare", "torchscript"), ("ner", "onnx"), ("ner", "torchscript"),
-           ("pos", "torchscript"), ("sentiment", "onnx"), ("sentiment", "torchscript"), ("ner-lm", "onnx"),
-           ("chunk-lm", "torchscript")]
+           ("ner-fast", "onnx"), ("pos", "torchscript"), ("chunk", "torchscript"), ("sentiment", "onnx"),
+           ("sentiment", "torchscript")]
 
 LM_TEXTS = ["ROMEO:\nWhat light through yonder window breaks?", "First Citizen:\nWe are accounted poor citizens, the patricians good.",
             "Où est la café?"]  # the last has characters the model has never seen
@@ -125,10 +125,11 @@ def test_language_model_export_matches_seqtext(fmt, loaded_without_seqtext, mode
     assert got["greedy"] == lm.generate("ROMEO:", max_length=60, temperature=0)[0]["text"]
 
 
-@pytest.mark.parametrize("name, fmt", [("ner", "onnx"), ("ner", "torchscript"), ("pos", "torchscript"), ("ner-lm", "onnx"),
-                                       ("chunk-lm", "torchscript")])
+@pytest.mark.parametrize("name, fmt", [("ner", "onnx"), ("ner", "torchscript"), ("ner-fast", "onnx"), ("pos", "torchscript"),
+                                       ("chunk", "torchscript")])
 def test_tagger_export_matches_seqtext(name, fmt, loaded_without_seqtext, models):
-    """Taggers with character LMs (ner-lm, chunk-lm) included: the loader builds the LMs' input."""
+    """Taggers with character LMs (ner, chunk) and without (ner-fast, pos): for the first the
+    loader builds the LMs' input too."""
     tagger = models[name]
     got = loaded_without_seqtext[f"{name}.{SUFFIX[fmt]}"]
     assert got["tags"] == tagger.tag(SENTENCES)

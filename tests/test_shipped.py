@@ -53,7 +53,7 @@ def test_models_lists_shipped():
     assert result.exit_code == 0 and "shakespeare" in result.stdout
 
 
-@pytest.mark.parametrize("model", ["ner", "ner-lm"])
+@pytest.mark.parametrize("model", ["ner", "ner-fast"])
 def test_ner_finds_person_and_place(model):
     result = CliRunner().invoke(main, ["tag", "Angela Merkel visited Paris on Tuesday.", "--model", model])
     assert result.exit_code == 0, result.output
@@ -71,7 +71,7 @@ def test_pos_tags_a_sentence():
     assert sum(g == e for g, e in zip(got, expected)) >= len(expected) - 1, got
 
 
-@pytest.mark.parametrize("model", ["chunk", "chunk-lm"])
+@pytest.mark.parametrize("model", ["chunk", "chunk-fast"])
 def test_chunker_brackets_phrases(model):
     result = CliRunner().invoke(main, ["tag", "The old man saw a dog in the park.", "--model", model])
     assert result.exit_code == 0, result.output
@@ -109,7 +109,7 @@ def test_sentiment_accuracy_on_sst2_dev(shared_data, tmp_path):
     assert result["accuracy"] > 0.8 and result["macro_f1"] > 0.8, result
 
 
-@pytest.mark.parametrize("model, floor", [("ner", 0.8), ("ner-lm", 0.82)])
+@pytest.mark.parametrize("model, floor", [("ner-fast", 0.8), ("ner", 0.82)])
 def test_ner_f1_on_conllpp_dev(shared_data, tmp_path, model, floor):
     blocks = (shared_data / "conllpp" / "dev.txt").read_text(encoding="utf-8").split("\n\n")
     sentences = [b for b in blocks if b.strip() and not b.startswith("-DOCSTART-")][:300]

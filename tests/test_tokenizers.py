@@ -24,6 +24,15 @@ def test_char_unknown_maps_to_unk_and_is_reported():
     assert tok.unknown("abz😀z") == ["z", "😀"]
 
 
+def test_char_array_encoding_is_encode_even_for_a_lone_surrogate():
+    """encode_array (corpora, a tagger's character LMs) gives encode's ids; a lone surrogate, as
+    text decoded from bad JSON holds, is <unk> rather than an encoding error."""
+    tok = CharTokenizer.train([UNICODE])
+    text = UNICODE + "Paris \ud800 London \U0010ffff"
+    assert tok.encode_array(text).tolist() == tok.encode(text)
+    assert tok.encode_array("\ud800").tolist() == [UNK]
+
+
 def test_char_min_freq_and_max_size():
     tok = CharTokenizer.train(["aaab"], min_freq=2)
     assert "b" not in tok.stoi and "a" in tok.stoi
