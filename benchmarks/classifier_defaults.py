@@ -50,7 +50,6 @@ CONFIGS = {  # name -> overrides of (model, data, train[, seqtext.ngrams constan
     "lm-lr2e-3": ({}, {}, {"lr": 2e-3}),
     "lm-lr5e-3": ({}, {}, {"lr": 5e-3}),
     "lm-lr1e-2": ({}, {}, {"lr": 1e-2}),
-    "lm-ft0": ({}, {"lm_finetune_epochs": 0}, {}),
     "lm-ft3": ({}, {"lm_finetune_epochs": 3}, {}),
     "lm-ft6": ({}, {"lm_finetune_epochs": 6}, {}),
     "emb": ({}, {}, {}),  # --embeddings FILE (word vectors), every other option at its default

@@ -72,7 +72,8 @@ chunk_fast() {
 }
 
 # The shipped ner and chunk, and pos_lm (measured, not shipped): the same options with contextual
-# string embeddings from the shipped news LMs; one thread each, two side by side, as measured.
+# string embeddings from the shipped news LMs (and more epochs for ner and chunk); ner and chunk on
+# two threads, one after the other, pos_lm on one thread, as measured.
 LMS="--pretrained-lm seqtext/pretrained/news-forward --pretrained-lm seqtext/pretrained/news-backward --max-time 3000"
 
 pos_lm() {
@@ -82,15 +83,17 @@ pos_lm() {
 }
 
 ner() {
-  OMP_NUM_THREADS=1 seqtext train tagger "$DATA/conllpp/train.txt" --dev "$DATA/conllpp/dev.txt" -o runs/ner \
-    --layers 1 --dropout 0.5 --char-hidden 50 --batch-size 32 --epochs 10 --lr 2e-3 --patience 3 --weights-dtype float16 \
+  # 14 epochs: at 10 the run was still improving (dev F1 90.04 at its last epoch; 90.88 at the 13th of 14).
+  OMP_NUM_THREADS=2 seqtext train tagger "$DATA/conllpp/train.txt" --dev "$DATA/conllpp/dev.txt" -o runs/ner \
+    --layers 1 --dropout 0.5 --char-hidden 50 --batch-size 32 --epochs 14 --lr 2e-3 --patience 3 --weights-dtype float16 \
     --seed 1 $LMS
 }
 
 chunk() {
-  # No dev split is given: the last 10 % of train is held out for choosing the epoch.
-  OMP_NUM_THREADS=1 seqtext train tagger "$DATA/conll2000/train.txt" -o runs/chunk --dev-fraction 0.1 --layers 2 \
-    --char-hidden 64 --dropout 0.5 --batch-size 32 --epochs 14 --lr 2e-3 --patience 3 --weights-dtype float16 --seed 1 $LMS
+  # No dev split is given: the last 10 % of train is held out for choosing the epoch. 20 epochs: at 14
+  # the run was still improving (95.01 at its last epoch).
+  OMP_NUM_THREADS=2 seqtext train tagger "$DATA/conll2000/train.txt" -o runs/chunk --dev-fraction 0.1 --layers 2 \
+    --char-hidden 64 --dropout 0.5 --batch-size 32 --epochs 20 --lr 2e-3 --patience 3 --weights-dtype float16 --seed 1 $LMS
 }
 
 sentiment() {

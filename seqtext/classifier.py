@@ -78,8 +78,9 @@ class RecurrentClassifier(nn.Module):
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """ids (B, T) padded with <pad>, lengths (B,) -> logits (B, C)."""
-        recurrent, ngrams = self.scores(ids, lengths)
-        return recurrent if ngrams is None else self.ngrams.combine(recurrent, ngrams)
+        if self.ngrams is None:
+            return self.recurrent_logits(ids, lengths)
+        return self.ngrams.logits(lambda: self.recurrent_logits(ids, lengths), ids, lengths)
 
     def recurrent_logits(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The recurrent part's logits (B, C): what training fits (the n-gram path is fitted
@@ -204,8 +205,9 @@ class LMClassifier(nn.Module):
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """ids (B, T) padded with <pad>, lengths (B,) -> logits (B, C)."""
-        recurrent, ngrams = self.scores(ids, lengths)
-        return recurrent if ngrams is None else self.ngrams.combine(recurrent, ngrams)
+        if self.ngrams is None:
+            return self.recurrent_logits(ids, lengths)
+        return self.ngrams.logits(lambda: self.recurrent_logits(ids, lengths), ids, lengths)
 
     def recurrent_logits(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The encoders' and head's logits (B, C), without the n-gram path: what training fits."""
@@ -355,8 +357,9 @@ class TextClassifier(modeldir.SavedModel):
         else:
             target[predicted] = 1.0
         scores = torch.zeros(len(ids), device=self.device)
-        if recurrent_weight:
-            scores += recurrent_weight * network.token_scores(batch, lengths, target)[0].float()
+        if recurrent_weight:  # cuDNN runs no RNN backward in eval mode (dropout must stay off): the native kernels do
+            with torch.backends.cudnn.flags(enabled=False):
+                scores += recurrent_weight * network.token_scores(batch, lengths, target)[0].float()
         if ngram_weight:
             scores += ngram_weight * ngrams.token_scores(ids, target).float()
         return list(zip(pieces, scores.cpu().tolist()))

@@ -28,7 +28,7 @@ from seqtext.errors import ConfigError, DataError, SeqtextWarning, TrainingError
 from seqtext.configs import ClassifierDataOptions
 from seqtext.labelled import read_examples
 from seqtext.ngrams import choose_recurrent_weight, default_buckets
-from seqtext.tokenizers import SPECIALS, WordTokenizer, load_tokenizer, train_tokenizer
+from seqtext.tokenizers import SPECIALS, WordTokenizer, load_tokenizer, storable, train_tokenizer
 from seqtext.vectors import init_embedding, read_vectors
 from seqtext.registry import load as load_model, load_language_model, resolve as resolve_model
 from seqtext.trainer import CHECKPOINT_FILE, TrainConfig, Trainer
@@ -192,7 +192,7 @@ def extend_vocabulary(tokenizer, texts: list[str]):
     if not isinstance(tokenizer, WordTokenizer):
         return tokenizer
     known = set(tokenizer.itos)
-    counts = Counter(word for text in texts for word in tokenizer.split(text) if word not in known)
+    counts = Counter(word for text in texts for word in tokenizer.split(text) if word not in known and storable(word))
     if not counts:
         return tokenizer
     return WordTokenizer(tokenizer.itos + [word for word, _ in counts.most_common()], tokenizer.split_mode, tokenizer.lowercase)

@@ -24,6 +24,8 @@ Shapes: B batch, T tokens, F = 2T - 1 features, C classes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import nn
@@ -103,6 +105,16 @@ class NgramLinear(nn.Module):
     def combine(self, recurrent: torch.Tensor, ngrams: torch.Tensor) -> torch.Tensor:
         """The classifier's logits from the recurrent network's and this path's (B, C)."""
         return self.recurrent_weight * recurrent + self.ngram_weight * ngrams
+
+    def logits(self, recurrent: Callable[[], torch.Tensor], ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``combine`` without computing a part whose weight is 0: on small corpora the chooser
+        often keeps the path alone, and then the network (nearly all the time of a batch) is
+        skipped; ``recurrent`` computes the network's logits when they count."""
+        if not self.recurrent_weight.item():
+            return self.ngram_weight * self(ids, lengths)
+        if not self.ngram_weight.item():
+            return self.recurrent_weight * recurrent()
+        return self.combine(recurrent(), self(ids, lengths))
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """ids (B, T), lengths (B,) -> logits (B, C)."""

@@ -60,6 +60,25 @@ class Tokenizer:
         raise NotImplementedError
 
 
+def storable(token: str) -> bool:
+    """False for a token with a lone surrogate (text decoded from a bad JSON escape or bytes):
+    no UTF-8 vocabulary file can hold it, so it stays <unk> instead of failing the save after
+    training."""
+    try:
+        token.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_lone_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate as U+FFFD, for SentencePiece, which cannot take one."""
+    return text if storable(text) else LONE_SURROGATE.sub("\ufffd", text)
+
+
 class _VocabTokenizer(Tokenizer):
     """A tokenizer whose vocabulary is an explicit list of strings (characters or words)."""
 
@@ -102,14 +121,15 @@ class _VocabTokenizer(Tokenizer):
     def _by_frequency(counts: Counter, min_freq: int, max_size: int | None) -> list[str]:
         """The specials, then the tokens most frequent first (ties alphabetical): an adaptive
         softmax's clusters are id ranges, so frequent words must have the small ids."""
-        kept = sorted(((t, c) for t, c in counts.items() if c >= min_freq and t not in SPECIALS), key=lambda tc: (-tc[1], tc[0]))
+        kept = sorted(((t, c) for t, c in counts.items() if c >= min_freq and t not in SPECIALS and storable(t)),
+                      key=lambda tc: (-tc[1], tc[0]))
         if max_size is not None:
             kept = kept[: max(0, max_size - len(SPECIALS))]
         return list(SPECIALS) + [t for t, _ in kept]
 
     @staticmethod
     def _vocabulary(counts: Counter, min_freq: int, max_size: int | None) -> list[str]:
-        kept = [t for t, c in counts.most_common() if c >= min_freq and t not in SPECIALS]
+        kept = [t for t, c in counts.most_common() if c >= min_freq and t not in SPECIALS and storable(t)]
         if max_size is not None:
             kept = kept[: max(0, max_size - len(SPECIALS))]
         return list(SPECIALS) + sorted(kept)
@@ -150,7 +170,7 @@ class CharTokenizer(_VocabTokenizer):
         # Counted per code point with numpy (3x Counter.update's speed on large corpora).
         totals = np.zeros(0, dtype=np.int64)
         for text in texts:
-            counts = np.bincount(np.frombuffer(text.encode("utf-32-le"), dtype="<u4"))
+            counts = np.bincount(np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4"))
             if len(counts) > len(totals):
                 counts[: len(totals)] += totals
                 totals = counts
@@ -229,7 +249,7 @@ class SentencePieceTokenizer(Tokenizer):
         return self.processor.get_piece_size()
 
     def encode(self, text: str) -> list[int]:
-        return self.processor.encode(text)
+        return self.processor.encode(without_lone_surrogates(text))
 
     def decode(self, ids: Iterable[int]) -> str:
         return self.processor.decode([int(i) for i in ids if i not in (PAD, BOS, EOS)])
@@ -245,7 +265,7 @@ class SentencePieceTokenizer(Tokenizer):
         if model_type not in ("bpe", "unigram"):
             raise DataError(f"unknown SentencePiece model type {model_type!r}: use 'bpe' or 'unigram'")
         # SentencePiece learns from sentences; long lines are cut to keep training memory flat.
-        lines = (line[:4096] for text in texts for line in text.splitlines() if line.strip())
+        lines = (without_lone_surrogates(line[:4096]) for text in texts for line in text.splitlines() if line.strip())
         # Memory stays bounded on a corpus of any size: SentencePiece keeps a random sample of
         # at most this many sentences (reservoir sampling over the stream).
         model = io.BytesIO()

@@ -219,3 +219,24 @@ def test_a_model_saved_before_the_path_weight_loads_with_weight_one(bigram_model
     original = seqtext.load(directory)
     original.network.ngrams.ngram_weight.fill_(1.0)
     assert torch.allclose(loaded.probabilities(texts), original.probabilities(texts))
+
+
+def test_a_part_at_weight_zero_is_not_computed(bigram_model, monkeypatch):
+    """The chooser often keeps the path alone on a small corpus; the network is then skipped
+    (and the path when it is the one at 0), with the scores ``combine`` gives."""
+    directory, _ = bigram_model
+    model = seqtext.load(directory)
+    network = model.network
+    ids, lengths = torch.tensor([model.encode("a fine film"), model.encode("a dull film")]), torch.tensor([3, 3])
+    for recurrent_weight, ngram_weight, skipped in ((0.0, 0.5, network), (0.7, 0.0, network.ngrams)):
+        network.ngrams.recurrent_weight.fill_(recurrent_weight)
+        network.ngrams.ngram_weight.fill_(ngram_weight)
+        with torch.no_grad():
+            expected = network.ngrams.combine(network.recurrent_logits(ids, lengths), network.ngrams(ids, lengths))
+
+            def refuse(*args):
+                raise AssertionError("a part at weight 0 was computed")
+
+            with monkeypatch.context() as patch:
+                patch.setattr(skipped, "recurrent_logits" if skipped is network else "forward", refuse)
+                assert torch.allclose(network(ids, lengths), expected, atol=1e-6)

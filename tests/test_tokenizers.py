@@ -33,6 +33,18 @@ def test_char_array_encoding_is_encode_even_for_a_lone_surrogate():
     assert tok.encode_array("\ud800").tolist() == [UNK]
 
 
+def test_a_lone_surrogate_in_training_text_stays_unknown(tmp_path):
+    """Training text with a lone surrogate (a JSONL file's bad escape) trains and saves: a token
+    holding one is <unk>, since no UTF-8 vocabulary file could hold it."""
+    for tok in (CharTokenizer.train(["Paris \ud800 London"]), WordTokenizer.train(["Paris x\ud800 London"])):
+        assert not any("\ud800" in token for token in tok.itos), tok.kind
+        again = load_tokenizer(tmp_path / tok.kind, tok.save((tmp_path / tok.kind).mkdir() or tmp_path / tok.kind))
+        assert again.itos == tok.itos and again.encode("Paris x\ud800")[-1] == UNK
+    texts = [f"the film was fine and good {i} times" for i in range(300)] + ["bad \ud800 escape"]
+    pieces = SentencePieceTokenizer.train(texts, vocab_size=300)
+    assert pieces.encode("bad \ud800") == pieces.encode("bad \ufffd")  # SentencePiece cannot take one
+
+
 def test_char_min_freq_and_max_size():
     tok = CharTokenizer.train(["aaab"], min_freq=2)
     assert "b" not in tok.stoi and "a" in tok.stoi

@@ -277,6 +277,7 @@ def test_words_the_language_model_never_saw_join_the_vocabulary_at_its_mean_vect
     lm = seqtext.load(word_lm)
     known = lm.tokenizer.itos
     tokenizer = extend_vocabulary(lm.tokenizer, ["the film was zorgful", "zorgful and blim ."])
+    assert "bad\ud800" not in extend_vocabulary(lm.tokenizer, ["bad\ud800 escape"]).itos  # no file could hold it
     assert tokenizer.itos == known + ["zorgful", "blim"]  # most frequent first
     assert tokenizer.encode("zorgful blim") == [len(known), len(known) + 1]
     assert extend_vocabulary(lm.tokenizer, ["the film was fine ."]) is lm.tokenizer
