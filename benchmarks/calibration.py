@@ -28,7 +28,7 @@ DEV_SETS = {
     "pos": ("ud_ewt/en_ewt-ud-dev.conllu", "UD English EWT dev"),
     "chunk": ("conll2000/train.txt", "CoNLL-2000 train, last 10 % (held out)"),
 }
-DEV_SETS.update({f"{name}-fast": DEV_SETS[name] for name in ("ner", "chunk")})  # the taggers without LMs
+DEV_SETS.update({f"{name}-fast": DEV_SETS[name] for name in ("ner", "pos", "chunk")})  # the taggers without LMs
 
 
 def dev_sentences(name: str, data: Path):
@@ -68,7 +68,7 @@ def print_table(title: str, pairs: list[tuple[float, bool]], bins: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default="../shared/data", help="The benchmark corpora (read its README).")
-    parser.add_argument("--models", nargs="+", default=["ner", "pos", "chunk"], choices=sorted(DEV_SETS))
+    parser.add_argument("--models", nargs="+", default=["ner", "pos", "chunk", "pos-fast"], choices=sorted(DEV_SETS))
     parser.add_argument("--bins", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=256)
     args = parser.parse_args()

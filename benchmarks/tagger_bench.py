@@ -1,7 +1,7 @@
 """Dev-set scores, training time per epoch and batched tagging throughput of the shipped
 taggers, on the corpora in ../shared/data.
 
-    python benchmarks/tagger_bench.py [--data-dir ../shared/data] [--models pos ner chunk ner-fast chunk-fast]
+    python benchmarks/tagger_bench.py [--data-dir ../shared/data] [--models pos ner chunk pos-fast ner-fast chunk-fast]
 
 The chunking dev set is the last 10 % of CoNLL-2000 train, held out when the model was trained
 (see benchmarks/train_shipped.sh).
@@ -22,7 +22,7 @@ from seqtext.tagged import read_sentences
 
 
 def dev_sentences(name: str, data: Path):
-    name = name.removesuffix("-fast")  # ner-fast, chunk-fast: the taggers without LMs, on the same data
+    name = name.removesuffix("-fast")  # pos-fast, ner-fast, chunk-fast: the taggers without LMs, on the same data
     if name == "pos":
         return read_sentences(str(data / "ud_ewt" / "en_ewt-ud-dev.conllu"))
     if name == "ner":
@@ -34,7 +34,7 @@ def dev_sentences(name: str, data: Path):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default="../shared/data")
-    parser.add_argument("--models", nargs="+", default=["pos", "ner", "chunk", "ner-fast", "chunk-fast"])
+    parser.add_argument("--models", nargs="+", default=["pos", "ner", "chunk", "pos-fast", "ner-fast", "chunk-fast"])
     parser.add_argument("--batch-size", type=int, default=256)
     args = parser.parse_args()
     data = Path(args.data_dir)

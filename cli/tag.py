@@ -161,7 +161,7 @@ def _documents(tagger, lines: Iterator[str], input_format: str, scheme: str, bat
 
 @click.command()
 @click.argument("text", required=False)
-@click.option("-m", "--model", default="ner", help="pos, ner, chunk (ner and chunk with character LMs), ner-fast, chunk-fast (without: 4-6 times faster), a user model name, or a model directory.")
+@click.option("-m", "--model", default="ner", help="pos, ner, chunk (with character LMs), pos-fast, ner-fast, chunk-fast (without: 4-6 times faster), a user model name, or a model directory.")
 @click.option("--input-format", type=click.Choice(["text", "tokens", "conll", "conllu"]), default="text", help="Raw text (split into sentences and tokens), one tokenized sentence per line, or CoNLL/CoNLL-U words.")
 @click.option("--format", "fmt", type=click.Choice(["inline", "conll", "jsonl", "html"]), default="inline", help="Output: word/TAG (entity spans for NER), CoNLL columns, JSON lines with character offsets and probabilities, or an HTML page.")
 @click.option("--tag-scheme", type=click.Choice(["iob1", "bio", "bioes"]), default=None, help="Scheme of span tags in the output (default: the training data's).")

@@ -29,8 +29,8 @@ from seqtext.tokenizers import BOS, SPECIALS, CharTokenizer, WordTokenizer
 TOLERANCE = 1e-4
 SUFFIX = {"onnx": "onnx", "torchscript": "pt"}
 SHIPPED = [("shakespeare", "onnx"), ("shakespeare", "torchscript"), ("ner", "onnx"), ("ner", "torchscript"),
-           ("ner-fast", "onnx"), ("pos", "torchscript"), ("chunk", "torchscript"), ("sentiment", "onnx"),
-           ("sentiment", "torchscript")]
+           ("ner-fast", "onnx"), ("pos", "torchscript"), ("pos-fast", "torchscript"), ("chunk", "torchscript"),
+           ("sentiment", "onnx"), ("sentiment", "torchscript")]
 
 LM_TEXTS = ["ROMEO:\nWhat light through yonder window breaks?", "First Citizen:\nWe are accounted poor citizens, the patricians good.",
             "Où est la café?"]  # the last has characters the model has never seen
@@ -126,9 +126,9 @@ def test_language_model_export_matches_seqtext(fmt, loaded_without_seqtext, mode
 
 
 @pytest.mark.parametrize("name, fmt", [("ner", "onnx"), ("ner", "torchscript"), ("ner-fast", "onnx"), ("pos", "torchscript"),
-                                       ("chunk", "torchscript")])
+                                       ("pos-fast", "torchscript"), ("chunk", "torchscript")])
 def test_tagger_export_matches_seqtext(name, fmt, loaded_without_seqtext, models):
-    """Taggers with character LMs (ner, chunk) and without (ner-fast, pos): for the first the
+    """Taggers with character LMs (ner, pos, chunk) and without (ner-fast, pos-fast): for the first the
     loader builds the LMs' input too."""
     tagger = models[name]
     got = loaded_without_seqtext[f"{name}.{SUFFIX[fmt]}"]
