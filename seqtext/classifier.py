@@ -21,7 +21,28 @@ from seqtext.results import Classification
 from seqtext.tokenizers import BOS, EOS, PAD, SPECIALS, Tokenizer
 
 
-class RecurrentClassifier(nn.Module):
+class PathClassifier(nn.Module):
+    """What both networks share: their own logits (``recurrent_logits``) beside the optional
+    n-gram path (``self.ngrams``, seqtext.ngrams), combined at the chosen weights."""
+
+    ngrams: NgramLinear | None
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """ids (B, T) padded with <pad>, lengths (B,) -> logits (B, C)."""
+        if self.ngrams is None:
+            return self.recurrent_logits(ids, lengths)
+        return self.ngrams.logits(lambda: self.recurrent_logits(ids, lengths), ids, lengths)
+
+    def recurrent_logits(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def scores(self, ids: torch.Tensor, lengths: torch.Tensor):
+        """The network's logits (B, C) and the n-gram path's (B, C, or None without one),
+        which ``forward`` combines (``NgramLinear.combine``)."""
+        return self.recurrent_logits(ids, lengths), None if self.ngrams is None else self.ngrams(ids, lengths)
+
+
+class RecurrentClassifier(PathClassifier):
     """Embedding -> bidirectional RNN stack (packed) -> pooling over time -> MLP -> logits.
 
     ``attention`` pooling learns a score per time step and averages the states with the
@@ -76,22 +97,11 @@ class RecurrentClassifier(nn.Module):
             pooled = (weights[..., None] * out).sum(1)
         return self.dropout(pooled), weights
 
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """ids (B, T) padded with <pad>, lengths (B,) -> logits (B, C)."""
-        if self.ngrams is None:
-            return self.recurrent_logits(ids, lengths)
-        return self.ngrams.logits(lambda: self.recurrent_logits(ids, lengths), ids, lengths)
-
     def recurrent_logits(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The recurrent part's logits (B, C): what training fits (the n-gram path is fitted
         before, and fixed)."""
         pooled, _ = self.encode(self.embedding(ids), lengths)
         return self.head(pooled)
-
-    def scores(self, ids: torch.Tensor, lengths: torch.Tensor):
-        """The recurrent part's logits (B, C) and the n-gram path's (B, C, or None without one),
-        which ``forward`` combines (``NgramLinear.combine``)."""
-        return self.recurrent_logits(ids, lengths), None if self.ngrams is None else self.ngrams(ids, lengths)
 
     def token_scores(self, ids: torch.Tensor, lengths: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Gradient x input on the embeddings (B, T) for the recurrent logits' score ``logits @
@@ -124,7 +134,7 @@ class BatchNorm(nn.BatchNorm1d):
         return super().forward(x)
 
 
-class LMClassifier(nn.Module):
+class LMClassifier(PathClassifier):
     """ULMFiT's classifier (Howard and Ruder 2018): for each direction an ``LMBody`` (seqtext.lm) reads
     the text framed ``<bos> ... <eos>`` (reversed for "backward", as a backward LM was trained),
     its top-layer states are pooled by concatenating the last state, the max and the mean over
@@ -203,19 +213,9 @@ class LMClassifier(nn.Module):
             pooled += [last, biggest, mean]
         return torch.cat(pooled, dim=-1)
 
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """ids (B, T) padded with <pad>, lengths (B,) -> logits (B, C)."""
-        if self.ngrams is None:
-            return self.recurrent_logits(ids, lengths)
-        return self.ngrams.logits(lambda: self.recurrent_logits(ids, lengths), ids, lengths)
-
     def recurrent_logits(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The encoders' and head's logits (B, C), without the n-gram path: what training fits."""
         return self.head(self.features(ids, lengths))
-
-    def scores(self, ids: torch.Tensor, lengths: torch.Tensor):
-        """As ``RecurrentClassifier.scores``: the encoders' logits and the n-gram path's (or None)."""
-        return self.recurrent_logits(ids, lengths), None if self.ngrams is None else self.ngrams(ids, lengths)
 
     def token_scores(self, ids: torch.Tensor, lengths: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Gradient x input on every encoder's embeddings for the score ``logits @ target``,

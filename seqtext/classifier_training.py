@@ -192,10 +192,11 @@ def extend_vocabulary(tokenizer, texts: list[str]):
     if not isinstance(tokenizer, WordTokenizer):
         return tokenizer
     known = set(tokenizer.itos)
-    counts = Counter(word for text in texts for word in tokenizer.split(text) if word not in known and storable(word))
-    if not counts:
+    counts = Counter(word for text in texts for word in tokenizer.split(text) if word not in known)
+    new = [word for word, _ in counts.most_common() if storable(word)]
+    if not new:
         return tokenizer
-    return WordTokenizer(tokenizer.itos + [word for word, _ in counts.most_common()], tokenizer.split_mode, tokenizer.lowercase)
+    return WordTokenizer(tokenizer.itos + new, tokenizer.split_mode, tokenizer.lowercase)
 
 
 def unseen_rows(train_ids: list[list[int]], vocab_size: int, vectors: dict) -> torch.Tensor:

@@ -129,10 +129,8 @@ class _VocabTokenizer(Tokenizer):
 
     @staticmethod
     def _vocabulary(counts: Counter, min_freq: int, max_size: int | None) -> list[str]:
-        kept = [t for t, c in counts.most_common() if c >= min_freq and t not in SPECIALS and storable(t)]
-        if max_size is not None:
-            kept = kept[: max(0, max_size - len(SPECIALS))]
-        return list(SPECIALS) + sorted(kept)
+        """The specials, then the same tokens as ``_by_frequency`` in code-point order."""
+        return list(SPECIALS) + sorted(_VocabTokenizer._by_frequency(counts, min_freq, max_size)[len(SPECIALS) :])
 
 
 class CharTokenizer(_VocabTokenizer):
