@@ -4,13 +4,14 @@ regression fitted on the same split.
 
     python benchmarks/classifier_defaults.py [--data-dir ../shared/data] [--configs default,drop5] [--tasks sst-1k,...]
     python benchmarks/classifier_defaults.py --configs default,lm --pretrained-lm runs/reviews-lm --tasks sst-7k
+    python benchmarks/classifier_defaults.py --configs default,no-spelling --tasks sst-1k,sst-3k --shuffles 0,1,2,3,4
 
 Configs ``lm*`` train on language models (``--pretrained-lm``, ULMFiT), ``emb`` on word vectors
 (``--embeddings``), all other options at their defaults.
 
 Tasks (train -> dev):
 - ``sst-1k``, ``sst-3k``, ``sst-7k``: SST-2 training sentences (the first 1,000 / 3,000 / all
-  6,920 after a fixed shuffle) -> the 872 dev sentences;
+  6,920 after a shuffle, seed 0 or each of ``--shuffles``) -> the 872 dev sentences;
 - ``sst-phrases-20k``: 20,000 of SST-2's training phrases -> the dev sentences;
 - ``ewt-genre``: the genre of an EWT training sentence (answers, email, newsgroup, reviews,
   weblog; from its sent_id), 5 classes -> EWT dev sentences.
@@ -42,8 +43,14 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {  # name -> overrides of (model, data, train[, seqtext.ngrams constants])
     "default": ({}, {}, {}),
     "rnn-only": ({"ngram_buckets": 0}, {}, {}),
-    "c0.3": ({}, {}, {}, {"L2_C": 0.3}),
+    "c1": ({}, {}, {}, {"L2_C": 1.0}),
     "c3": ({}, {}, {}, {"L2_C": 3.0}),
+    "no-spelling": ({}, {}, {}, {"SPELLING_NGRAMS": None}),  # the n-gram path of words alone, as before
+    "spell14": ({}, {}, {}, {"SPELLING_NGRAMS": (1, 4)}),
+    "spell36": ({}, {}, {}, {"SPELLING_NGRAMS": (3, 6)}),
+    "sig2": ({}, {}, {}, {"SIGNIFICANCE": 2.0}),  # how clearly the network must beat the path alone to count
+    "sig3": ({}, {}, {}, {"SIGNIFICANCE": 3.0}),
+    "sig4": ({}, {}, {}, {"SIGNIFICANCE": 4.0}),
     "lowercase": ({}, {"lowercase": True}, {}),
     "drop5": ({"dropout": 0.5}, {}, {}),
     "lm": ({}, {}, {}),  # lm*: --pretrained-lm DIR (ULMFiT), with every other option at its default
@@ -56,23 +63,23 @@ CONFIGS = {  # name -> overrides of (model, data, train[, seqtext.ngrams constan
 }
 
 
-def sst(data: Path, size: int | None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+def sst(data: Path, size: int | None, shuffle: int = 0) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     def read(path):
         return [(line[2:].strip(), line[0]) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
     train = read(data / "sst2" / "sentences.train")
-    random.Random(0).shuffle(train)
+    random.Random(shuffle).shuffle(train)
     return train[:size] if size else train, read(data / "sst2" / "sentences.dev")
 
 
-def sst_phrases(data: Path, size: int):
+def sst_phrases(data: Path, size: int, shuffle: int = 0):
     lines = (data / "sst2" / "phrases.train.tsv").read_text(encoding="utf-8").splitlines()[1:]
     phrases = [(text, label) for label, text in (line.split("\t", 1) for line in lines)]
-    random.Random(0).shuffle(phrases)
+    random.Random(shuffle).shuffle(phrases)
     return phrases[:size], sst(data, None)[1]
 
 
-def ewt_genre(data: Path):
+def ewt_genre(data: Path, shuffle: int = 0):  # the whole training file: no shuffle to vary
     def read(path):
         examples, genre = [], None
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -85,10 +92,11 @@ def ewt_genre(data: Path):
     return read(data / "ud_ewt" / "en_ewt-ud-train.conllu"), read(data / "ud_ewt" / "en_ewt-ud-dev.conllu")
 
 
-TASKS = {
-    "sst-1k": lambda d: sst(d, 1000), "sst-3k": lambda d: sst(d, 3000), "sst-7k": lambda d: sst(d, None),
-    "sst-phrases-20k": lambda d: sst_phrases(d, 20000), "ewt-genre": ewt_genre,
+TASKS = {  # name -> (data dir, shuffle seed) -> (train, dev)
+    "sst-1k": lambda d, s: sst(d, 1000, s), "sst-3k": lambda d, s: sst(d, 3000, s), "sst-7k": lambda d, s: sst(d, None, s),
+    "sst-phrases-20k": lambda d, s: sst_phrases(d, 20000, s), "ewt-genre": ewt_genre,
 }
+SAMPLED = {"sst-1k", "sst-3k", "sst-phrases-20k"}  # tasks whose examples a shuffle seed changes
 
 
 def write_tsv(path: Path, examples) -> None:
@@ -109,25 +117,32 @@ def main() -> None:
                         help="language model(s) for config lm (a forward and/or a backward one)")
     parser.add_argument("--embeddings", default=None, help="word vectors for config emb")
     parser.add_argument("--dev-chooses", action="store_true", help="give the dev file to training (it chooses the epoch)")
+    parser.add_argument("--shuffles", default="0", help="shuffle seeds, comma-separated: each draws another sample of the "
+                        "sst-1k, sst-3k and sst-phrases-20k tasks (one result line per sample)")
     args = parser.parse_args()
     data, work = Path(args.data_dir), Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)
     sink = open(args.out, "a", encoding="utf-8") if args.out else None
 
+    results = []
+
     def emit(row: dict) -> None:
+        results.append(row)
         line = json.dumps({k: v for k, v in row.items() if k not in ("name", "metric", "score")})
         print(line, flush=True)
         if sink:
             sink.write(line + "\n")
             sink.flush()
 
-    defaults = {key: getattr(ngrams, key) for key in ("L2_C", "NB_ALPHA")}
-    for task in args.tasks.split(","):
-        train, dev = TASKS[task](data)
+    defaults = {key: getattr(ngrams, key) for key in ("L2_C", "WORD_ONLY_L2_C", "NB_ALPHA", "SPELLING_NGRAMS", "SIGNIFICANCE")}
+    samples = [(task, int(seed)) for task in args.tasks.split(",")
+               for seed in (args.shuffles.split(",") if task in SAMPLED else ["0"])]
+    for task, shuffle in samples:
+        train, dev = TASKS[task](data, shuffle)
         train_file, dev_file = work / f"{task}.train.tsv", work / f"{task}.dev.tsv"
         write_tsv(train_file, train)
         write_tsv(dev_file, dev)
-        emit({"task": task, "config": "tfidf-lr", "train": len(train),
+        emit({"task": task, "shuffle": shuffle, "config": "tfidf-lr", "train": len(train),
               **tfidf_logistic_regression([t for t, _ in train], [[l] for _, l in train], [t for t, _ in dev],
                                           [[l] for _, l in dev])})
         for name in args.configs.split(","):
@@ -147,9 +162,26 @@ def main() -> None:
                                           ClassifierConfig(0, 0, **model), ClassifierDataOptions(**options),
                                           TrainConfig(progress=False, **train_options), overwrite=True)
             report = evaluate_classifier(classifier, read_examples([str(dev_file)]))
-            emit({"task": task, "config": name, "train": len(train), "accuracy": report["accuracy"],
+            emit({"task": task, "shuffle": shuffle, "config": name, "train": len(train), "accuracy": report["accuracy"],
                   "held_out": classifier.metrics["accuracy"], "recurrent_weight": classifier.metrics.get("recurrent_weight"),
                   "epoch": classifier.metrics.get("epoch"), "seconds": round(time.perf_counter() - started, 1)})
+    summarize(results)
+
+
+def summarize(results: list[dict]) -> None:
+    """Per task and config: mean accuracy over the samples, and the mean and smallest margin over
+    TF-IDF + LR on the same sample (points)."""
+    baseline = {(r["task"], r["shuffle"]): r["accuracy"] for r in results if r["config"] == "tfidf-lr"}
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in results:
+        groups.setdefault((row["task"], row["config"]), []).append(row)
+    for (task, config), rows in groups.items():
+        accuracy = [100 * r["accuracy"] for r in rows]
+        margins = [100 * (r["accuracy"] - baseline[task, r["shuffle"]]) for r in rows]
+        print(f"{task:16} {config:12} samples {len(rows)}  accuracy {sum(accuracy) / len(rows):6.2f}"
+              + ("" if config == "tfidf-lr" else f"  over TF-IDF + LR: mean {sum(margins) / len(rows):+.2f}, "
+                 f"least {min(margins):+.2f}"), flush=True)
+
 
 if __name__ == "__main__":
     main()

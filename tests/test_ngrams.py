@@ -1,5 +1,6 @@
 """The classifier's linear path over unigrams and hashed bigrams (seqtext.ngrams): fixed features,
-counted once per text, NB-weighted logistic regression fitted exactly, exact save and load, older models without it, and that it learns
+counted once per text, NB-weighted logistic regression fitted exactly (with the words' spellings
+folded into the unigram weights), exact save and load, older models without it, and that it learns
 what only a bigram says."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -97,6 +99,45 @@ def test_fit_is_nb_weighted_logistic_regression():
     scores = layer(*pad_batch(texts))
     assert torch.allclose(scores[:, 1] - scores[:, 0], torch.tensor(expected, dtype=scores.dtype), atol=1e-5)
     assert layer.weight[1, 1] > 0 > layer.weight[4, 1]
+
+
+def test_spellings_fold_into_the_unigram_weights_exactly():
+    """With the vocabulary's words, the path is logistic regression on the n-gram features and
+    each text's distinct words' character n-grams, both NB-scaled; after the fit the spelling
+    weights live in the unigram rows, and the path's scores are that model's, exactly."""
+    from scipy import sparse
+    from sklearn.linear_model import LogisticRegression
+
+    from seqtext import ngrams
+
+    words = ["<pad>", "<unk>", "<bos>", "<eos>", "a", "wonderful", "awful", "film", "wonderfully", "awfully"]
+    texts = [[4, 5, 7], [5, 7], [4, 6, 7], [6, 7, 7], [5], [6]]
+    labels = [[1], [1], [0], [0], [1], [0]]
+    layer = NgramLinear(vocab_size=len(words), buckets=16, num_classes=2)
+    layer.fit(texts, labels, words=words)
+    matrix = layer.feature_matrix(texts)
+    spelling = ngrams.spelling_matrix(words, len(words))
+    blocks = [matrix, matrix[:, : len(words)] @ spelling]
+    target = np.array([label[0] == 1 for label in labels])
+    ratios = [ngrams.nb_ratio(block, target) for block in blocks]
+    features = sparse.hstack([block.multiply(ratio) for block, ratio in zip(blocks, ratios)]).tocsr()
+    expected = LogisticRegression(C=ngrams.L2_C, max_iter=1000).fit(features, target).decision_function(features)
+    scores = layer(*pad_batch(texts))
+    assert torch.allclose(scores[:, 1] - scores[:, 0], torch.tensor(expected, dtype=scores.dtype), atol=1e-5)
+    # " wonderf" and "fully " in its spelling: a word no training text holds leans the way its kin do,
+    # where the words alone say nothing of it.
+    assert layer.weight[8, 1] > 0 > layer.weight[9, 1]
+    words_only = NgramLinear(vocab_size=len(words), buckets=16, num_classes=2)
+    words_only.fit(texts, labels)
+    assert words_only.weight[8, 1] == 0 and words_only.weight[9, 1] == 0
+
+
+def test_spelling_ngrams_frame_each_word():
+    from seqtext.ngrams import spelling_matrix
+
+    matrix = spelling_matrix(["<pad>", "<unk>", "<bos>", "<eos>", "ab"], 6)
+    assert matrix.shape[0] == 6 and matrix[:4].nnz == 0 and matrix[5].nnz == 0
+    assert matrix[4].nnz == len({" a", "ab", "b ", " ab", "ab ", " ab "})
 
 
 def test_buckets_shrink_with_many_classes():
