@@ -187,8 +187,8 @@ def extend_vocabulary(tokenizer, texts: list[str]):
     """A word language model's tokenizer with the words of ``texts`` it lacks appended, most
     frequent first (other tokenizers as they are). Without them every such word would be
     <unk> to the n-gram path, which is the classifier's strongest part on a small corpus (SST-2,
-    6,920 sentences, a reviews LM without 19 % of their distinct words: the path alone 79.0 % instead of
-    80.3 %); the encoder starts them at the mean word vector (``load_language_models``)."""
+    6,920 sentences, a reviews LM without 19 % of their distinct words: the words-only path alone
+    79.0 % instead of 80.3 %); the encoder starts them at the mean word vector (``load_language_models``)."""
     if not isinstance(tokenizer, WordTokenizer):
         return tokenizer
     known = set(tokenizer.itos)

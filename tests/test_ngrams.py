@@ -101,33 +101,67 @@ def test_fit_is_nb_weighted_logistic_regression():
     assert layer.weight[1, 1] > 0 > layer.weight[4, 1]
 
 
-def test_spellings_fold_into_the_unigram_weights_exactly():
-    """With the vocabulary's words, the path is logistic regression on the n-gram features and
-    each text's distinct words' character n-grams, both NB-scaled; after the fit the spelling
-    weights live in the unigram rows, and the path's scores are that model's, exactly."""
-    from scipy import sparse
+SPELLED = ["<pad>", "<unk>", "<bos>", "<eos>", "a", "wonderful", "awful", "film", "wonderfully", "awfully", "so-so"]
+
+
+def _grams(word: str) -> set[str]:
+    """The spelling n-grams of one word, written out independently of seqtext: 2 to 5 characters
+    of the word framed by spaces."""
+    framed = f" {word} "
+    return {framed[i : i + n] for n in range(2, 6) for i in range(len(framed) - n + 1)}
+
+
+def _reference_scores(texts, labels, classes, balanced):
+    """One-against-the-rest logistic regression (two classes: one model) on NB-scaled binary
+    unigram and bigram features and per-text counts of the distinct words' spelling n-grams,
+    built by hand (bigrams by the same fixed hash); the decision function per class."""
     from sklearn.linear_model import LogisticRegression
 
     from seqtext import ngrams
 
-    words = ["<pad>", "<unk>", "<bos>", "<eos>", "a", "wonderful", "awful", "film", "wonderfully", "awfully"]
-    texts = [[4, 5, 7], [5, 7], [4, 6, 7], [6, 7, 7], [5], [6]]
-    labels = [[1], [1], [0], [0], [1], [0]]
-    layer = NgramLinear(vocab_size=len(words), buckets=16, num_classes=2)
-    layer.fit(texts, labels, words=words)
-    matrix = layer.feature_matrix(texts)
-    spelling = ngrams.spelling_matrix(words, len(words))
-    blocks = [matrix, matrix[:, : len(words)] @ spelling]
-    target = np.array([label[0] == 1 for label in labels])
-    ratios = [ngrams.nb_ratio(block, target) for block in blocks]
-    features = sparse.hstack([block.multiply(ratio) for block, ratio in zip(blocks, ratios)]).tocsr()
-    expected = LogisticRegression(C=ngrams.L2_C, max_iter=1000).fit(features, target).decision_function(features)
-    scores = layer(*pad_batch(texts))
-    assert torch.allclose(scores[:, 1] - scores[:, 0], torch.tensor(expected, dtype=scores.dtype), atol=1e-5)
+    grams = sorted({g for w in SPELLED[4:] for g in _grams(w)})
+    rows = []
+    for ids in texts:
+        features = set(ids) | {len(SPELLED) + int(bigram_buckets(torch.tensor(x), torch.tensor(y), 16))
+                               for x, y in zip(ids, ids[1:])}
+        row = np.zeros(len(SPELLED) + 16 + len(grams))
+        row[sorted(features)] = 1
+        for i in set(ids):
+            for g in _grams(SPELLED[i]) if i >= 4 else ():
+                row[len(SPELLED) + 16 + grams.index(g)] += 1
+        rows.append(row)
+    matrix = np.array(rows)
+    scores = np.zeros((len(texts), classes))
+    for c in [1] if classes == 2 else range(classes):
+        target = np.array([c in label for label in labels])
+        ratio = np.zeros(matrix.shape[1])
+        for block in (slice(0, len(SPELLED) + 16), slice(len(SPELLED) + 16, None)):
+            p = matrix[target][:, block].sum(0) + 1
+            q = matrix[~target][:, block].sum(0) + 1
+            ratio[block] = np.log(p / p.sum()) - np.log(q / q.sum())
+        model = LogisticRegression(C=ngrams.L2_C, max_iter=1000, class_weight="balanced" if balanced else None)
+        scores[:, c] = model.fit(matrix * ratio, target).decision_function(matrix * ratio)
+    return scores
+
+
+@pytest.mark.parametrize("classes,balanced", [(2, False), (3, True)])
+def test_spellings_fold_into_the_unigram_weights_exactly(classes, balanced):
+    """With the vocabulary's words, the path is logistic regression on the n-gram features and
+    each text's distinct words' character n-grams, both NB-scaled; after the fit the spelling
+    weights live in the unigram rows, and the path's scores are that model's, exactly."""
+    texts = [[4, 5, 7], [5, 7], [4, 6, 7], [6, 7, 7], [5], [6], [10, 7], [10, 4, 10], [10]]
+    labels = [[1], [1], [0], [0], [1], [0]] + [[2 if classes == 3 else 0]] * 3
+    layer = NgramLinear(vocab_size=len(SPELLED), buckets=16, num_classes=classes)
+    layer.fit(texts, labels, balanced=balanced, words=SPELLED)
+    scores = layer(*pad_batch(texts)).double()
+    expected = torch.tensor(_reference_scores(texts, labels, classes, balanced))
+    if classes == 2:
+        scores, expected = scores[:, 1] - scores[:, 0], expected[:, 1]
+    assert torch.allclose(scores, expected, atol=1e-5)
     # " wonderf" and "fully " in its spelling: a word no training text holds leans the way its kin do,
     # where the words alone say nothing of it.
     assert layer.weight[8, 1] > 0 > layer.weight[9, 1]
-    words_only = NgramLinear(vocab_size=len(words), buckets=16, num_classes=2)
+    words_only = NgramLinear(vocab_size=len(SPELLED), buckets=16, num_classes=classes)
     words_only.fit(texts, labels)
     assert words_only.weight[8, 1] == 0 and words_only.weight[9, 1] == 0
 
@@ -135,9 +169,62 @@ def test_spellings_fold_into_the_unigram_weights_exactly():
 def test_spelling_ngrams_frame_each_word():
     from seqtext.ngrams import spelling_matrix
 
-    matrix = spelling_matrix(["<pad>", "<unk>", "<bos>", "<eos>", "ab"], 6)
-    assert matrix.shape[0] == 6 and matrix[:4].nnz == 0 and matrix[5].nnz == 0
-    assert matrix[4].nnz == len({" a", "ab", "b ", " ab", "ab ", " ab "})
+    words = ["<pad>", "<unk>", "<bos>", "<eos>", "ab", "cloudy"]
+    matrix = spelling_matrix(words, 7)
+    assert matrix.shape[0] == 7 and matrix[:4].nnz == 0 and matrix[6].nnz == 0
+    assert matrix[4].nnz == len(_grams("ab")) == 6
+    assert matrix[5].nnz == len(_grams("cloudy"))  # 5-grams " clou" ... "oudy ", and no 6-gram
+    assert (matrix[4].multiply(matrix[5])).nnz == 0  # "ab" and "cloudy" share no n-gram
+
+
+def test_training_gives_a_word_its_kins_weight(tmp_path):
+    """A word as often in one class as in the other says nothing by itself; its spelling does, and
+    the trainer's path (fitted again on all texts at the end) gives it the weight of its kin."""
+    import random
+
+    rng = random.Random(0)
+    stems = {"pos": ["brilliant", "delight", "charm"], "neg": ["tedious", "clumsi", "dread"]}
+    lines = ["label\ttext"]
+    for i in range(240):
+        label = "pos" if i % 2 else "neg"
+        lines.append(f"{label}\t{rng.choice(['the film', 'this one', 'it'])} was {rng.choice(stems[label])}{rng.choice(['', 'ful', 'ness', 'ly'])}")
+    lines += ["pos\tthe film was charmingly", "neg\tthe film was charmingly"]  # no side by itself
+    (tmp_path / "train.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    model = train_classifier(str(tmp_path / "train.tsv"), None, tmp_path / "model",
+                             ClassifierConfig(0, 0, embedding_dim=8, hidden_size=8, mlp_hidden=8),
+                             ClassifierDataOptions(batch_size=16), TrainConfig(epochs=1, progress=False))
+    layer, stoi = model.network.ngrams, model.tokenizer.stoi
+    weight = layer.weight[stoi["charmingly"]]
+    assert weight[model.labels.index("pos")] - weight[model.labels.index("neg")] > 0.5
+
+
+def test_tempering_the_path_is_not_a_reason_to_count_the_network(bigram_model):
+    """A network whose logits are the path's, scaled down and negated, lowers the held-out
+    cross-entropy of an over-confident path only by tempering it; the path at a lower weight does
+    that alone, so the network gets weight 0 (measured against the path at weight 1 it would win)."""
+    from seqtext import ngrams
+    from seqtext.labelled import Example
+
+    directory, model = bigram_model
+    texts = [frame.format(*[phrase] * frame.count("{}")) for frame in DEV_FRAMES + TRAIN_FRAMES for phrase in PHRASES]
+    gold = [label for _ in DEV_FRAMES + TRAIN_FRAMES for label in PHRASES.values()]
+    gold = [("neg" if label == "pos" else "pos") if i % 5 == 0 else label for i, label in enumerate(gold)]  # a fifth wrong
+    network, layer = model.network, model.network.ngrams
+    saved = layer.recurrent_weight.clone(), layer.ngram_weight.clone()
+    original = network.scores
+
+    def tempering(ids, lengths):
+        _, path = original(ids, lengths)
+        return -5.0 * path, 10.0 * path  # an over-confident path, and a "network" that only tempers it
+
+    network.scores = tempering
+    try:
+        chosen = ngrams.choose_recurrent_weight(model, [Example(t, [g], "test") for t, g in zip(texts, gold)])
+    finally:
+        del network.scores
+        layer.recurrent_weight.copy_(saved[0])
+        layer.ngram_weight.copy_(saved[1])
+    assert chosen["recurrent_weight"] == 0.0 and chosen["ngram_weight"] < 1.0
 
 
 def test_buckets_shrink_with_many_classes():
