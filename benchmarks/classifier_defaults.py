@@ -79,7 +79,7 @@ def sst_phrases(data: Path, size: int, shuffle: int = 0):
     return phrases[:size], sst(data, None)[1]
 
 
-def ewt_genre(data: Path, shuffle: int = 0):  # the whole training file: no shuffle to vary
+def ewt_genre(data: Path):
     def read(path):
         examples, genre = [], None
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -94,7 +94,7 @@ def ewt_genre(data: Path, shuffle: int = 0):  # the whole training file: no shuf
 
 TASKS = {  # name -> (data dir, shuffle seed) -> (train, dev)
     "sst-1k": lambda d, s: sst(d, 1000, s), "sst-3k": lambda d, s: sst(d, 3000, s), "sst-7k": lambda d, s: sst(d, None, s),
-    "sst-phrases-20k": lambda d, s: sst_phrases(d, 20000, s), "ewt-genre": ewt_genre,
+    "sst-phrases-20k": lambda d, s: sst_phrases(d, 20000, s), "ewt-genre": lambda d, s: ewt_genre(d),
 }
 SAMPLED = {"sst-1k", "sst-3k", "sst-phrases-20k"}  # tasks whose examples a shuffle seed changes
 

@@ -183,13 +183,13 @@ class NgramLinear(nn.Module):
         from sklearn.linear_model import LogisticRegression
 
         features = self.feature_matrix(sequences)
-        spelling = None
-        matrix = features
+        width = features.shape[1]
+        spelling, matrix, blocks = None, features, [slice(0, width)]
         if words is not None and SPELLING_NGRAMS:
             spelling = spelling_matrix(words, self.vocab_size)
             # per text: its distinct words' n-grams, counted; built once, scaled per class below
             matrix = sparse.hstack([features, features[:, : self.vocab_size] @ spelling], format="csr")
-        width = features.shape[1]
+            blocks.append(slice(width, None))
         classes = self.weight.size(1)
         weight, bias = np.zeros((width, classes)), np.zeros(classes)
         for c in [1] if classes == 2 and not multi_label else range(classes):
@@ -197,7 +197,7 @@ class NgramLinear(nn.Module):
             if target.all() or not target.any():  # a class every text has, or none: no evidence either way
                 bias[c] = 10.0 if target.all() else -10.0
                 continue
-            ratio = np.concatenate([nb_ratio(matrix[:, :width], target), nb_ratio(matrix[:, width:], target)])
+            ratio = nb_ratio(matrix, target, blocks)
             model = LogisticRegression(C=L2_C if spelling is not None else WORD_ONLY_L2_C, max_iter=1000,
                                        class_weight="balanced" if balanced else None)
             model.fit(matrix @ sparse.diags(ratio), target)
@@ -209,14 +209,16 @@ class NgramLinear(nn.Module):
         self.bias.copy_(torch.from_numpy(bias))
 
 
-def nb_ratio(matrix, target: np.ndarray) -> np.ndarray:
-    """Each feature's naive-Bayes log-count ratio between the texts with the class and without
-    (an empty block: none). Sums by product, not by copying each side's rows."""
-    if not matrix.shape[1]:
-        return np.zeros(0)
+def nb_ratio(matrix, target: np.ndarray, blocks: list[slice]) -> np.ndarray:
+    """Each feature's naive-Bayes log-count ratio between the texts with the class and without,
+    the counts normalised within each block of columns (n-grams; spellings). Sums by product, not
+    by copying each side's rows."""
     p = target.astype(np.float64) @ matrix + NB_ALPHA
     q = (~target).astype(np.float64) @ matrix + NB_ALPHA
-    return np.log(p / p.sum()) - np.log(q / q.sum())
+    ratio = np.empty_like(p)
+    for block in blocks:
+        ratio[block] = np.log(p[block] / p[block].sum()) - np.log(q[block] / q[block].sum())
+    return ratio
 
 
 def spelling_matrix(words: list[str], vocab_size: int):
@@ -302,11 +304,12 @@ def choose_recurrent_weight(model, examples, batch_size: int = 256) -> dict:
             return torch.nn.functional.binary_cross_entropy_with_logits(logits, gold[known].double(), reduction="none").sum(1)
         return -(logits.log_softmax(-1) * gold[known]).sum(1)
 
+    loss = {w: losses(w) for w in WEIGHTS}
     path_alone = [w for w in WEIGHTS if not w[0]]
-    alone = min((losses(w) for w in path_alone), key=lambda loss: loss.mean().item())
+    alone = min((loss[w] for w in path_alone), key=lambda l: l.mean().item())
 
     def clearly_better(weights: tuple[float, float]) -> bool:
-        gain = alone - losses(weights)
+        gain = alone - loss[weights]
         return len(gain) > 1 and gain.mean().item() > SIGNIFICANCE * gain.std().item() / len(gain) ** 0.5
 
     if model.multi_label:
@@ -315,7 +318,7 @@ def choose_recurrent_weight(model, examples, batch_size: int = 256) -> dict:
     else:
         own = gold[torch.arange(len(recurrent)), recurrent.argmax(-1)].float().mean().item()
     eligible = path_alone + [w for w in WEIGHTS if w[0] and clearly_better(w)]
-    best = min(eligible, key=lambda w: (losses(w).mean().item(), WEIGHTS.index(w)))
+    best = min(eligible, key=lambda w: (loss[w].mean().item(), WEIGHTS.index(w)))
     network.ngrams.recurrent_weight.fill_(best[0])
     network.ngrams.ngram_weight.fill_(best[1])
     return {"recurrent_weight": best[0], "ngram_weight": best[1], "recurrent_score": own}
