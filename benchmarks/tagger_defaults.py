@@ -28,6 +28,7 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from seqtext import tagger as tagger_module
 from seqtext.configs import TaggerConfig, TaggerDataOptions, TrainConfig
 from seqtext.evaluation import evaluate_files
 from seqtext.tagged import read_sentences
@@ -36,13 +37,14 @@ from seqtext.tagger_training import train_tagger
 ROOT = Path(__file__).resolve().parents[1]
 
 OLD = {"num_layers": 1, "dropout": 0.5, "char_hidden": 50}  # the defaults before this study
-CONFIGS = {  # name -> overrides of (model, data, train)
+CONFIGS = {  # name -> overrides of (model, data, train[, constants of seqtext.tagger])
     "default": ({}, {}, {}),  # today's: 2 layers, dropout 0.33, char-hidden 64, batches of 32, 14 epochs
     "old": (OLD, {"batch_size": 16}, {"epochs": 10}),
     "old-long": (OLD, {"batch_size": 16}, {"epochs": 14}),
     "deep10": ({}, {}, {"epochs": 10}),
     "cnn": ({"char_encoder": "cnn"}, {}, {}),
     "drop5": ({"dropout": 0.5}, {}, {}),
+    "small-init": ({}, {}, {}, {"WORD_EMBEDDING_INIT": 0.1}),  # word embeddings from +-0.1, not N(0, 1)
     "lm": ({}, {}, {}),  # with --pretrained-lm
     "emb": ({}, {}, {}),  # with --embeddings
     "lm-emb": ({}, {}, {}),  # with both
@@ -131,7 +133,9 @@ def main() -> None:
         write_jsonl(dev_file, dev)
         emit({"task": task, "config": "most-frequent-tag", "train": len(train), "accuracy": most_frequent_tag(train, dev)})
         for name in args.configs.split(","):
-            model, options, train_options = CONFIGS[name]
+            model, options, train_options, constants = (CONFIGS[name] + ({},))[:4]
+            for key, value in {"WORD_EMBEDDING_INIT": None, **constants}.items():
+                setattr(tagger_module, key, value)
             if name.startswith("lm"):
                 options = {**options, "pretrained_lms": lms}
             if name.endswith("emb"):

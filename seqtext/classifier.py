@@ -12,10 +12,10 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqtext import devices, modeldir
+from seqtext import devices, lm, modeldir
 from seqtext.configs import POOLINGS, ClassifierConfig
 from seqtext.errors import SeqtextError
-from seqtext.lm import CELLS, LMBody
+from seqtext.lm import CELLS, LMBody, embedding_layer
 from seqtext.ngrams import NgramLinear
 from seqtext.results import Classification
 from seqtext.tokenizers import BOS, EOS, PAD, SPECIALS, Tokenizer
@@ -57,7 +57,7 @@ class RecurrentClassifier(PathClassifier):
         if config.pooling not in POOLINGS:
             raise SeqtextError(f"unknown pooling {config.pooling!r}: choose from {', '.join(POOLINGS)}")
         self.config = config
-        self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=PAD)
+        self.embedding = embedding_layer(config.vocab_size, config.embedding_dim, lm.EMBEDDING_INIT, padding_idx=PAD)
         self.dropout = nn.Dropout(config.dropout)
         self.rnn = CELLS[config.cell](
             config.embedding_dim,

@@ -19,7 +19,7 @@ from seqtext.configs import TaggerConfig
 from seqtext.contextual import ContextualFeatures
 from seqtext.crf import CRF
 from seqtext.errors import SeqtextError
-from seqtext.lm import CELLS
+from seqtext.lm import CELLS, embedding_layer
 from seqtext.results import Span, TaggedDocument, Token
 from seqtext.tagschemes import convert, from_spans, split_tag, to_spans
 from seqtext.textsplit import iter_sentence_offsets
@@ -60,6 +60,13 @@ class CharEncoder(nn.Module):
         return features.masked_fill(~mask[:, None, :], float("-inf")).max(dim=2).values
 
 
+# Where the word embeddings start: N(0, 1) (None), not small as a classifier's and a language
+# model's (seqtext.lm.EMBEDDING_INIT): with rows uniform in +-0.1 the taggers of
+# benchmarks/tagger_defaults.py (config small-init) gained 0.58 on UPOS but lost 0.92 span F1 on
+# NER and 0.50 on chunking.
+WORD_EMBEDDING_INIT = None
+
+
 class BiRNNTagger(nn.Module):
     def __init__(self, config: TaggerConfig):
         super().__init__()
@@ -70,7 +77,7 @@ class BiRNNTagger(nn.Module):
         if config.decoder not in ("crf", "softmax"):
             raise SeqtextError(f"unknown decoder {config.decoder!r}: use crf or softmax")
         self.config = config
-        self.words = nn.Embedding(config.vocab_size, config.word_dim, padding_idx=PAD)
+        self.words = embedding_layer(config.vocab_size, config.word_dim, WORD_EMBEDDING_INIT, padding_idx=PAD)
         self.chars = CharEncoder(config) if config.char_encoder != "none" else None
         # Frozen character LMs (``train tagger --pretrained-lm``): contextual string embeddings.
         self.contextual = ContextualFeatures(config.contextual_lms) if config.contextual_lms else None

@@ -53,6 +53,25 @@ def test_tied_weights_round_trip_in_float16(tmp_path):
     assert torch.allclose(again.network.embedding.weight, network.embedding.weight, atol=1e-3)
 
 
+@pytest.mark.parametrize("kind", ["language model", "classifier"])
+def test_embeddings_start_small(kind):
+    # A rare word's row moves by a few learning-rate steps in a whole run: that must be a real
+    # share of its starting norm (about 0.9 here), not of nn.Embedding's sqrt(256) = 16.
+    from seqtext.classifier import ClassifierConfig, RecurrentClassifier
+    from seqtext.configs import settle_unit_defaults
+    from seqtext.lm import EMBEDDING_INIT
+    from seqtext.tokenizers import PAD
+
+    if kind == "language model":
+        config, _, _ = settle_unit_defaults(LMConfig(vocab_size=1000, hidden_size=16), LMDataOptions(tokenizer="word"), TrainConfig())
+        rows = RecurrentLM(config).embedding.weight
+    else:
+        rows = RecurrentClassifier(ClassifierConfig(vocab_size=1000, num_classes=2, embedding_dim=256, ngram_buckets=0)).embedding.weight
+        assert not rows[PAD].any()  # padding reads as nothing
+    assert rows.abs().max() <= EMBEDDING_INIT
+    assert rows.norm(dim=1).mean() < 1.0
+
+
 def test_greedy_is_deterministic_and_stops(tiny_lm_dir):
     lm = seqtext.load(tiny_lm_dir)
     first = lm.generate("ROMEO:", max_length=60, temperature=0.0)[0]
