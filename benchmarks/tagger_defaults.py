@@ -126,6 +126,7 @@ def main() -> None:
             sink.write(line + "\n")
             sink.flush()
 
+    defaults = {"WORD_EMBEDDING_INIT": tagger_module.WORD_EMBEDDING_INIT}
     for task in args.tasks.split(","):
         train, dev = TASKS[task](data)
         train_file, dev_file = work / f"{task}.train.jsonl", work / f"{task}.dev.jsonl"
@@ -134,7 +135,7 @@ def main() -> None:
         emit({"task": task, "config": "most-frequent-tag", "train": len(train), "accuracy": most_frequent_tag(train, dev)})
         for name in args.configs.split(","):
             model, options, train_options, constants = (CONFIGS[name] + ({},))[:4]
-            for key, value in {"WORD_EMBEDDING_INIT": None, **constants}.items():
+            for key, value in {**defaults, **constants}.items():
                 setattr(tagger_module, key, value)
             if name.startswith("lm"):
                 options = {**options, "pretrained_lms": lms}

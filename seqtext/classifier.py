@@ -57,7 +57,8 @@ class RecurrentClassifier(PathClassifier):
         if config.pooling not in POOLINGS:
             raise SeqtextError(f"unknown pooling {config.pooling!r}: choose from {', '.join(POOLINGS)}")
         self.config = config
-        self.embedding = embedding_layer(config.vocab_size, config.embedding_dim, lm.EMBEDDING_INIT, padding_idx=PAD)
+        self.embedding = embedding_layer(config.vocab_size, config.embedding_dim,
+                                         lm.EMBEDDING_INIT if config.small_embeddings else None, padding_idx=PAD)
         self.dropout = nn.Dropout(config.dropout)
         self.rnn = CELLS[config.cell](
             config.embedding_dim,
@@ -170,11 +171,11 @@ class LMClassifier(PathClassifier):
         """Copy each ``RecurrentLM``'s embedding and recurrent weights into its encoder. Rows
         past the LM's vocabulary (words of the training texts it never saw, ``extend_vocabulary``)
         start at the mean of its word vectors, as ULMFiT starts them."""
-        for encoder, lm in zip(self.encoders, networks):
-            known = lm.embedding.weight.size(0)
-            encoder.embedding.weight[:known] = lm.embedding.weight
-            encoder.embedding.weight[known:] = lm.embedding.weight[len(SPECIALS):].mean(0)
-            encoder.rnn.load_state_dict(lm.rnn.state_dict())
+        for encoder, source in zip(self.encoders, networks):
+            known = source.embedding.weight.size(0)
+            encoder.embedding.weight[:known] = source.embedding.weight
+            encoder.embedding.weight[known:] = source.embedding.weight[len(SPECIALS):].mean(0)
+            encoder.rnn.load_state_dict(source.rnn.state_dict())
 
     def layer_groups(self) -> list[list[nn.Parameter]]:
         """Parameters from the top down: the head, recurrent layer L-1 of every encoder, ...,

@@ -323,6 +323,8 @@ def train_classifier(
             # nor beside a character language model (its letters' unigrams and bigrams say little of a class)
             wanted = base["encoder"] == "rnn" or tokenizer.kind != "char"
             base["ngram_buckets"] = default_buckets(len(labels)) if run is None and wanted else 0
+        if base.get("small_embeddings") is None:  # as a word LM's (seqtext.lm.embedding_layer); a run saved before: N(0, 1)
+            base["small_embeddings"] = run is None and tokenizer.kind == "word"
         config = ClassifierConfig(**{**base, "vocab_size": tokenizer.vocab_size, "num_classes": len(labels)})
         network_cls = LMClassifier if config.encoder == "lm" else RecurrentClassifier
         check_network_fits(lambda: network_cls(config), "--hidden, --layers, --embedding-dim")

@@ -30,10 +30,10 @@ EMBEDDING_INIT = 0.1
 
 
 def embedding_layer(num_embeddings: int, embedding_dim: int, scale: float | None, padding_idx: int | None = None) -> nn.Embedding:
-    """An embedding whose rows start uniform in +-``scale`` (None: N(0, 1)). A word LM's and a
-    classifier's start small (``EMBEDDING_INIT``), as in pytorch/examples and AWD-LSTM: a word
-    seen a handful of times moves its row by a few learning-rate steps, most of a starting norm of
-    about 1 but noise beside N(0, 1)'s sqrt(E) (16 for 256 dimensions), where a large
+    """An embedding whose rows start uniform in +-``scale`` (None: N(0, 1)). A word LM's and a word
+    classifier's start small (``EMBEDDING_INIT``), as in pytorch/examples and AWD-LSTM: the few
+    learning-rate steps that move the row of a word seen a handful of times are a large share of
+    a norm of about 1, but noise beside N(0, 1)'s sqrt(E) (16 for 256 dimensions), where a large
     vocabulary's rare words kept their random vectors. Measured: the 20-minute review LM of the
     pretraining benchmark, validation perplexity 189.9 -> 176.7; a classifier's network alone on
     SST-2 slices of 3,000 sentences, held-out accuracy +5.3 points (benchmarks/classifier_defaults.py)."""

@@ -57,6 +57,7 @@ def test_beats_majority_class(sentiment_dir, split_files):
     model = seqtext.load(sentiment_dir)
     report = evaluate_classifier(model, read_examples(str(split_files[1])))
     assert report["accuracy"] > majority_share(split_files[1]) + 0.08, report["accuracy"]
+    assert model.network.config.small_embeddings  # word tokens: as a word LM's (tests/test_lm.py)
 
 
 def test_probabilities_sum_to_one_and_save_load(sentiment_dir, tmp_path):
