@@ -34,7 +34,7 @@ import random
 import time
 from pathlib import Path
 
-from seqtext import lm as lm_module, ngrams
+from seqtext import ngrams
 from seqtext.baselines import tfidf_logistic_regression
 from seqtext.classifier_training import train_classifier
 from seqtext.configs import ClassifierConfig, ClassifierDataOptions, TrainConfig
@@ -43,7 +43,7 @@ from seqtext.labelled import read_examples
 
 ROOT = Path(__file__).resolve().parents[1]
 
-CONFIGS = {  # name -> overrides of (model, data, train[, constants of seqtext.ngrams, or of seqtext.lm as "lm.NAME"])
+CONFIGS = {  # name -> overrides of (model, data, train[, seqtext.ngrams constants])
     "default": ({}, {}, {}),
     "rnn-only": ({"ngram_buckets": 0}, {}, {}),
     "c1": ({}, {}, {}, {"L2_C": 1.0}),
@@ -56,7 +56,7 @@ CONFIGS = {  # name -> overrides of (model, data, train[, constants of seqtext.n
     "sig4": ({}, {}, {}, {"SIGNIFICANCE": 4.0}),
     "lowercase": ({}, {"lowercase": True}, {}),
     "drop5": ({"dropout": 0.5}, {}, {}),
-    "normal-init": ({}, {}, {}, {"lm.EMBEDDING_INIT": None}),  # embeddings from N(0, 1), as before
+    "normal-init": ({"small_embeddings": False}, {}, {}),  # embeddings from N(0, 1), as before
     "lm": ({}, {}, {}),  # lm*: --pretrained-lm DIR (ULMFiT), with every other option at its default
     "lm-lr2e-3": ({}, {}, {"lr": 2e-3}),
     "lm-lr5e-3": ({}, {}, {"lr": 5e-3}),
@@ -141,7 +141,6 @@ def main() -> None:
             sink.flush()
 
     defaults = {key: getattr(ngrams, key) for key in ("L2_C", "WORD_ONLY_L2_C", "NB_ALPHA", "SPELLING_NGRAMS", "SIGNIFICANCE")}
-    defaults["lm.EMBEDDING_INIT"] = lm_module.EMBEDDING_INIT
     samples = [(task, int(seed)) for task in args.tasks.split(",")
                for seed in (args.shuffles.split(",") if task in SAMPLED else ["0"])]
     for task, shuffle in samples:
@@ -163,8 +162,7 @@ def main() -> None:
                     parser.error("config emb needs --embeddings")
                 options = {**options, "embeddings": args.embeddings}
             for key, value in {**defaults, **constants}.items():
-                module, constant = (lm_module, key.split(".", 1)[1]) if key.startswith("lm.") else (ngrams, key)
-                setattr(module, constant, value)
+                setattr(ngrams, key, value)
             started = time.perf_counter()
             classifier = train_classifier(str(train_file), str(dev_file) if args.dev_chooses else None, work / f"{task}-{name}",
                                           ClassifierConfig(0, 0, **model), ClassifierDataOptions(**options),

@@ -44,7 +44,7 @@ CONFIGS = {  # name -> overrides of (model, data, train[, constants of seqtext.t
     "deep10": ({}, {}, {"epochs": 10}),
     "cnn": ({"char_encoder": "cnn"}, {}, {}),
     "drop5": ({"dropout": 0.5}, {}, {}),
-    "small-init": ({}, {}, {}, {"WORD_EMBEDDING_INIT": 0.1}),  # word embeddings from +-0.1, not N(0, 1)
+    "small-init": ({}, {}, {}, {"SMALL_WORD_EMBEDDINGS": True}),  # word embeddings from +-0.1, not N(0, 1)
     "lm": ({}, {}, {}),  # with --pretrained-lm
     "emb": ({}, {}, {}),  # with --embeddings
     "lm-emb": ({}, {}, {}),  # with both
@@ -126,7 +126,7 @@ def main() -> None:
             sink.write(line + "\n")
             sink.flush()
 
-    defaults = {"WORD_EMBEDDING_INIT": tagger_module.WORD_EMBEDDING_INIT}
+    defaults = {"SMALL_WORD_EMBEDDINGS": tagger_module.SMALL_WORD_EMBEDDINGS}
     for task in args.tasks.split(","):
         train, dev = TASKS[task](data)
         train_file, dev_file = work / f"{task}.train.jsonl", work / f"{task}.dev.jsonl"

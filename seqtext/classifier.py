@@ -12,7 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqtext import devices, lm, modeldir
+from seqtext import devices, modeldir
 from seqtext.configs import POOLINGS, ClassifierConfig
 from seqtext.errors import SeqtextError
 from seqtext.lm import CELLS, LMBody, embedding_layer
@@ -57,8 +57,7 @@ class RecurrentClassifier(PathClassifier):
         if config.pooling not in POOLINGS:
             raise SeqtextError(f"unknown pooling {config.pooling!r}: choose from {', '.join(POOLINGS)}")
         self.config = config
-        self.embedding = embedding_layer(config.vocab_size, config.embedding_dim,
-                                         lm.EMBEDDING_INIT if config.small_embeddings else None, padding_idx=PAD)
+        self.embedding = embedding_layer(config.vocab_size, config.embedding_dim, bool(config.small_embeddings), padding_idx=PAD)
         self.dropout = nn.Dropout(config.dropout)
         self.rnn = CELLS[config.cell](
             config.embedding_dim,

@@ -221,17 +221,19 @@ def refit_ngrams(out_dir: Path, texts: list[str], labels_per_text: list[list[str
     index = {label: i for i, label in enumerate(model.labels)}
     known = [(text, [index[l] for l in labels if l in index]) for text, labels in zip(texts, labels_per_text)]
     known = [(text, ids) for text, ids in known if ids or model.multi_label]
-    model.network.ngrams.fit([model.encode(text) for text, _ in known], [ids for _, ids in known], model.multi_label,
-                             balanced=data.class_weights == "balanced", words=spelled_words(model.tokenizer))
+    fit_ngram_path(model.network.ngrams, model.tokenizer, [model.encode(text) for text, _ in known], [ids for _, ids in known],
+                   model.multi_label, data)
     metrics = {**read_metrics(out_dir), "ngram_path_fitted_on": len(known)}
     model.save(out_dir, metrics=metrics, weights_dtype=data.weights_dtype)
     log(f"n-gram path fitted again on all {len(known):,} training texts (the held-out scores above were measured before)")
 
 
-def spelled_words(tokenizer) -> list[str] | None:
-    """The words whose spellings the n-gram path learns from: a word vocabulary's, by id. Pieces
-    of a subword or character vocabulary are spellings already."""
-    return tokenizer.itos if tokenizer.kind == "word" else None
+def fit_ngram_path(ngrams, tokenizer, ids: list[list[int]], label_ids: list[list[int]], multi_label: bool,
+                   data: ClassifierDataOptions) -> None:
+    """Fit the n-gram path on token ids and label indices, learning from the spellings of a word
+    vocabulary (the pieces of a subword or character vocabulary are spellings already)."""
+    ngrams.fit(ids, label_ids, multi_label, balanced=data.class_weights == "balanced",
+               words=tokenizer.itos if tokenizer.kind == "word" else None)
 
 
 def _label_ids(labels_per_example: list[list[str]], labels: list[str]) -> list[list[int]]:
@@ -359,8 +361,7 @@ def train_classifier(
                 network.embedding.weight[unseen_rows(train_ids, tokenizer.vocab_size, vectors)] = 0.0
         if getattr(network, "ngrams", None) is not None:
             started = time.perf_counter()
-            network.ngrams.fit(train_ids, _label_ids(train_labels, labels), config.multi_label,
-                               balanced=data.class_weights == "balanced", words=spelled_words(tokenizer))
+            fit_ngram_path(network.ngrams, tokenizer, train_ids, _label_ids(train_labels, labels), config.multi_label, data)
             log(f"n-gram path (NB-weighted logistic regression over unigrams, bigrams and spellings) fitted in "
                 f"{time.perf_counter() - started:.1f} s")
         if classifier.truncated:

@@ -39,7 +39,7 @@ class LMConfig:
     dropout: float | None = None  # None: by token unit
     tie_weights: bool = False
     adaptive_cutoffs: list | None = None  # adaptive softmax cluster boundaries (ids), e.g. [2000, 10000]
-    # Embeddings starting uniform in +-seqtext.lm.EMBEDDING_INIT, not N(0, 1); None: by token unit
+    # Embeddings starting small (seqtext.lm.embedding_layer), not at N(0, 1); None: by token unit
     # (models saved before: N(0, 1)).
     small_embeddings: bool | None = None
 
@@ -109,7 +109,7 @@ class ClassifierConfig:
     # The linear path over unigrams and hashed bigrams (seqtext.ngrams): its bigram bucket count;
     # None: by the number of classes (the trainer fills it in); 0: no such path (older models).
     ngram_buckets: int | None = None
-    # Embeddings starting uniform in +-seqtext.lm.EMBEDDING_INIT, not N(0, 1); None: by tokenizer
+    # Embeddings starting small (seqtext.lm.embedding_layer), not at N(0, 1); None: by tokenizer
     # (the trainer fills it in: word tokens; models saved before: N(0, 1)).
     small_embeddings: bool | None = None
 
@@ -136,15 +136,13 @@ class ClassifierConfig:
 # leave a few dozen steps per epoch: one layer, short windows and small batches learn far more in
 # the same time (benchmarks/peer_lm.py, word-level tiny Shakespeare on 2 threads: perplexity 430
 # in 45 s against the peer's 625 in 91 s, at dropout 0.1 with N(0, 1) embeddings; seqtext with the
-# peer's two-layer shape: 652). Word
-# dropout 0.3, not 0.1: a run of several passes (20 minutes on 1.5 M words of reviews) overfits
-# at 0.1 (validation perplexity 176.7, rising in the last pass) and reaches 167.0 at 0.3, while
-# a 40-second run loses 3 % (tiny Shakespeare words: 456 against 443). Small starting embeddings
-# (seqtext.lm.embedding_layer) for words, whose rare ones N(0, 1) left at random vectors (the same
-# 20 minutes: 189.9 -> 176.7); not for characters, each seen thousands of times, where they only
-# slowed a short run (the 150-step model of tests/conftest.py: perplexity 20.5, where test_lm.py
-# wants under 17.8),
-# nor, unmeasured, for subwords.
+# peer's two-layer shape: 652). Word dropout 0.3, not 0.1: a run of several passes (20 minutes on
+# 1.5 M words of reviews) overfits at 0.1 (validation perplexity 176.7, rising in the last pass)
+# and reaches 167.0 at 0.3, while a 40-second run loses 3 % (tiny Shakespeare words: 456 against
+# 443). Small starting embeddings (seqtext.lm.embedding_layer) for words, whose rare ones N(0, 1)
+# left at random vectors (the same 20 minutes: 189.9 -> 176.7); not for characters, each seen
+# thousands of times, where they only slowed a short run (the 150-step model of tests/conftest.py:
+# perplexity 20.5, where test_lm.py wants under 17.8), nor, unmeasured, for subwords.
 LM_UNIT_DEFAULTS = {
     "char": {"embedding_dim": 128, "hidden_size": 512, "num_layers": 2, "dropout": 0.2, "batch_size": 64, "bptt": 128,
              "lr": 2e-3, "small_embeddings": False},

@@ -24,23 +24,22 @@ from seqtext.tokenizers import BOS, EOS, PAD, UNK, Tokenizer
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 
-# Where a classifier's and a word LM's embeddings start (LMConfig.small_embeddings): uniform in
-# +-EMBEDDING_INIT (None: nn.Embedding's N(0, 1), the release before, which the benchmarks compare with).
-EMBEDDING_INIT = 0.1
+EMBEDDING_INIT = 0.1  # small embeddings start uniform in +-EMBEDDING_INIT
 
 
-def embedding_layer(num_embeddings: int, embedding_dim: int, scale: float | None, padding_idx: int | None = None) -> nn.Embedding:
-    """An embedding whose rows start uniform in +-``scale`` (None: N(0, 1)). A word LM's and a word
-    classifier's start small (``EMBEDDING_INIT``), as in pytorch/examples and AWD-LSTM: the few
+def embedding_layer(num_embeddings: int, embedding_dim: int, small: bool, padding_idx: int | None = None) -> nn.Embedding:
+    """An embedding whose rows start ``small`` (uniform in +-EMBEDDING_INIT) or at nn.Embedding's
+    N(0, 1). A word LM's and a word classifier's start small (``small_embeddings`` in their
+    configs), as in pytorch/examples and AWD-LSTM: the few
     learning-rate steps that move the row of a word seen a handful of times are a large share of
     a norm of about 1, but noise beside N(0, 1)'s sqrt(E) (16 for 256 dimensions), where a large
     vocabulary's rare words kept their random vectors. Measured: the 20-minute review LM of the
     pretraining benchmark, validation perplexity 189.9 -> 176.7; a classifier's network alone on
     SST-2 slices of 3,000 sentences, held-out accuracy +5.3 points (benchmarks/classifier_defaults.py)."""
     embedding = nn.Embedding(num_embeddings, embedding_dim, padding_idx=padding_idx)
-    if scale is not None:
+    if small:
         with torch.no_grad():
-            embedding.weight.uniform_(-scale, scale)
+            embedding.weight.uniform_(-EMBEDDING_INIT, EMBEDDING_INIT)
             if padding_idx is not None:
                 embedding.weight[padding_idx] = 0.0
     return embedding
@@ -82,7 +81,7 @@ class RecurrentLM(nn.Module):
         if unsettled:
             raise SeqtextError(f"{', '.join(unsettled)} left to the token unit: fill them with configs.settle_unit_defaults")
         self.config = config
-        self.embedding = embedding_layer(config.vocab_size, config.embedding_dim, EMBEDDING_INIT if config.small_embeddings else None)
+        self.embedding = embedding_layer(config.vocab_size, config.embedding_dim, bool(config.small_embeddings))
         self.dropout = nn.Dropout(config.dropout)
         self.rnn = CELLS[config.cell](
             config.embedding_dim,

@@ -60,11 +60,10 @@ class CharEncoder(nn.Module):
         return features.masked_fill(~mask[:, None, :], float("-inf")).max(dim=2).values
 
 
-# Where the word embeddings start: N(0, 1) (None), not small as a classifier's and a language
-# model's (seqtext.lm.EMBEDDING_INIT): with rows uniform in +-0.1 the taggers of
-# benchmarks/tagger_defaults.py (config small-init) gained 0.58 on UPOS but lost 0.92 span F1 on
-# NER and 0.50 on chunking.
-WORD_EMBEDDING_INIT = None
+# The word embeddings start at N(0, 1), not small as a word classifier's and a word LM's
+# (seqtext.lm.embedding_layer): small, the taggers of benchmarks/tagger_defaults.py (config
+# small-init) gained 0.58 on UPOS but lost 0.92 span F1 on NER and 0.50 on chunking.
+SMALL_WORD_EMBEDDINGS = False
 
 
 class BiRNNTagger(nn.Module):
@@ -77,7 +76,7 @@ class BiRNNTagger(nn.Module):
         if config.decoder not in ("crf", "softmax"):
             raise SeqtextError(f"unknown decoder {config.decoder!r}: use crf or softmax")
         self.config = config
-        self.words = embedding_layer(config.vocab_size, config.word_dim, WORD_EMBEDDING_INIT, padding_idx=PAD)
+        self.words = embedding_layer(config.vocab_size, config.word_dim, SMALL_WORD_EMBEDDINGS, padding_idx=PAD)
         self.chars = CharEncoder(config) if config.char_encoder != "none" else None
         # Frozen character LMs (``train tagger --pretrained-lm``): contextual string embeddings.
         self.contextual = ContextualFeatures(config.contextual_lms) if config.contextual_lms else None
