@@ -38,14 +38,20 @@ brown() {
     --weights-dtype float16 --seed 1
 }
 
-news_lm() {
-  # Character LMs for the taggers' contextual string embeddings (--pretrained-lm): the news text
-  # of benchmarks/pretrain_corpus.py (unlabelled/news, Brown, the training sides of the labelled
-  # sets; 14.7 MB), one layer of 384 so that tagging with two of them stays above 3,000 tokens/s.
+# The news LMs' data and training options, shared by their first hour and the continuation.
+NEWS_LM="--tokenizer char --dropout 0.1 --batch-size 64 --bptt 128 --val-fraction 0.02 --eval-every 1000 --weights-dtype float16 --seed 0"
+
+news_text() {
+  # The news text of benchmarks/pretrain_corpus.py (unlabelled/news, Brown, the training sides of the
+  # labelled sets; 14.7 MB).
   [ -f runs/news.txt ] || python benchmarks/pretrain_corpus.py news -o runs/news.txt --data-dir "$DATA"
-  OMP_NUM_THREADS=1 seqtext train lm runs/news.txt "$@" --tokenizer char --layers 1 --hidden 384 --embedding-dim 64 \
-    --dropout 0.1 --batch-size 64 --bptt 128 --val-fraction 0.02 --max-time 3600 --eval-every 1000 \
-    --weights-dtype float16 --seed 0
+}
+
+news_lm() {
+  # Character LMs for the taggers' contextual string embeddings (--pretrained-lm): one layer of 384 so
+  # that tagging with two of them stays above 3,000 tokens/s.
+  news_text
+  OMP_NUM_THREADS=1 seqtext train lm runs/news.txt "$@" --layers 1 --hidden 384 --embedding-dim 64 $NEWS_LM --max-time 3600
 }
 
 news_forward() { news_lm -o runs/news-forward; }
@@ -53,12 +59,13 @@ news_forward() { news_lm -o runs/news-forward; }
 news_backward() { news_lm --backward -o runs/news-backward; }
 
 news_lm_more() {
-  # The shipped news LMs: the runs above continued for 40 minutes on two threads (--init-from: the
-  # same network, a fresh cosine schedule with warm-up), 4.5 steps a second alone against 1.2 for
-  # the first hour's single thread beside another job. (They started from the first runs as then
-  # shipped, in float16: the first runs' directories were gone.)
-  OMP_NUM_THREADS=2 seqtext train lm runs/news.txt "$@" --tokenizer char --dropout 0.1 --batch-size 64 --bptt 128 \
-    --val-fraction 0.02 --max-time 2400 --eval-every 1000 --weights-dtype float16 --seed 0
+  # The shipped news LMs (`ship news-forward news-forward-2`, `ship news-backward news-backward-2`):
+  # the runs above continued for 40 minutes on two threads (--init-from: the same network, a fresh
+  # cosine schedule with warm-up), 4.5 steps a second alone against 1.2 for the first hour's single
+  # thread beside another job. (They started from the first runs as then shipped, in float16: the
+  # first runs' directories were gone.)
+  news_text
+  OMP_NUM_THREADS=2 seqtext train lm runs/news.txt "$@" $NEWS_LM --max-time 2400
 }
 
 news_forward_more() { news_lm_more --init-from runs/news-forward -o runs/news-forward-2; }

@@ -53,30 +53,35 @@ def test_tied_weights_round_trip_in_float16(tmp_path):
     assert torch.allclose(again.network.embedding.weight, network.embedding.weight, atol=1e-3)
 
 
-@pytest.mark.parametrize("kind", ["language model", "classifier", "character language model"])
+def _unit_lm_embedding(unit: str) -> torch.Tensor:
+    from seqtext.configs import settle_unit_defaults
+
+    config, _, _ = settle_unit_defaults(LMConfig(vocab_size=1000, embedding_dim=256, hidden_size=16), LMDataOptions(tokenizer=unit),
+                                        TrainConfig())
+    return RecurrentLM(config).embedding.weight
+
+
+@pytest.mark.parametrize("kind", ["language model", "classifier"])
 def test_word_embeddings_start_small(kind):
     # A rare word's row moves by a few learning-rate steps in a whole run: that must be a real
-    # share of its starting norm (about 0.9 here), not of nn.Embedding's sqrt(256) = 16. Characters,
-    # each seen thousands of times, keep N(0, 1), with which a short run learns faster.
+    # share of its starting norm (about 0.9 here), not of nn.Embedding's sqrt(256) = 16.
     from seqtext.classifier import ClassifierConfig, RecurrentClassifier
-    from seqtext.configs import settle_unit_defaults
     from seqtext.lm import EMBEDDING_INIT
     from seqtext.tokenizers import PAD
 
-    if kind.endswith("language model"):
-        unit = "char" if kind.startswith("character") else "word"
-        config, _, _ = settle_unit_defaults(LMConfig(vocab_size=1000, embedding_dim=256, hidden_size=16), LMDataOptions(tokenizer=unit),
-                                            TrainConfig())
-        rows = RecurrentLM(config).embedding.weight
-        if unit == "char":
-            assert rows.norm(dim=1).mean() > 10
-            return
+    if kind == "language model":
+        rows = _unit_lm_embedding("word")
     else:
         config = ClassifierConfig(vocab_size=1000, num_classes=2, embedding_dim=256, ngram_buckets=0, small_embeddings=True)
         rows = RecurrentClassifier(config).embedding.weight
         assert not rows[PAD].any()  # padding reads as nothing
     assert rows.abs().max() <= EMBEDDING_INIT
     assert rows.norm(dim=1).mean() < 1.0
+
+
+def test_character_embeddings_keep_normal_init():
+    # Characters, each seen thousands of times, keep N(0, 1), with which a short run learns faster.
+    assert _unit_lm_embedding("char").norm(dim=1).mean() > 10
 
 
 def test_greedy_is_deterministic_and_stops(tiny_lm_dir):
