@@ -15,7 +15,10 @@ Tasks (train -> dev), each the first N sentences of the training split after a f
 - ``ewt-upos-2k``, ``ewt-xpos-2k``: UD English EWT (web text: answers, email, newsgroups,
   reviews, weblogs; noisy spelling and punctuation), universal and Penn tags -> EWT dev;
 - ``ner-3k``: CoNLL++ NER (BIO) -> CoNLL++ dev;
-- ``chunk-2k``: CoNLL-2000 chunking -> the last 894 sentences of its train (never in a slice).
+- ``chunk-2k``: CoNLL-2000 chunking -> the last 894 sentences of its train (never in a slice);
+- ``ewt-upos-shift``: a domain the tagger never saw: 2,000 EWT training sentences of the edited
+  genres (email, newsgroups, weblogs) -> the EWT dev sentences of the user-written ones (Yahoo
+  answers, reviews: misspellings, no capitals, chat punctuation).
 Each result line is printed as JSON as soon as it is measured (``--out`` keeps them).
 """
 
@@ -63,6 +66,27 @@ def ewt(data: Path, column: str, size: int):
     return _slice(train, size), read_sentences(str(folder / "en_ewt-ud-dev.conllu"), tag_column=column)
 
 
+def _genres(path: Path) -> list[str]:
+    """The genre of each sentence of an EWT file, from its ``# sent_id`` (``reviews-...``)."""
+    with path.open(encoding="utf-8") as lines:
+        return [line.split("=", 1)[1].strip().split("-", 1)[0] for line in lines if line.startswith("# sent_id")]
+
+
+def ewt_shift(data: Path, size: int, seen=("email", "newsgroup", "weblog"), unseen=("answers", "reviews")):
+    folder = data / "ud_ewt"
+    split = {}
+    for name in ("train", "dev"):
+        path = folder / f"en_ewt-ud-{name}.conllu"
+        sentences = read_sentences(str(path), tag_column="upos")
+        genres = _genres(path)
+        if len(genres) != len(sentences):
+            raise SystemExit(f"{path}: {len(genres)} sentence ids for {len(sentences)} sentences")
+        split[name] = [(sentence, genre) for sentence, genre in zip(sentences, genres)]
+    train = [sentence for sentence, genre in split["train"] if genre in seen]
+    dev = [sentence for sentence, genre in split["dev"] if genre in unseen]
+    return _slice(train, size), dev
+
+
 def ner(data: Path, size: int):
     return _slice(read_sentences(str(data / "conllpp" / "train.txt")), size), read_sentences(str(data / "conllpp" / "dev.txt"))
 
@@ -78,6 +102,7 @@ TASKS = {
     "ewt-xpos-2k": lambda data: ewt(data, "xpos", 2000),
     "ner-3k": lambda data: ner(data, 3000),
     "chunk-2k": lambda data: chunk(data, 2000),
+    "ewt-upos-shift": lambda data: ewt_shift(data, 2000),
 }
 
 
