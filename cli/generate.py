@@ -28,7 +28,8 @@ def generate(seed, model, max_length, temperature, top_k, top_p, beam_size, num_
     """Continue SEED with a language model until its end token or --max-length.
 
     SEED may be '-' to read it from standard input; without SEED the model starts from scratch.
-    One sample in text format is printed as it is generated.
+    One sample in text format is printed as it is generated. A backward model (train lm
+    --backward) writes the text before SEED, printed in reading order once it is done.
     """
     from seqtext import load
     from seqtext.errors import SeqtextError
@@ -39,7 +40,8 @@ def generate(seed, model, max_length, temperature, top_k, top_p, beam_size, num_
     if getattr(lm, "kind", None) != "language_model":
         raise SeqtextError(f"model {model!r} is a {lm.kind}, not a language model")
     stop = tuple(s.replace("\\n", "\n").replace("\\t", "\t") for s in stop)  # lets users write --stop '\n\n'
-    if fmt == "text" and num_samples == 1 and beam_size == 1:
+    backward = lm.backward
+    if fmt == "text" and num_samples == 1 and beam_size == 1 and not backward:
         click.echo(seed, nl=False)
         for piece in lm.stream(seed, max_length=max_length, temperature=temperature, top_k=top_k, top_p=top_p, stop=stop,
                                random_seed=random_seed, allow_unk=allow_unk):
@@ -54,4 +56,4 @@ def generate(seed, model, max_length, temperature, top_k, top_p, beam_size, num_
         else:
             if index:
                 click.echo("-" * 40)
-            click.echo(seed + sample.text)
+            click.echo(sample.text + seed if backward else seed + sample.text)

@@ -70,3 +70,24 @@ def test_a_backward_model_goes_on_backwards_and_a_forward_one_refuses_to_turn(ba
     with pytest.raises(TrainingError, match="--backward"):
         train_language_model([str(corpus)], tmp_path / "turned", data=LMDataOptions(backward=True), train=train,
                              init_from=str(tmp_path / "forward"))
+
+
+def test_train_lm_backward_from_the_command_line(tmp_path):
+    """``seqtext train lm --backward`` trains the right-to-left model, and ``seqtext generate``
+    with it writes what comes before the seed."""
+    from click.testing import CliRunner
+
+    from seqtext.cli.main import main
+
+    corpus = tmp_path / "cats.txt"
+    corpus.write_text(LINE * 400)
+    out = tmp_path / "backward"
+    runner = CliRunner()
+    result = runner.invoke(main, ["train", "lm", str(corpus), "--backward", "-o", str(out), "--tokenizer", "char", "--layers", "1",
+                                  "--hidden", "64", "--embedding-dim", "16", "--dropout", "0", "--batch-size", "8", "--bptt", "32",
+                                  "--fresh-share", "0", "--epochs", "30", "--lr", "1e-2", "--warmup-steps", "5", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert seqtext.load(out).backward
+    result = runner.invoke(main, ["generate", "the mat.", "-m", str(out), "--temperature", "0", "--max-length", "15"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.endswith("the cat sat on the mat.\n"), result.stdout  # the text before the seed, then the seed
