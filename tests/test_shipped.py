@@ -53,6 +53,15 @@ def test_models_lists_shipped():
     assert result.exit_code == 0 and "shakespeare" in result.stdout
 
 
+@pytest.mark.parametrize("model", ["pos", "ner", "chunk"])
+def test_shipped_taggers_name_their_language_models(model):
+    """What a tagger records of its LMs names the shipped models, not the machine it was trained on."""
+    shipped = {p.name for p in (ROOT / "seqtext" / "pretrained").iterdir()}
+    entries = seqtext.load(model).network.config.contextual_lms
+    assert [e["source"] for e in entries] == ["news-forward", "news-backward"]
+    assert all(e["source"] in shipped for e in entries)
+
+
 @pytest.mark.parametrize("model", ["ner", "ner-fast"])
 def test_ner_finds_person_and_place(model):
     result = CliRunner().invoke(main, ["tag", "Angela Merkel visited Paris on Tuesday.", "--model", model])
