@@ -47,3 +47,21 @@ def test_training_prints_and_keeps_the_baseline(tmp_path):
     assert result.exit_code == 0, result.output
     assert "baseline on the same split: TF-IDF (1-2 grams) + logistic regression (accuracy 1.0000)" in result.output
     assert json.loads((out / "metrics.json").read_text())["baseline"]["accuracy"] == pytest.approx(1.0)
+
+
+def test_tagger_training_prints_and_keeps_the_most_frequent_tag_baseline(tmp_path):
+    from click.testing import CliRunner
+
+    from seqtext.cli.main import main
+
+    # "bank" is a noun after "the" and a verb after "we": the most frequent tag gets one of the two wrong.
+    sentences = ["the\tDET\nbank\tNOUN\nopens\tVERB", "we\tPRON\nbank\tVERB\nhere\tADV", "the\tDET\nbank\tNOUN\ncloses\tVERB"]
+    train, dev = tmp_path / "train.txt", tmp_path / "dev.txt"
+    train.write_text("\n\n".join(sentences * 20) + "\n")
+    dev.write_text("we\tPRON\nbank\tVERB\nhere\tADV\n")
+    out = tmp_path / "tagger"
+    result = CliRunner().invoke(main, ["train", "tagger", str(train), "--dev", str(dev), "-o", str(out), "--max-steps", "2",
+                                       "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "baseline on the same split: most frequent tag per word (accuracy 0.6667)" in result.output
+    assert json.loads((out / "metrics.json").read_text())["baseline"]["accuracy"] == pytest.approx(2 / 3)

@@ -77,6 +77,7 @@ def test_wheel_holds_every_package_the_cli_and_the_models(wheel):
     dist_info = {n.split("/")[0] for n in names if ".dist-info/" in n}
     assert len(dist_info) == 1
     assert {n.split("/")[0] for n in names} == {"seqtext"} | dist_info  # no top-level cli/, nothing else
+    assert wheel.stat().st_size < 100 * 10**6  # the whole wheel, shipped models included, under 100 MB
 
 
 def test_cli_runs_from_the_wheel_alone(wheel, tmp_path):
