@@ -16,6 +16,7 @@ Tasks (train -> dev):
   6,920 after a shuffle, seed 0 or each of ``--shuffles``; for sst-7k the shuffle changes the
   held-out share) -> the 872 dev sentences;
 - ``sst-phrases-20k``: 20,000 of SST-2's training phrases -> the dev sentences;
+- ``sst-phrases-all``: all 67,349 of them (what the shipped ``sentiment`` trains on) -> the dev sentences;
 - ``ewt-genre``: the genre of an EWT training sentence (answers, email, newsgroup, reviews,
   weblog; from its sent_id), 5 classes -> EWT dev sentences.
 Each result line is printed as JSON as soon as it is measured (``--out`` keeps them).
@@ -98,7 +99,8 @@ def ewt_genre(data: Path):
 
 TASKS = {  # name -> (data dir, shuffle seed) -> (train, dev)
     "sst-1k": lambda d, s: sst(d, 1000, s), "sst-3k": lambda d, s: sst(d, 3000, s), "sst-7k": lambda d, s: sst(d, None, s),
-    "sst-phrases-20k": lambda d, s: sst_phrases(d, 20000, s), "ewt-genre": lambda d, s: ewt_genre(d),
+    "sst-phrases-20k": lambda d, s: sst_phrases(d, 20000, s),
+    "sst-phrases-all": lambda d, s: sst_phrases(d, None, s), "ewt-genre": lambda d, s: ewt_genre(d),
 }
 # Tasks a shuffle seed changes: the examples drawn, or for sst-7k (all of them) their order, and
 # with it which 10 % the run holds out to choose the epoch and the network's weight.
