@@ -41,6 +41,9 @@ def generate(seed, model, max_length, temperature, top_k, top_p, beam_size, num_
         raise SeqtextError(f"model {model!r} is a {lm.kind}, not a language model")
     stop = tuple(s.replace("\\n", "\n").replace("\\t", "\t") for s in stop)  # lets users write --stop '\n\n'
     backward = lm.backward
+    if backward and stop:
+        raise click.BadParameter("this model writes right to left (train lm --backward), so it cannot stop at a string",
+                                 param_hint="--stop")
     if fmt == "text" and num_samples == 1 and beam_size == 1 and not backward:
         click.echo(seed, nl=False)
         for piece in lm.stream(seed, max_length=max_length, temperature=temperature, top_k=top_k, top_p=top_p, stop=stop,
@@ -52,7 +55,10 @@ def generate(seed, model, max_length, temperature, top_k, top_p, beam_size, num_
                           num_samples=num_samples, stop=stop, random_seed=random_seed, allow_unk=allow_unk)
     for index, sample in enumerate(samples):
         if fmt == "jsonl":
-            click.echo(json.dumps({"sample": index, "seed": seed, **sample.to_dict()}, ensure_ascii=False))
+            record = {"sample": index, "seed": seed, **sample.to_dict()}
+            if backward:  # the text comes before the seed
+                record["backward"] = True
+            click.echo(json.dumps(record, ensure_ascii=False))
         else:
             if index:
                 click.echo("-" * 40)

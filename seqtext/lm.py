@@ -308,4 +308,5 @@ class LanguageModel(modeldir.SavedModel):
         """A backward model's sample, cut at its end token and put back in reading order."""
         ended = EOS in sequence
         tokens = sequence[: sequence.index(EOS)] if ended else list(sequence)
-        return Generation(self.tokenizer.decode(tokens[::-1]), len(tokens), "eos" if ended else "length")
+        text = self.tokenizer.decode(tokens[::-1]) + (self.tokenizer.joiner if tokens else "")  # text + seed reads right
+        return Generation(text, len(tokens), "eos" if ended else "length")

@@ -1,10 +1,15 @@
 """``train lm --backward``: the corpus read right to left, each document still framed <bos> ... <eos>,
 and a backward model that writes the text before its seed."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 import seqtext
+from seqtext.cli.main import main
 from seqtext.configs import LMConfig, LMDataOptions, TrainConfig
 from seqtext.corpus import encode_documents, reverse_ids
 from seqtext.errors import SeqtextError, TrainingError
@@ -72,22 +77,41 @@ def test_a_backward_model_goes_on_backwards_and_a_forward_one_refuses_to_turn(ba
                              init_from=str(tmp_path / "forward"))
 
 
+def _train_backward(tmp_path, tokenizer: str, *options: str) -> Path:
+    """``seqtext train lm --backward`` on the cat line, through the command line."""
+    corpus = tmp_path / "cats.txt"
+    corpus.write_text(LINE * 400)
+    out = tmp_path / f"backward-{tokenizer}"
+    result = CliRunner().invoke(main, ["train", "lm", str(corpus), "--backward", "-o", str(out), "--tokenizer", tokenizer,
+                                       "--layers", "1", "--embedding-dim", "16", "--dropout", "0", "--batch-size", "8",
+                                       "--fresh-share", "0", "--lr", "1e-2", "--warmup-steps", "5", "--quiet", *options])
+    assert result.exit_code == 0, result.output
+    return out
+
+
 def test_train_lm_backward_from_the_command_line(tmp_path):
     """``seqtext train lm --backward`` trains the right-to-left model, and ``seqtext generate``
     with it writes what comes before the seed."""
-    from click.testing import CliRunner
-
-    from seqtext.cli.main import main
-
-    corpus = tmp_path / "cats.txt"
-    corpus.write_text(LINE * 400)
-    out = tmp_path / "backward"
-    runner = CliRunner()
-    result = runner.invoke(main, ["train", "lm", str(corpus), "--backward", "-o", str(out), "--tokenizer", "char", "--layers", "1",
-                                  "--hidden", "64", "--embedding-dim", "16", "--dropout", "0", "--batch-size", "8", "--bptt", "32",
-                                  "--fresh-share", "0", "--epochs", "30", "--lr", "1e-2", "--warmup-steps", "5", "--quiet"])
-    assert result.exit_code == 0, result.output
+    out = _train_backward(tmp_path, "char", "--hidden", "64", "--bptt", "32", "--epochs", "30")
     assert seqtext.load(out).backward
-    result = runner.invoke(main, ["generate", "the mat.", "-m", str(out), "--temperature", "0", "--max-length", "15"])
+    result = CliRunner().invoke(main, ["generate", "the mat.", "-m", str(out), "--temperature", "0", "--max-length", "15"])
     assert result.exit_code == 0, result.output
     assert result.stdout.endswith("the cat sat on the mat.\n"), result.stdout  # the text before the seed, then the seed
+
+
+def test_generate_with_a_backward_word_model_keeps_the_space_before_the_seed(tmp_path):
+    """Word tokens: the text before the seed ends with the space that joins it to the seed, in
+    every output form; --stop, which a right-to-left model cannot honour, is a usage error."""
+    out = _train_backward(tmp_path, "word", "--hidden", "32", "--bptt", "8", "--epochs", "10")
+    runner = CliRunner()
+    seed = ["generate", "the mat .", "-m", str(out), "--temperature", "0", "--max-length", "10"]
+    result = runner.invoke(main, seed)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "the cat sat on the mat .\n", result.stdout
+    result = runner.invoke(main, seed + ["-s", "2"])
+    assert result.stdout.split("\n")[0] == "the cat sat on the mat .", result.stdout
+    result = runner.invoke(main, seed + ["--format", "jsonl"])
+    record = json.loads(result.stdout)
+    assert record["backward"] is True and record["text"] + record["seed"] == "the cat sat on the mat ."
+    result = runner.invoke(main, seed + ["--stop", "cat"])
+    assert result.exit_code == 2 and "--stop" in result.stderr, result.output
