@@ -77,7 +77,7 @@ def sst(data: Path, size: int | None, shuffle: int = 0) -> tuple[list[tuple[str,
     return train[:size] if size else train, read(data / "sst2" / "sentences.dev")
 
 
-def sst_phrases(data: Path, size: int, shuffle: int = 0):
+def sst_phrases(data: Path, size: int | None, shuffle: int = 0):
     lines = (data / "sst2" / "phrases.train.tsv").read_text(encoding="utf-8").splitlines()[1:]
     phrases = [(text, label) for label, text in (line.split("\t", 1) for line in lines)]
     random.Random(shuffle).shuffle(phrases)
@@ -104,7 +104,7 @@ TASKS = {  # name -> (data dir, shuffle seed) -> (train, dev)
 }
 # Tasks a shuffle seed changes: the examples drawn, or for sst-7k (all of them) their order, and
 # with it which 10 % the run holds out to choose the epoch and the network's weight.
-SAMPLED = {"sst-1k", "sst-3k", "sst-7k", "sst-phrases-20k"}
+SAMPLED = {"sst-1k", "sst-3k", "sst-7k", "sst-phrases-20k", "sst-phrases-all"}
 
 
 def write_tsv(path: Path, examples) -> None:
@@ -126,7 +126,7 @@ def main() -> None:
     parser.add_argument("--embeddings", default=None, help="word vectors for config emb")
     parser.add_argument("--dev-chooses", action="store_true", help="give the dev file to training (it chooses the epoch)")
     parser.add_argument("--shuffles", default="0", help="shuffle seeds, comma-separated: each draws another sample of the "
-                        "sst-1k, sst-3k, sst-7k and sst-phrases-20k tasks (one result line per sample)")
+                        "sst-1k, sst-3k, sst-7k and sst-phrases tasks (one result line per sample)")
     args = parser.parse_args()
     data, work = Path(args.data_dir), Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)

@@ -28,14 +28,15 @@ import argparse
 import json
 import random
 import time
-from collections import Counter, defaultdict
 from pathlib import Path
 
 from seqtext import tagger as tagger_module
+from seqtext.baselines import most_frequent_tag  # what `train tagger` prints
 from seqtext.configs import TaggerConfig, TaggerDataOptions, TrainConfig
 from seqtext.evaluation import evaluate_files
 from seqtext.tagged import read_sentences
 from seqtext.tagger_training import train_tagger
+from seqtext.tagschemes import detect_scheme
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -112,20 +113,6 @@ def write_jsonl(path: Path, sentences) -> None:
             out.write(json.dumps({"tokens": sentence.tokens, "tags": sentence.tags}, ensure_ascii=False) + "\n")
 
 
-def most_frequent_tag(train, dev) -> float:
-    """Token accuracy on ``dev`` of each word's most frequent training tag (the overall most
-    frequent tag for unseen words)."""
-    by_word, overall = defaultdict(Counter), Counter()
-    for sentence in train:
-        for token, tag in zip(sentence.tokens, sentence.tags):
-            by_word[token][tag] += 1
-            overall[tag] += 1
-    fallback = overall.most_common(1)[0][0]
-    pairs = [(by_word[t].most_common(1)[0][0] if t in by_word else fallback, tag)
-             for sentence in dev for t, tag in zip(sentence.tokens, sentence.tags)]
-    return sum(guess == tag for guess, tag in pairs) / len(pairs)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
@@ -157,7 +144,9 @@ def main() -> None:
         train_file, dev_file = work / f"{task}.train.jsonl", work / f"{task}.dev.jsonl"
         write_jsonl(train_file, train)
         write_jsonl(dev_file, dev)
-        emit({"task": task, "config": "most-frequent-tag", "train": len(train), "accuracy": most_frequent_tag(train, dev)})
+        scheme = detect_scheme([s.tags for s in train])
+        baseline = most_frequent_tag(train, dev, scheme, detect_scheme([s.tags for s in dev]) if scheme != "none" else "none")
+        emit({"task": task, "config": "most-frequent-tag", "train": len(train), "accuracy": baseline["accuracy"], "f1": baseline.get("f1")})
         for name in args.configs.split(","):
             model, options, train_options, constants = (CONFIGS[name] + ({},))[:4]
             for key, value in {**defaults, **constants}.items():
