@@ -45,8 +45,12 @@ def safe_exp(x: float) -> float:
 
 
 # -- language models ---------------------------------------------------------------------------
-def frame(texts: list[str], tokenizer) -> np.ndarray:
-    """One document's ids: each text as ``<bos> ... <eos>``, in order."""
+def frame(texts: list[str], tokenizer, backward: bool = False) -> np.ndarray:
+    """One document's ids: each text as ``<bos> ... <eos>``, in order; ``backward``, as a
+    backward model reads its corpus (``seqtext.corpus.reverse_ids``): the last text first, each
+    right to left, still ``<bos> ... <eos>``."""
+    if backward:
+        return np.asarray([i for text in reversed(texts) for i in (BOS, *tokenizer.encode(text)[::-1], EOS)], dtype=np.int64)
     return np.asarray([i for text in texts for i in (BOS, *tokenizer.encode(text), EOS)], dtype=np.int64)
 
 
@@ -155,12 +159,13 @@ def evaluate_language_model(model, documents: list[list[str]], batch_size: int =
 
     Characters and words are those of the text scored (a line break counts as one character,
     also where a line-based tokenizer predicts <eos> in its place), so models with different
-    tokenizers compare on bits per character and perplexity per word.
+    tokenizers compare on bits per character and perplexity per word. A backward model
+    (``train lm --backward``) reads the text right to left, as it learnt it.
     """
     if batch_size < 1:
         raise DataError(f"batch size must be at least 1, not {batch_size}")
     tokenizer = model.tokenizer
-    encoded = [frame(texts, tokenizer) for texts in documents]
+    encoded = [frame(texts, tokenizer, getattr(model, "backward", False)) for texts in documents]
     totals = score_documents(model.network, encoded, batch_size, progress=progress)
     nll, count = totals["nll"], totals["tokens"]
     if count == 0:

@@ -115,3 +115,17 @@ def test_generate_with_a_backward_word_model_keeps_the_space_before_the_seed(tmp
     assert record["backward"] is True and record["text"] + record["seed"] == "the cat sat on the mat ."
     result = runner.invoke(main, seed + ["--stop", "cat"])
     assert result.exit_code == 2 and "--stop" in result.stderr, result.output
+
+
+def test_a_backward_model_is_scored_right_to_left(backward_lm):
+    """``seqtext evaluate`` reads the text as the model learnt it: right to left. Read left to
+    right, the same model would look like one that never learnt the line."""
+    from seqtext.evaluation import evaluate_language_model, frame, score_documents
+
+    lm, _ = backward_lm
+    scored = evaluate_language_model(lm, [[LINE * 4]])
+    totals = score_documents(lm.network, [frame([LINE * 4], lm.tokenizer)])  # left to right, the wrong way
+    assert scored["cross_entropy"] < 0.5 < totals["nll"] / totals["tokens"], (scored, totals)
+    texts = [LINE.strip(), "the cat sat."]
+    by_hand = [BOS, *lm.tokenizer.encode("the cat sat.")[::-1], EOS, BOS, *lm.tokenizer.encode(LINE.strip())[::-1], EOS]
+    assert frame(texts, lm.tokenizer, backward=True).tolist() == by_hand
