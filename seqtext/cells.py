@@ -102,7 +102,9 @@ def _layer_weights(rnn, layer: int):
 def cell_activations(model, text: str, state: str = "cell") -> CellActivations:
     """Run the character language model ``model`` over ``text`` from a fresh state after
     ``<bos>`` (where generation starts too) and record every cell of every layer after each
-    character. Characters the model has never seen are read as ``<unk>``, with a warning."""
+    character. Characters the model has never seen are read as ``<unk>``, with a warning. A
+    backward model (``train lm --backward``) reads the text right to left, as it learnt it; the
+    rows stay in reading order (row i: the state after the text's character i, seen from the right)."""
     from seqtext.tokenizers import BOS
 
     check_character_model(model)
@@ -126,7 +128,9 @@ def cell_activations(model, text: str, state: str = "cell") -> CellActivations:
     step = {"lstm": torch.lstm_cell, "gru": torch.gru_cell,
             "rnn": torch.rnn_relu_cell if getattr(network.rnn, "nonlinearity", "tanh") == "relu" else torch.rnn_tanh_cell}[config.cell]
     device = model.device
-    ids = torch.tensor([BOS] + model.tokenizer.encode(text), device=device)
+    backward = getattr(model, "backward", False)
+    chars = model.tokenizer.encode(text)
+    ids = torch.tensor([BOS] + (chars[::-1] if backward else chars), device=device)
     values = np.empty((len(text), config.num_layers, config.hidden_size), dtype=np.float32)
     with torch.inference_mode():
         inputs = network.embedding(ids).unsqueeze(1)  # (T + 1, 1, E): dropout is off in eval
@@ -144,6 +148,8 @@ def cell_activations(model, text: str, state: str = "cell") -> CellActivations:
                 recorded.append(torch.tanh(c) if keep_cell else h)
             inputs = torch.stack(outputs)  # the next layer reads this one's h
             values[:, layer] = torch.cat(recorded[1:]).float().cpu().numpy()  # after <bos>: one row per character
+    if backward:
+        values = values[::-1].copy()
     return CellActivations(text, values, "cell" if keep_cell else "hidden")
 
 

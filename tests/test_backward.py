@@ -129,3 +129,19 @@ def test_a_backward_model_is_scored_right_to_left(backward_lm):
     texts = [LINE.strip(), "the cat sat."]
     by_hand = [BOS, *lm.tokenizer.encode("the cat sat.")[::-1], EOS, BOS, *lm.tokenizer.encode(LINE.strip())[::-1], EOS]
     assert frame(texts, lm.tokenizer, backward=True).tolist() == by_hand
+
+
+def test_inspect_reads_a_backward_model_right_to_left(backward_lm):
+    """A backward model's cells are those of reading the text reversed, shown in reading order."""
+    import copy
+
+    from seqtext.cells import cell_activations
+
+    lm, _ = backward_lm
+    as_forward = copy.copy(lm)
+    as_forward.backward = False
+    text = "the cat sat on the mat."
+    backward = cell_activations(lm, text)
+    reversed_read = cell_activations(as_forward, text[::-1])
+    assert np.array_equal(backward.values, reversed_read.values[::-1])
+    assert not np.allclose(backward.values, cell_activations(as_forward, text).values)
