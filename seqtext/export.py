@@ -491,7 +491,9 @@ def describe(model, fmt: str) -> dict:
         state = [config.num_layers, "batch", config.hidden_size]
         names = ["h", "c"] if config.cell == "lstm" else ["h"]
         meta["scores"] = "log_probs" if network.adaptive is not None else "logits"
-        meta["inputs"] = [_io("ids", "int64", ["batch", "time"], "token ids; <bos> (2) starts a text")]
+        meta["backward"] = bool(model.backward)  # train lm --backward: it reads and writes right to left
+        order = "; the text right to left, as a backward model reads it" if model.backward else ""
+        meta["inputs"] = [_io("ids", "int64", ["batch", "time"], f"token ids; <bos> (2) starts a text{order}")]
         meta["inputs"] += [_io(f"{n}0", "float32", state, "initial state (zeros to start)") for n in names]
         meta["outputs"] = [_io("scores", "float32", ["batch", "time", config.vocab_size], f"{meta['scores']} of the next token")]
         meta["outputs"] += [_io(n, "float32", state, "final state") for n in names]

@@ -131,9 +131,12 @@ class LanguageModel:
     def generate(self, seed: str = "", max_length: int = 100, temperature: float = 0.0, random_seed: int | None = None) -> str:
         """The continuation of ``seed``: greedy with ``temperature`` 0 (seqtext's own greedy
         text), else sampled with numpy's generator. ``<pad>``, ``<bos>`` and ``<unk>`` are never
-        generated; ``<eos>`` ends the text."""
+        generated; ``<eos>`` ends the text. A backward model (``"backward"`` in the metadata)
+        reads the seed right to left and returns the text before it, in reading order."""
         rng = np.random.default_rng(random_seed)
-        scores, state = self.scores(np.array([[BOS] + self.tokenizer.encode(seed)]))
+        backward = self.meta.get("backward", False)
+        seed_ids = self.tokenizer.encode(seed)
+        scores, state = self.scores(np.array([[BOS] + (seed_ids[::-1] if backward else seed_ids)]))
         made = []
         for _ in range(max_length):
             logits = scores[0, -1].astype(np.float64)
@@ -147,7 +150,7 @@ class LanguageModel:
                 break
             made.append(token)
             scores, state = self.scores(np.array([[token]]), state)
-        return self.tokenizer.decode(made)
+        return self.tokenizer.decode(made[::-1] if backward else made)
 
 
 class Tagger:

@@ -145,3 +145,20 @@ def test_inspect_reads_a_backward_model_right_to_left(backward_lm):
     reversed_read = cell_activations(as_forward, text[::-1])
     assert np.array_equal(backward.values, reversed_read.values[::-1])
     assert not np.allclose(backward.values, cell_activations(as_forward, text).values)
+
+
+def test_an_exported_backward_model_generates_the_text_before_its_seed(backward_lm, tmp_path):
+    import importlib.util
+
+    from seqtext.export import export
+
+    lm, out = backward_lm
+    report = export(seqtext.load(out), tmp_path / "backward.pt", "torchscript")
+    spec = importlib.util.spec_from_file_location("seqtext_runtime_backward", report.runtime)
+    runtime = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runtime)
+    exported = runtime.load(str(report.path))
+    assert exported.meta["backward"] is True
+    expected = lm.generate("the mat.", max_length=15, temperature=0)[0].text
+    assert expected.endswith("the cat sat on ")
+    assert exported.generate("the mat.", max_length=15) == expected
