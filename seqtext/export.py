@@ -17,7 +17,8 @@ score float32, and every axis named here is dynamic:
   the initial state (zeros to start), and for LSTMs also ``c0`` (L, B, H) the initial cell
   state -> ``scores`` (B, T, V) logits for the next token (log-probabilities when the model
   has an adaptive softmax; the metadata says which), ``h`` (and ``c``): the final state, to be
-  fed back in to go on.
+  fed back in to go on. A backward LM (metadata ``"backward": true``) reads ``ids`` right to
+  left: the text's tokens reversed after ``<bos>``.
 * tagger: ``words`` (B, T) word ids (of the word lower-cased with every digit made 0; padding
   0), ``types`` (B, T) the row of ``chars`` that spells each word, ``chars`` (W, K) character
   ids of each word form (its first 50 characters; padding 0), ``char_lengths`` (W,), and

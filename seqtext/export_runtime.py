@@ -150,7 +150,9 @@ class LanguageModel:
                 break
             made.append(token)
             scores, state = self.scores(np.array([[token]]), state)
-        return self.tokenizer.decode(made[::-1] if backward else made)
+        text = self.tokenizer.decode(made[::-1] if backward else made)
+        joiner = " " if made and self.tokenizer.kind == "word" else ""  # as seqtext: seed + text, or text + seed
+        return text + joiner if backward else joiner + text
 
 
 class Tagger:

@@ -147,18 +147,29 @@ def test_inspect_reads_a_backward_model_right_to_left(backward_lm):
     assert not np.allclose(backward.values, cell_activations(as_forward, text).values)
 
 
-def test_an_exported_backward_model_generates_the_text_before_its_seed(backward_lm, tmp_path):
+def _exported(model_dir, path):
+    """The model exported to TorchScript and loaded by the seqtext_runtime.py written beside it."""
     import importlib.util
 
     from seqtext.export import export
 
-    lm, out = backward_lm
-    report = export(seqtext.load(out), tmp_path / "backward.pt", "torchscript")
-    spec = importlib.util.spec_from_file_location("seqtext_runtime_backward", report.runtime)
+    report = export(seqtext.load(model_dir), path, "torchscript")
+    spec = importlib.util.spec_from_file_location(f"seqtext_runtime_{path.stem}", report.runtime)
     runtime = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(runtime)
-    exported = runtime.load(str(report.path))
+    return runtime.load(str(report.path))
+
+
+@pytest.mark.parametrize("tokenizer", ["char", "word"])
+def test_an_exported_backward_model_generates_the_text_before_its_seed(backward_lm, tmp_path, tokenizer):
+    if tokenizer == "char":
+        lm, out = backward_lm
+        seed, before = "the mat.", "the cat sat on "
+    else:
+        out = _train_backward(tmp_path, "word", "--hidden", "32", "--bptt", "8", "--epochs", "10")
+        lm, seed, before = seqtext.load(out), "the mat .", "the cat sat on "
+    exported = _exported(out, tmp_path / "backward.pt")
     assert exported.meta["backward"] is True
-    expected = lm.generate("the mat.", max_length=15, temperature=0)[0].text
-    assert expected.endswith("the cat sat on ")
-    assert exported.generate("the mat.", max_length=15) == expected
+    expected = lm.generate(seed, max_length=15, temperature=0)[0].text
+    assert expected.endswith(before)
+    assert exported.generate(seed, max_length=15) == expected  # the text before the seed, the joining space included
