@@ -215,8 +215,9 @@ class LanguageModel(modeldir.SavedModel):
 
     def _forbid_backward(self, what: str) -> None:
         if self.backward:
-            raise SeqtextError(f"this model writes right to left, so it cannot {what}; generate() returns "
-                               f"the text before the seed in reading order")
+            raise SeqtextError(f"this model writes right to left (train lm --backward), so it cannot {what}; ask for "
+                               f"the whole text at once (generate(), or \"stream\": false when served): it is the "
+                               f"text before the seed, in reading order")
 
     def _generator(self, seed: int | None) -> torch.Generator:
         generator = torch.Generator(device=self.device)

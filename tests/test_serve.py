@@ -366,3 +366,15 @@ def test_serve_refuses_a_port_in_use_before_loading_models():
         port = taken.getsockname()[1]
         result = CliRunner().invoke(main, ["serve", "--port", str(port), "--model", "nope"])
     assert result.exit_code == 1 and f"--port {port}: cannot listen there" in result.output  # not the model error
+
+
+def test_a_backward_model_answers_whole_texts_and_refuses_to_stream():
+    """news-backward writes the text before the seed: asked whole, it answers; asked to stream,
+    422 says what to ask instead."""
+    with TestClient(create_app({"news-backward": load("news-backward", device="cpu")}, ServeSettings())) as client:
+        whole = client.post("/generate", json={"text": "the city.", "max_length": 20, "temperature": 0})
+        assert whole.status_code == 200, whole.text
+        assert whole.json()[0]["tokens"] > 0
+        streamed = client.post("/generate", json={"text": "the city.", "max_length": 20, "stream": True})
+        assert streamed.status_code == 422, streamed.text
+        assert "right to left" in streamed.text and '\\"stream\\": false' in streamed.text
