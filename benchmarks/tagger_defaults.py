@@ -36,7 +36,6 @@ from seqtext.configs import TaggerConfig, TaggerDataOptions, TrainConfig
 from seqtext.evaluation import evaluate_files
 from seqtext.tagged import read_sentences
 from seqtext.tagger_training import train_tagger
-from seqtext.tagschemes import detect_scheme
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -144,8 +143,7 @@ def main() -> None:
         train_file, dev_file = work / f"{task}.train.jsonl", work / f"{task}.dev.jsonl"
         write_jsonl(train_file, train)
         write_jsonl(dev_file, dev)
-        scheme = detect_scheme([s.tags for s in train])
-        baseline = most_frequent_tag(train, dev, scheme, detect_scheme([s.tags for s in dev]) if scheme != "none" else "none")
+        baseline = most_frequent_tag(train, dev)
         emit({"task": task, "config": "most-frequent-tag", "train": len(train), "accuracy": baseline["accuracy"], "f1": baseline.get("f1")})
         for name in args.configs.split(","):
             model, options, train_options, constants = (CONFIGS[name] + ({},))[:4]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 
-from seqtext.tagschemes import convert
+from seqtext.tagschemes import convert, detect_scheme
 
 
 def tfidf_logistic_regression_pipeline(multi_label: bool = False):
@@ -48,11 +48,16 @@ def tfidf_logistic_regression(train_texts: list[str], train_labels: list[list[st
             "metric": metric, "seconds": round(time.perf_counter() - started, 2)}
 
 
-def most_frequent_tag(train, dev, scheme: str, dev_scheme: str | None = None) -> dict:
+def most_frequent_tag(train, dev, scheme: str = "auto", dev_scheme: str | None = None) -> dict:
     """Token accuracy, and span F1 for span tags, of tagging each dev word with its most frequent
     training tag. ``train`` and ``dev`` are sentences (``tokens``, ``tags``) in ``scheme`` and
-    ``dev_scheme`` (default the same); spans are compared in BIO, accuracy on BIO tags."""
+    ``dev_scheme`` (default the same; ``auto``: each file's detected, as ``train tagger --tag-scheme
+    auto`` does); spans are compared in BIO, accuracy on BIO tags."""
     from seqeval.metrics import f1_score
+
+    if scheme == "auto":
+        scheme = detect_scheme([s.tags for s in train])
+        dev_scheme = detect_scheme([s.tags for s in dev]) if scheme != "none" else "none"
 
     by_word: dict[str, Counter] = defaultdict(Counter)
     by_lower: dict[str, Counter] = defaultdict(Counter)

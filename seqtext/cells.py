@@ -128,9 +128,7 @@ def cell_activations(model, text: str, state: str = "cell") -> CellActivations:
     step = {"lstm": torch.lstm_cell, "gru": torch.gru_cell,
             "rnn": torch.rnn_relu_cell if getattr(network.rnn, "nonlinearity", "tanh") == "relu" else torch.rnn_tanh_cell}[config.cell]
     device = model.device
-    backward = getattr(model, "backward", False)
-    chars = model.tokenizer.encode(text)
-    ids = torch.tensor([BOS] + (chars[::-1] if backward else chars), device=device)
+    ids = torch.tensor([BOS] + model.reading_ids(text), device=device)
     values = np.empty((len(text), config.num_layers, config.hidden_size), dtype=np.float32)
     with torch.inference_mode():
         inputs = network.embedding(ids).unsqueeze(1)  # (T + 1, 1, E): dropout is off in eval
@@ -148,7 +146,7 @@ def cell_activations(model, text: str, state: str = "cell") -> CellActivations:
                 recorded.append(torch.tanh(c) if keep_cell else h)
             inputs = torch.stack(outputs)  # the next layer reads this one's h
             values[:, layer] = torch.cat(recorded[1:]).float().cpu().numpy()  # after <bos>: one row per character
-    if backward:
+    if model.backward:  # back to reading order
         values = values[::-1].copy()
     return CellActivations(text, values, "cell" if keep_cell else "hidden")
 

@@ -45,13 +45,12 @@ def safe_exp(x: float) -> float:
 
 
 # -- language models ---------------------------------------------------------------------------
-def frame(texts: list[str], tokenizer, backward: bool = False) -> np.ndarray:
-    """One document's ids: each text as ``<bos> ... <eos>``, in order; ``backward``, as a
-    backward model reads its corpus (``seqtext.corpus.reverse_ids``): the last text first, each
-    right to left, still ``<bos> ... <eos>``."""
-    if backward:
-        return np.asarray([i for text in reversed(texts) for i in (BOS, *tokenizer.encode(text)[::-1], EOS)], dtype=np.int64)
-    return np.asarray([i for text in texts for i in (BOS, *tokenizer.encode(text), EOS)], dtype=np.int64)
+def frame(texts: list[str], model) -> np.ndarray:
+    """One document's ids for the language model ``model``: each text as ``<bos> ... <eos>``, in
+    order; for a backward model as its corpus was read: the last text first, each right to left
+    (``LanguageModel.reading_ids``), still ``<bos> ... <eos>``."""
+    ordered = reversed(texts) if model.backward else texts
+    return np.asarray([i for text in ordered for i in (BOS, *model.reading_ids(text), EOS)], dtype=np.int64)
 
 
 @torch.inference_mode()
@@ -165,7 +164,7 @@ def evaluate_language_model(model, documents: list[list[str]], batch_size: int =
     if batch_size < 1:
         raise DataError(f"batch size must be at least 1, not {batch_size}")
     tokenizer = model.tokenizer
-    encoded = [frame(texts, tokenizer, getattr(model, "backward", False)) for texts in documents]
+    encoded = [frame(texts, model) for texts in documents]
     totals = score_documents(model.network, encoded, batch_size, progress=progress)
     nll, count = totals["nll"], totals["tokens"]
     if count == 0:

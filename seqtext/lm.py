@@ -210,8 +210,13 @@ class LanguageModel(modeldir.SavedModel):
         if unknown:
             shown = " ".join(repr(u) for u in unknown[:10])
             warnings.warn(f"the model does not know {shown} in the seed; they are read as <unk>", SeqtextWarning, stacklevel=3)
-        ids = self.tokenizer.encode(seed)
-        return [BOS] + (ids[::-1] if self.backward else ids)
+        return [BOS] + self.reading_ids(seed)
+
+    def reading_ids(self, text: str) -> list[int]:
+        """``text``'s token ids in the order the model reads them: right to left for a backward
+        model (``train lm --backward``), as its corpus was (``seqtext.corpus.reverse_ids``)."""
+        ids = self.tokenizer.encode(text)
+        return ids[::-1] if self.backward else ids
 
     def _forbid_backward(self, what: str) -> None:
         if self.backward:

@@ -139,8 +139,7 @@ def train_tagger(
         train_scheme = "none" if scheme == "none" else data.train_scheme
         baseline = None
         if distributed.is_main():
-            dev_scheme = detect_scheme([s.tags for s in dev]) if scheme != "none" and data.tag_scheme == "auto" else scheme
-            baseline = most_frequent_tag(sentences, dev, scheme, dev_scheme)
+            baseline = most_frequent_tag(sentences, dev, data.tag_scheme)
         sentences = [Sentence(s.tokens, convert(s.tags, scheme, train_scheme)) for s in sentences]
         tags = sorted({t for s in sentences for t in s.tags})
         log(f"{len(sentences):,} training and {len(dev):,} dev sentences; {len(tags)} tags; scheme {scheme}, trained as {train_scheme}")

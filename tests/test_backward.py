@@ -117,29 +117,36 @@ def test_generate_with_a_backward_word_model_keeps_the_space_before_the_seed(tmp
     assert result.exit_code == 2 and "--stop" in result.stderr, result.output
 
 
+def _read_left_to_right(lm):
+    """The same network, taken for a forward model: what reading in the wrong direction gives."""
+    import copy
+
+    forward = copy.copy(lm)
+    forward.backward = False
+    return forward
+
+
 def test_a_backward_model_is_scored_right_to_left(backward_lm):
     """``seqtext evaluate`` reads the text as the model learnt it: right to left. Read left to
     right, the same model would look like one that never learnt the line."""
     from seqtext.evaluation import evaluate_language_model, frame, score_documents
 
     lm, _ = backward_lm
+    as_forward = _read_left_to_right(lm)
     scored = evaluate_language_model(lm, [[LINE * 4]])
-    totals = score_documents(lm.network, [frame([LINE * 4], lm.tokenizer)])  # left to right, the wrong way
+    totals = score_documents(lm.network, [frame([LINE * 4], as_forward)])  # left to right, the wrong way
     assert scored["cross_entropy"] < 0.5 < totals["nll"] / totals["tokens"], (scored, totals)
     texts = [LINE.strip(), "the cat sat."]
     by_hand = [BOS, *lm.tokenizer.encode("the cat sat.")[::-1], EOS, BOS, *lm.tokenizer.encode(LINE.strip())[::-1], EOS]
-    assert frame(texts, lm.tokenizer, backward=True).tolist() == by_hand
+    assert frame(texts, lm).tolist() == by_hand
 
 
 def test_inspect_reads_a_backward_model_right_to_left(backward_lm):
     """A backward model's cells are those of reading the text reversed, shown in reading order."""
-    import copy
-
     from seqtext.cells import cell_activations
 
     lm, _ = backward_lm
-    as_forward = copy.copy(lm)
-    as_forward.backward = False
+    as_forward = _read_left_to_right(lm)
     text = "the cat sat on the mat."
     backward = cell_activations(lm, text)
     reversed_read = cell_activations(as_forward, text[::-1])

@@ -25,6 +25,7 @@ def test_most_frequent_tag_compares_spans_across_schemes():
     train = [Sentence(["New", "York"], ["I-LOC", "I-LOC"])]  # IOB1
     dev = [Sentence(["New", "York"], ["B-LOC", "I-LOC"])]  # BIO
     assert most_frequent_tag(train, dev, "iob1", "bio")["f1"] == 1.0
+    assert most_frequent_tag(train, dev)["f1"] == 1.0  # auto: each side's scheme detected
 
 
 def test_tfidf_baseline_learns_words_and_bigrams():

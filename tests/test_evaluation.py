@@ -171,7 +171,7 @@ def test_bits_per_character_is_nll_per_character(tiny_lm_dir, shakespeare_text):
     lm = seqtext.load(tiny_lm_dir)
     documents = _documents(shakespeare_text[-100_000:], 12, seed=1)
     result = evaluate_language_model(lm, documents, batch_size=16)
-    totals = score_documents(lm.network, [frame(texts, lm.tokenizer) for texts in documents], 16)
+    totals = score_documents(lm.network, [frame(texts, lm) for texts in documents], 16)
     characters = sum(len(text) for texts in documents for text in texts)
     assert result["bits_per_character"] == totals["nll"] / characters / math.log(2)
     assert result["cross_entropy"] == totals["nll"] / totals["tokens"]
@@ -181,7 +181,7 @@ def test_long_document_scores_as_token_by_token_reading(tiny_lm_dir, shakespeare
     lm = seqtext.load(tiny_lm_dir)
     document = shakespeare_text[-3000:]
     result = evaluate_language_model(lm, [[document]])
-    ids = torch.from_numpy(frame([document], lm.tokenizer))
+    ids = torch.from_numpy(frame([document], lm))
     assert len(ids) == 3002  # <bos>, 3,000 characters, <eos>
     network = lm.network.eval()
     zeros = torch.zeros(network.config.num_layers, 1, network.config.hidden_size)

