@@ -20,9 +20,9 @@ import json
 import time
 from pathlib import Path
 
-from seqtext.lm import LMConfig
-from seqtext.lm_training import LMDataOptions, train_language_model
-from seqtext.trainer import TrainConfig
+from seqtext.core.trainer import TrainConfig
+from seqtext.lm.model import LMConfig
+from seqtext.lm.training import LMDataOptions, train_language_model
 
 
 def main() -> None:
@@ -62,7 +62,7 @@ def main() -> None:
             log=print,
         )
     minutes = (time.time() - started) / 60
-    from seqtext.evaluation import evaluate_files
+    from seqtext.api import evaluate_files
 
     result = evaluate_files(lm, [str(brown / "valid.txt")])
     result.update(vocab_size=lm.tokenizer.vocab_size, seconds_per_epoch=lm.metrics.get("seconds_per_epoch"))

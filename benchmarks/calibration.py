@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 import seqtext
-from seqtext.tagged import read_sentences
-from seqtext.tagschemes import convert, detect_scheme, to_spans
+from seqtext.tagger.conll import read_sentences
+from seqtext.tagger.schemes import convert, detect_scheme, to_spans
 
 DEV_SETS = {
     "ner": ("conllpp/dev.txt", "CoNLL++ dev"),

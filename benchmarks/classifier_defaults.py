@@ -35,12 +35,12 @@ import random
 import time
 from pathlib import Path
 
-from seqtext import ngrams
-from seqtext.baselines import tfidf_logistic_regression
-from seqtext.classifier_training import train_classifier
+from seqtext.classifier.baselines import tfidf_logistic_regression
+from seqtext.classifier.data import read_examples
+from seqtext.classifier.model import ngrams
+from seqtext.classifier.scoring import evaluate_classifier
+from seqtext.classifier.training import train_classifier
 from seqtext.configs import ClassifierConfig, ClassifierDataOptions, TrainConfig
-from seqtext.evaluation import evaluate_classifier
-from seqtext.labelled import read_examples
 
 ROOT = Path(__file__).resolve().parents[1]
 

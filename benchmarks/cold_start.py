@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 import seqtext
-from seqtext.evaluation import evaluate_language_model
+from seqtext.lm.scoring import evaluate_language_model
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEAKERS = ("ROMEO:", "JULIET:", "KING RICHARD III:", "First Citizen:")

@@ -22,12 +22,17 @@ from pathlib import Path
 import torch
 
 import seqtext
-from seqtext.classifier_training import train_classifier
-from seqtext.configs import ClassifierDataOptions, LMDataOptions, TaggerDataOptions, TrainConfig
-from seqtext.devices import autocast_dtype, resolve_device
-from seqtext.evaluation import evaluate_files
-from seqtext.lm_training import train_language_model
-from seqtext.tagger_training import train_tagger
+from seqtext.api import evaluate_files
+from seqtext.classifier.training import train_classifier
+from seqtext.configs import (
+    ClassifierDataOptions,
+    LMDataOptions,
+    TaggerDataOptions,
+    TrainConfig,
+)
+from seqtext.core.devices import autocast_dtype, resolve_device
+from seqtext.lm.training import train_language_model
+from seqtext.tagger.training import train_tagger
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -25,9 +25,9 @@ from torch import nn
 from torch.nn import functional as F
 
 import seqtext
-from seqtext.corpus import encode_stream
-from seqtext.lm import RecurrentLM, batchify, detach_state
-from seqtext.lm_training import LMDataOptions, LMTask
+from seqtext.lm.corpus import encode_stream
+from seqtext.lm.model import RecurrentLM, batchify, detach_state
+from seqtext.lm.training import LMDataOptions, LMTask
 
 
 def gemm_gflops(n: int = 1024, repeats: int = 20) -> float:

@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 
 import seqtext
-from seqtext.evaluation import evaluate_tagger
-from seqtext.tagged import read_sentences
+from seqtext.tagger.conll import read_sentences
+from seqtext.tagger.scoring import evaluate_tagger
 
 
 def dev_sentences(name: str, data: Path):

@@ -30,12 +30,12 @@ import random
 import time
 from pathlib import Path
 
-from seqtext import tagger as tagger_module
-from seqtext.baselines import most_frequent_tag  # what `train tagger` prints
+from seqtext.api import evaluate_files
 from seqtext.configs import TaggerConfig, TaggerDataOptions, TrainConfig
-from seqtext.evaluation import evaluate_files
-from seqtext.tagged import read_sentences
-from seqtext.tagger_training import train_tagger
+from seqtext.tagger.baselines import most_frequent_tag
+from seqtext.tagger.conll import read_sentences
+from seqtext.tagger.model import model as tagger_module
+from seqtext.tagger.training import train_tagger
 
 ROOT = Path(__file__).resolve().parents[1]
 

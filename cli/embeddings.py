@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from seqtext.cli.options import SEED, FiniteFloat, default
-from seqtext.embeddings import EmbeddingOptions
+from seqtext.text.embeddings import EmbeddingOptions
 
 
 @click.command("embeddings")
@@ -28,7 +28,7 @@ from seqtext.embeddings import EmbeddingOptions
 def embeddings(files, output, quiet, **params):
     """Learn word vectors from FILES (plain text, JSONL or CSV; globs allowed) with skip-gram
     and negative sampling (word2vec), and write them for --embeddings."""
-    from seqtext.embeddings import train_embeddings
+    from seqtext.text.embeddings import train_embeddings
 
     log = None if quiet else (lambda message: click.echo(message, err=True))
     result = train_embeddings(list(files), output, EmbeddingOptions(**params), progress=not quiet, log=log)

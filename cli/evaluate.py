@@ -63,7 +63,7 @@ def evaluate(model, files, text_column, label_column, fmt, tag_column, tag_schem
     is a terminal (never on stdout, so --json output stays one clean line); --quiet hides it.
     """
     from seqtext import load
-    from seqtext.evaluation import evaluate_files
+    from seqtext.api import evaluate_files
 
     result = evaluate_files(load(model, device=device), list(files), text_column=text_column, label_column=label_column, fmt=fmt,
                             tag_column=tag_column, tag_scheme=tag_scheme, batch_size=batch_size,

@@ -23,7 +23,7 @@ def export(model, fmt, output):
     """
     from seqtext import load
     from seqtext.errors import SeqtextError
-    from seqtext.export import export as export_model
+    from seqtext.export.writer import export as export_model
 
     if fmt is None:
         fmt = SUFFIXES.get(Path(output).suffix.lower())

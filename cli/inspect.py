@@ -28,8 +28,8 @@ def inspect(model, text, is_file, probe, output, features, top, layers, state, m
     position in line, brackets, line start, sentence end, vowels) and write them, coloured over
     TEXT, as a self-contained HTML page."""
     from seqtext import load
-    from seqtext.cell_html import cells_page, write_cells_page
-    from seqtext.cells import inspect_text, read_text_file
+    from seqtext.lm.cell_html import cells_page, write_cells_page
+    from seqtext.lm.cells import inspect_text, read_text_file
 
     lm = load(model, device=device)
     shown_text = read_text_file(text) if is_file else text

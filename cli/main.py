@@ -86,7 +86,8 @@ def _register() -> None:
     from seqtext.cli import export
 
     main.add_command(export.export)
-    from seqtext.cli import inspect as inspect_command, plot
+    from seqtext.cli import inspect as inspect_command
+    from seqtext.cli import plot
 
     main.add_command(plot.plot)
     main.add_command(inspect_command.inspect)

@@ -11,7 +11,8 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per model.")
 def models(as_json):
     """List the shipped models and the user's models (in $SEQTEXT_HOME/models, default ~/.seqtext/models)."""
-    from seqtext.registry import list_models, user_model_dir
+    from seqtext.api import list_models
+    from seqtext.core.registry import user_model_dir
 
     found = list_models()
     if as_json:

@@ -126,7 +126,7 @@ def relaunch_if_asked(nproc: int, batch_size: int | None = None) -> None:
     among them is refused here, before anything is read or written."""
     import sys
 
-    from seqtext import distributed
+    from seqtext.core import distributed
 
     if nproc <= 1 or distributed.launched():
         return

@@ -14,7 +14,7 @@ def plot(runs, output, metric, dpi):
     """Plot training loss, validation metric and learning rate against step for the RUNS
     (the -o directories of `seqtext train`), overlaid, into one image (needs matplotlib:
     pip install "seqtext[plot]")."""
-    from seqtext.plotting import save_plot
+    from seqtext.core.plotting import save_plot
 
     written = save_plot(runs, output, metric=metric, dpi=dpi)
     click.echo(f"wrote {written}")

@@ -40,7 +40,7 @@ def input_lines(text: str | None, input_path: Path | None, progress: bool | None
     standard input shows a tqdm bar on stderr, in bytes (with an ETA where the size is known:
     a file, or standard input redirected from one); ``progress`` None means: when stderr is a
     terminal. The bar never touches stdout."""
-    from seqtext.corpus import check_text_file
+    from seqtext.core.files import check_text_file
     from seqtext.errors import SeqtextError
 
     if input_path is not None and text not in (None, "-"):
@@ -148,7 +148,7 @@ mark { padding: 0.1em 0.3em; border-radius: 0.35em; }
 def _documents(tagger, lines: Iterator[str], input_format: str, scheme: str, batch_size: int):
     """Tagged documents with offsets and scores: one per line of raw text (TEXT is one), one per
     sentence of tokenized input (its tokens joined by spaces)."""
-    from seqtext.tagged import iter_token_lists
+    from seqtext.tagger.conll import iter_token_lists
 
     if input_format == "text":
         while batch := [_line_text(line) for line in islice(lines, batch_size)]:
@@ -177,7 +177,7 @@ def tag(text, model, input_format, fmt, tag_scheme, batch_size, input_path, prog
     every token and span with start_char, end_char and its probability ("score")."""
     from seqtext import load
     from seqtext.errors import SeqtextError
-    from seqtext.tagged import Sentence, format_conll, iter_token_lists
+    from seqtext.tagger.conll import Sentence, format_conll, iter_token_lists
 
     tagger = load(model, device=device)
     if getattr(tagger, "kind", None) != "tagger":

@@ -8,9 +8,27 @@ from __future__ import annotations
 
 import click
 
-from seqtext.cli.options import FiniteFloat, configs, default, logger, relaunch_if_asked, trainer_options
-from seqtext.configs import (ClassifierConfig, ClassifierDataOptions, LMConfig, LMDataOptions, TaggerConfig, TaggerDataOptions,
-                             LABELLED_FORMATS, LM_UNIT_DEFAULTS, TAGGED_FORMATS, WORD_UNIT_FROM, unit_default_help)
+from seqtext.cli.options import (
+    FiniteFloat,
+    configs,
+    default,
+    logger,
+    relaunch_if_asked,
+    trainer_options,
+)
+from seqtext.configs import (
+    LABELLED_FORMATS,
+    LM_UNIT_DEFAULTS,
+    TAGGED_FORMATS,
+    WORD_UNIT_FROM,
+    ClassifierConfig,
+    ClassifierDataOptions,
+    LMConfig,
+    LMDataOptions,
+    TaggerConfig,
+    TaggerDataOptions,
+    unit_default_help,
+)
 
 LM_FIELDS = {
     "val_fraction": "data.val_fraction", "text_column": "data.text_column", "tokenizer": "data.tokenizer",
@@ -53,7 +71,7 @@ def _parse_label_names(value):
 
 
 def _finish(message_metric: str, result, output: str) -> None:
-    from seqtext import distributed
+    from seqtext.core import distributed
 
     if not distributed.is_main():
         return
@@ -107,8 +125,8 @@ def train_lm(files, val_file, init_from, **params):
         raise click.UsageError("give at least one training file")
     nproc = params.pop("nproc")
     relaunch_if_asked(nproc, None if params["resume"] or nproc <= 1 else _lm_batch_size(params, files, init_from))
-    from seqtext.lm_training import train_language_model
-    from seqtext.trainer import TrainConfig
+    from seqtext.core.trainer import TrainConfig
+    from seqtext.lm.training import train_language_model
 
     sections, given = configs(params, LM_FIELDS)
     lm = train_language_model(
@@ -126,7 +144,7 @@ def _lm_batch_size(params: dict, files, init_from) -> int | None:
     if params["batch_size"] or init_from:
         return params["batch_size"]
     if unit == "auto":
-        from seqtext.corpus import auto_unit
+        from seqtext.lm.corpus import auto_unit
 
         unit = auto_unit(list(files))
     return LM_UNIT_DEFAULTS[unit]["batch_size"]
@@ -164,8 +182,8 @@ def train_classifier_command(train_files, dev_file, **params):
     if not train_files and not params["resume"]:
         raise click.UsageError("give a training file")
     relaunch_if_asked(params.pop("nproc"), None if params["resume"] else params["batch_size"])
-    from seqtext.classifier_training import train_classifier
-    from seqtext.trainer import TrainConfig
+    from seqtext.classifier.training import train_classifier
+    from seqtext.core.trainer import TrainConfig
 
     sections, given = configs(params, CLASSIFIER_FIELDS)
     classifier = train_classifier(
@@ -206,8 +224,8 @@ def train_tagger_command(train_files, dev_file, **params):
     if not train_files and not params["resume"]:
         raise click.UsageError("give a training file")
     relaunch_if_asked(params.pop("nproc"), None if params["resume"] else params["batch_size"])
-    from seqtext.tagger_training import train_tagger
-    from seqtext.trainer import TrainConfig
+    from seqtext.core.trainer import TrainConfig
+    from seqtext.tagger.training import train_tagger
 
     sections, given = configs(params, TAGGER_FIELDS)
     tagger = train_tagger(

@@ -6,14 +6,14 @@ Importing the package is cheap: torch and the model code load on first use, so t
 
 __version__ = "0.1.0"
 
-__all__ = ["load", "list_models", "SeqtextError", "__version__"]
+__all__ = ["load", "list_models", "evaluate_files", "SeqtextError", "__version__"]
 
 
 def __getattr__(name):
-    if name in ("load", "list_models"):
-        from seqtext import registry
+    if name in ("load", "list_models", "evaluate_files"):
+        from seqtext import api
 
-        return getattr(registry, name)
+        return getattr(api, name)
     if name == "SeqtextError":
         from seqtext.errors import SeqtextError
 

@@ -44,9 +44,9 @@ def small_corpus(tmp_path_factory, shakespeare_text) -> Path:
 @pytest.fixture(scope="session")
 def tiny_lm_dir(tmp_path_factory, small_corpus) -> Path:
     """A one-layer character LSTM trained for 150 steps on the small corpus."""
-    from seqtext.lm import LMConfig
-    from seqtext.lm_training import LMDataOptions, train_language_model
-    from seqtext.trainer import TrainConfig
+    from seqtext.core.trainer import TrainConfig
+    from seqtext.lm.model import LMConfig
+    from seqtext.lm.training import LMDataOptions, train_language_model
 
     out = tmp_path_factory.mktemp("models") / "tiny"
     train_language_model(

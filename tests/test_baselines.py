@@ -5,8 +5,9 @@ import json
 
 import pytest
 
-from seqtext.baselines import most_frequent_tag, tfidf_logistic_regression
-from seqtext.tagged import Sentence
+from seqtext.classifier.baselines import tfidf_logistic_regression
+from seqtext.tagger.baselines import most_frequent_tag
+from seqtext.tagger.conll import Sentence
 
 
 def test_most_frequent_tag_by_form_then_lower_case_then_overall():

@@ -13,17 +13,19 @@ import torch
 from torch.nn import functional as F
 
 import seqtext
-from seqtext.classifier_training import ClassifierDataOptions, train_classifier
+from seqtext.api import evaluate_files
+from seqtext.classifier.data import read_examples
+from seqtext.classifier.scoring import evaluate_classifier
+from seqtext.classifier.training import ClassifierDataOptions, train_classifier
 from seqtext.configs import ClassifierConfig, LMConfig, TaggerConfig
+from seqtext.core.metrics import multi_label_report, single_label_report
+from seqtext.core.trainer import TrainConfig, decay_groups
 from seqtext.errors import DataError
-from seqtext.evaluation import evaluate_classifier, evaluate_files, evaluate_language_model, frame, score_documents
-from seqtext.labelled import read_examples
-from seqtext.lm import RecurrentLM
-from seqtext.metrics import multi_label_report, single_label_report
-from seqtext.tagged import Sentence, format_conll, read_sentences
-from seqtext.tagger import BiRNNTagger
-from seqtext.tagschemes import convert
-from seqtext.trainer import TrainConfig, decay_groups
+from seqtext.lm.model import RecurrentLM
+from seqtext.lm.scoring import evaluate_language_model, frame, score_documents
+from seqtext.tagger.conll import Sentence, format_conll, read_sentences
+from seqtext.tagger.model import BiRNNTagger
+from seqtext.tagger.schemes import convert
 
 
 # -- classifiers ---------------------------------------------------------------------------------
@@ -343,7 +345,7 @@ def test_plain_tagger_confusion_and_accuracy_are_counts(tmp_path):
 def test_tagging_piece_by_piece_gives_the_tags_of_one_call(monkeypatch):
     """evaluate_tagger tags in pieces (so that its bar moves); the pieces are whole batches of
     the length-sorted order, so the tags are exactly those of one ``tag`` call."""
-    from seqtext import evaluation
+    from seqtext.tagger import scoring as evaluation
 
     words = ("Angela Merkel met the press in Berlin on Monday , and Peter Blackburn of the European Union "
              "said that Germany would not buy British lamb until scientists knew more .").split()

@@ -8,8 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 import seqtext
+from seqtext.api import evaluate_files
 from seqtext.cli.main import main
-from seqtext.evaluation import evaluate_files, evaluate_language_model
+from seqtext.lm.scoring import evaluate_language_model
 
 ROOT = Path(__file__).resolve().parents[1]
 

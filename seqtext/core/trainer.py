@@ -1,0 +1,457 @@
+"""One training loop for every model kind.
+
+A *task* knows its data and loss; the trainer owns everything else: AdamW, the learning-rate
+schedule, gradient clipping, evaluation, early stopping, keeping the best model, the JSONL log,
+and checkpoints that make ``resume`` continue exactly where a run stopped.
+
+What a task provides (duck-typed):
+
+- ``network``: the ``nn.Module`` being trained;
+- ``steps_per_epoch() -> int``;
+- ``batches(epoch, start) -> iterator`` over the epoch's batches from index ``start`` on; the
+  order must depend only on ``(epoch, seed)`` so that a resumed run sees the same batches;
+- ``loss(batch) -> (summed loss tensor, count)``: the loss summed over this process's share of
+  the batch and how many items (tokens, sentences, texts) it sums over; the trainer divides by
+  the count over all processes, so N processes train exactly as one with the same global batch;
+- ``evaluate() -> dict`` with a ``"loss"`` entry (lower is better; ``"score"`` higher is
+  better takes precedence when present);
+- ``save(directory, metrics)``: write the model directory for the current weights;
+- optionally ``state_dict()`` / ``load_state_dict()`` for task state that a resume needs
+  (the language model's carried hidden state) and ``sample() -> str`` for a look at progress;
+- optionally ``lr_groups() -> [(parameters, scale), ...]``: those parameters train at the
+  learning rate times ``scale`` (discriminative learning rates), and ``on_epoch_start(epoch)``,
+  called before each epoch's first batch (also on resuming in the middle of one), which may
+  freeze parameters (``requires_grad``) by the epoch alone (gradual unfreezing); a frozen
+  parameter gets no gradient, so AdamW leaves it as it is (weight decay included).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import pickle
+import signal
+import time
+import zipfile
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from seqtext.configs import EPOCHS_OTHERWISE, TrainConfig
+from seqtext.core import distributed
+from seqtext.core.batching import mix_seed
+from seqtext.core.devices import autocast, grad_scaler, resolve_device
+from seqtext.core.tensorboard_log import (
+    TensorBoardLog,
+    clear_events,
+    summary_writer_class,
+)
+from seqtext.errors import TrainingError, TrainingInterrupted
+
+CHECKPOINT_FILE = "checkpoint.pt"
+LOG_FILE = "log.jsonl"
+
+
+def decay_groups(network: torch.nn.Module) -> tuple[list, list]:
+    """Parameters with and without weight decay, by the module that owns them: the weight
+    matrices of linear, convolutional and recurrent layers are decayed; embeddings, norms,
+    biases and anything else (CRF transitions, attention scores) are not. A parameter shared
+    by two modules (tied embedding and decoder) counts as its embedding."""
+    decay, no_decay, seen = [], [], set()
+    modules = sorted(network.modules(), key=lambda m: not isinstance(m, torch.nn.Embedding))
+    for module in modules:
+        for name, param in module.named_parameters(recurse=False):
+            if id(param) in seen:
+                continue
+            seen.add(id(param))
+            matrix = isinstance(module, (torch.nn.Linear, torch.nn.modules.conv._ConvNd)) and name == "weight"
+            recurrent = isinstance(module, torch.nn.RNNBase) and name.startswith("weight_")
+            (decay if matrix or recurrent else no_decay).append(param)
+    return decay, no_decay
+
+
+def optimizer_groups(network: torch.nn.Module, weight_decay: float, lr_groups=()) -> list[dict]:
+    """AdamW's parameter groups: decayed and not (``decay_groups``), each split by the learning-
+    rate scale a task gives its parameters (``lr_groups``: ``(parameters, scale)`` pairs; 1 for
+    parameters not named), the scale kept as the group's ``lr_scale``. Without ``lr_groups``
+    these are the two groups every checkpoint so far holds."""
+    scale_of = {id(param): float(scale) for params, scale in lr_groups for param in params}
+    groups = []
+    for params, decay in zip(decay_groups(network), (weight_decay, 0.0)):
+        by_scale: dict[float, list] = {}
+        for param in params:
+            by_scale.setdefault(scale_of.get(id(param), 1.0), []).append(param)
+        for scale, members in (by_scale or {1.0: []}).items():
+            groups.append({"params": members, "weight_decay": decay, "lr_scale": scale})
+    return groups
+
+
+class _TaskLoss(torch.nn.Module):
+    """The task's loss as a module's forward, so that DistributedDataParallel sees every step."""
+
+    def __init__(self, task):
+        super().__init__()
+        self.network = task.network
+        self.task = task
+
+    def forward(self, batch):
+        return self.task.loss(batch)
+
+
+class Trainer:
+    def __init__(self, task, config: TrainConfig, out_dir, log: Callable[[str], None] | None = None):
+        self.task = task
+        if config.epochs is None:  # a config no trainer settled (seqtext.configs.settle_by_kind)
+            config = replace(config, epochs=EPOCHS_OTHERWISE)
+        self.config = config
+        self.out_dir = Path(out_dir)
+        self.log = log or (lambda message: None)
+        self.device = distributed.local_device(resolve_device(config.device))
+        self.network = task.network.to(self.device)  # before the optimizer sees its parameters
+        self.scaler = grad_scaler(self.device)
+        self.world = distributed.world_size()
+        self.main = distributed.is_main()
+        # Several processes: gradients are averaged by DDP around the task's loss.
+        self.ddp = None
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            # A task that freezes parameters leaves some without gradients in some steps.
+            self.ddp = DistributedDataParallel(_TaskLoss(task), device_ids=[self.device] if self.device.type == "cuda" else None,
+                                               find_unused_parameters=hasattr(task, "on_epoch_start"))
+        lr_groups = task.lr_groups() if hasattr(task, "lr_groups") else ()
+        self.optimizer = torch.optim.AdamW(optimizer_groups(self.network, config.weight_decay, lr_groups), lr=config.lr)
+        self.steps_per_epoch = task.steps_per_epoch()
+        total = config.epochs * self.steps_per_epoch
+        self.total_steps = min(total, config.max_steps) if config.max_steps else total
+        # Everything below is saved in the checkpoint.
+        self.step = 0
+        self.epoch = 0
+        self.epoch_step = 0
+        self.plateau_scale = 1.0
+        self.best = None
+        self.best_metrics: dict = {}
+        self.bad_evals = 0
+        self.last_eval_step = -1
+        self.elapsed = 0.0  # training seconds of earlier sessions of this run
+        self.stop_requested = False
+        self.finished = False
+        self.bar = None
+        self.events = None  # TensorBoardLog with --tensorboard, opened at the first record (rank 0)
+        if config.tensorboard:  # every rank: a missing package is one error before any training
+
+            summary_writer_class()
+
+    # -- learning rate -------------------------------------------------------------------------
+    def lr_at(self, step: int) -> float:
+        c = self.config
+        # Warm-up takes at most half an epoch: on a small corpus (few steps per epoch) or in a
+        # --max-time budget a run must not spend itself at a tiny learning rate. (Not a share of
+        # the planned steps: a run extended on --resume must keep the learning rates it had.)
+        warmup_steps = min(c.warmup_steps, max(1, self.steps_per_epoch // 2))
+        warmup = min(1.0, (step + 1) / warmup_steps) if c.warmup_steps else 1.0
+        if c.schedule == "cosine":
+            progress = min(1.0, step / max(1, self.total_steps))
+            decay = c.min_lr_ratio + (1 - c.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+        elif c.schedule == "plateau":
+            decay = self.plateau_scale
+        else:
+            decay = 1.0
+        return c.lr * warmup * decay
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out_dir / CHECKPOINT_FILE
+
+    def save_checkpoint(self) -> None:
+        state = {
+            "network": self.network.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else torch.empty(0),
+            "task": self.task.state_dict() if hasattr(self.task, "state_dict") else {},
+            "progress": {
+                "step": self.step,
+                "epoch": self.epoch,
+                "epoch_step": self.epoch_step,
+                "plateau_scale": self.plateau_scale,
+                "best": self.best,
+                "best_metrics": json.dumps(self.best_metrics),
+                "bad_evals": self.bad_evals,
+                "last_eval_step": self.last_eval_step,
+                "finished": self.finished,
+                "elapsed": self.elapsed + self._session_seconds(),
+            },
+            "config": json.dumps(asdict(self.config)),
+        }
+        if not self.main:  # every rank gathered the task state above; rank 0 writes
+            return
+        tmp = self.checkpoint_path.with_name(f".{CHECKPOINT_FILE}.{os.getpid()}.tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, self.checkpoint_path)
+
+    def load_checkpoint(self) -> None:
+        if not self.checkpoint_path.is_file():
+            raise TrainingError(f"nothing to resume: {self.checkpoint_path} does not exist")
+        # weights_only: a checkpoint is read with torch's restricted unpickler, never running code.
+        try:
+            state = torch.load(self.checkpoint_path, weights_only=True, map_location="cpu")
+        except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, IndexError, KeyError) as err:  # OSError: torch's reader of a truncated zip
+            raise TrainingError(
+                f"{self.checkpoint_path}: cannot be read ({(str(err).splitlines() or [type(err).__name__])[0]}); the file is damaged or "
+                f"truncated, so this run cannot be resumed"
+            ) from None
+        if not isinstance(state, dict):
+            raise TrainingError(f"{self.checkpoint_path}: not a seqtext checkpoint")
+        try:
+            self.network.load_state_dict(state["network"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            torch.set_rng_state(state["rng"])
+            if not self.main:  # dropout masks of other ranks differ from rank 0's, as on a fresh start
+                torch.manual_seed(mix_seed(self.config.seed, self.step, distributed.rank()))
+            if self.device.type == "cuda" and state.get("cuda_rng") is not None and state["cuda_rng"].numel():
+                torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+            if hasattr(self.task, "load_state_dict"):
+                self.task.load_state_dict(state["task"])
+            progress = state["progress"]
+            self.step, self.epoch, self.epoch_step = progress["step"], progress["epoch"], progress["epoch_step"]
+            self.plateau_scale, self.best = progress["plateau_scale"], progress["best"]
+            self.best_metrics = json.loads(progress["best_metrics"])
+            self.bad_evals = progress["bad_evals"]
+            self.last_eval_step = progress["last_eval_step"]
+            self.elapsed = float(progress.get("elapsed", 0.0))
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as err:
+            raise TrainingError(
+                f"{self.checkpoint_path}: does not fit this run ({type(err).__name__}: {str(err).splitlines()[0]})"
+            ) from None
+        # Whether the run is over is decided by the limits now in force (a resume may extend it).
+        self.finished = False
+
+    # -- logging -------------------------------------------------------------------------------
+    def write_log(self, record: dict) -> None:
+        if not self.main:
+            return
+        with open(self.out_dir / LOG_FILE, "a", encoding="utf-8") as log:
+            log.write(json.dumps(record) + "\n")
+        if self.config.tensorboard:
+            if self.events is None:
+                self.events = TensorBoardLog(self.out_dir, resume_step=self.session_start_step)
+            self.events.write(record)
+
+    # -- the loop ------------------------------------------------------------------------------
+    def request_stop(self, *_):
+        """Ask the loop to checkpoint and stop after the current step (what Ctrl-C does)."""
+        if self.stop_requested:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self.stop_requested = True
+
+    def fit(self, resume: bool = False, on_step: Callable[["Trainer"], None] | None = None) -> dict:
+        """Train until the epochs or max_steps are done or early stopping triggers; return the
+        best validation metrics. The best model is kept in ``out_dir`` as a model directory."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if resume:
+            self.load_checkpoint()
+            self.log(f"resuming at step {self.step} (epoch {self.epoch + 1})")
+        else:
+            torch.manual_seed(self.config.seed if self.main else mix_seed(self.config.seed, 0, distributed.rank()))
+            if self.main:
+                (self.out_dir / LOG_FILE).unlink(missing_ok=True)
+                if self.config.tensorboard:
+                    clear_events(self.out_dir)
+        if self._done() or self.epoch >= self.config.epochs:
+            self.log("this run had already finished; nothing to do (extend it with --epochs, --max-steps or --patience)")
+            self.finished = True
+            self.save_checkpoint()
+            return self.best_metrics
+        previous_handler = None
+        if hasattr(signal, "SIGINT") and _in_main_thread():
+            previous_handler = signal.signal(signal.SIGINT, self.request_stop)
+        self.bar = self._progress_bar()
+        try:
+            self._loop(self.bar, on_step)
+        finally:
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
+            if self.events is not None:
+                self.events.close()
+                self.events = None
+            if previous_handler is not None:
+                signal.signal(signal.SIGINT, previous_handler)
+        return self.best_metrics
+
+    def _progress_bar(self):
+        if not self.config.progress or not self.main:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=self.total_steps, initial=self.step, unit="step", dynamic_ncols=True, leave=True)
+
+    def _fit_schedule_to_time(self) -> None:
+        """With --max-time the run ends by the clock, so the cosine schedule is stretched over
+        the steps that the time left allows at the speed seen so far (evaluations included):
+        the learning rate has decayed when time is up. Such a run depends on the machine's
+        speed, so it is not bit-for-bit repeatable."""
+        seconds = self._session_seconds()
+        steps = self.step - self.session_start_step
+        if seconds <= 0 or steps <= 0:
+            return
+        left = self.config.max_time - self.elapsed - seconds
+        planned = self.config.epochs * self.steps_per_epoch
+        if self.config.max_steps:
+            planned = min(planned, self.config.max_steps)
+        self.total_steps = max(self.step + 1, min(planned, self.step + int(left * steps / seconds)))
+
+    def _session_seconds(self) -> float:
+        started = getattr(self, "session_started", None)
+        return time.time() - started if started is not None else 0.0
+
+    def _diverged(self, what: str, value: float) -> TrainingError:
+        kept = (
+            f"the last good checkpoint is kept in {self.checkpoint_path}"
+            if self.checkpoint_path.is_file() else "it diverged before the first checkpoint, so there is none to resume from"
+        )
+        return TrainingError(f"{what} became {value} at step {self.step + 1}; stopped: {kept}; try a lower --lr or --clip-norm")
+
+    def _loop(self, bar, on_step) -> None:
+        c = self.config
+        started = time.time()
+        self.session_started = started
+        self.session_start_step = self.step
+        running, running_weight = 0.0, 0.0
+        while self.epoch < c.epochs and not self._done():
+            if hasattr(self.task, "on_epoch_start"):
+                self.task.on_epoch_start(self.epoch)
+            for batch in self.task.batches(self.epoch, self.epoch_step):
+                self.network.train()
+                lr = self.lr_at(self.step)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr * group.get("lr_scale", 1.0)
+                with autocast(self.device):
+                    total, count = self.ddp(batch) if self.ddp is not None else self.task.loss(batch)
+                total = total.float()
+                weight = distributed.all_sum(count, self.device)  # items in the global batch
+                # DDP averages gradients over the ranks: scaling by the world size makes the
+                # result the gradient of the global batch's mean loss.
+                loss = total * (self.world / max(weight, 1e-9))
+                if not torch.isfinite(loss):
+                    raise self._diverged("loss", loss.item())
+                self.optimizer.zero_grad(set_to_none=True)
+                if self.scaler is not None:  # fp16: scale the loss, unscale before clipping
+                    self.scaler.scale(loss).backward()
+                    self.scaler.unscale_(self.optimizer)
+                else:
+                    loss.backward()
+                norm = torch.nn.utils.clip_grad_norm_(self.network.parameters(), c.clip_norm or float("inf"))
+                if self.scaler is None and not torch.isfinite(norm):  # fp16's scaler skips such steps itself
+                    raise self._diverged("gradient norm", norm.item())
+                if self.scaler is not None:
+                    self.scaler.step(self.optimizer)
+                    self.scaler.update()
+                else:
+                    self.optimizer.step()
+                self.step += 1
+                self.epoch_step += 1
+                if c.max_time is not None and self.step % 10 == 0:
+                    self._fit_schedule_to_time()
+                running += distributed.all_sum(total.item(), self.device)
+                running_weight += weight
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(epoch=self.epoch + 1, loss=f"{loss.item() / self.world:.3f}", lr=f"{lr:.2e}", refresh=False)
+                if on_step is not None:
+                    on_step(self)
+                if c.eval_every and self.step % c.eval_every == 0:
+                    self._evaluate(running / max(running_weight, 1e-9), started)
+                    running, running_weight = 0.0, 0.0
+                if self._done() or self.stop_requested:
+                    break
+                if self.step % c.checkpoint_every == 0:
+                    self.save_checkpoint()
+            if self.stop_requested:
+                self.save_checkpoint()
+                raise TrainingInterrupted(
+                    f"interrupted at step {self.step}; checkpoint saved, continue with --resume"
+                )
+            if self.epoch_step >= self.steps_per_epoch:
+                if not c.eval_every:
+                    self._evaluate(running / max(running_weight, 1e-9), started)
+                    running, running_weight = 0.0, 0.0
+                self.epoch += 1
+                self.epoch_step = 0
+            self.save_checkpoint()
+        if self.last_eval_step != self.step:
+            self._evaluate(running / max(running_weight, 1e-9), started)
+        self.finished = True
+        self.save_checkpoint()
+
+    def _done(self) -> bool:
+        over = self.config.max_steps is not None and self.step >= self.config.max_steps
+        out_of_time = self.config.max_time is not None and self.elapsed + self._session_seconds() >= self.config.max_time
+        return over or out_of_time or self.finished or self.early_stopped
+
+    @property
+    def early_stopped(self) -> bool:
+        return self.config.patience is not None and self.bad_evals >= self.config.patience
+
+    def seconds_per_epoch(self, started: float) -> float:
+        """Training time per epoch in this session so far (evaluations included)."""
+        steps = self.step - self.session_start_step
+        return (time.time() - started) / max(steps, 1) * self.steps_per_epoch
+
+    def _say(self, message: str) -> None:
+        if not self.main:
+            return
+        if self.bar is not None:
+            self.bar.clear()
+        self.log(message)
+        if self.bar is not None:
+            self.bar.refresh()
+
+    def _evaluate(self, train_loss: float, started: float) -> None:
+        self.last_eval_step = self.step
+        metrics = self.task.evaluate()
+        higher_better = "score" in metrics
+        # A plain float: a numpy scalar (seqeval's F1) in the checkpoint is refused by weights_only loading.
+        value = float(metrics["score"] if higher_better else metrics["loss"])
+        value = distributed.from_main(value, self.device)  # every rank takes the same decisions
+        improved = self.best is None or (value > self.best if higher_better else value < self.best)
+        record = {
+            "step": self.step,
+            "epoch": self.epoch + 1,
+            "lr": self.lr_at(max(0, self.step - 1)),
+            "train_loss": train_loss,
+            **{f"val_{k}": v for k, v in metrics.items()},
+            "elapsed_s": round(time.time() - started, 1),
+        }
+        if improved:
+            self.best, self.bad_evals = value, 0
+            self.best_metrics = {
+                "step": self.step,
+                "epoch": self.epoch + 1,
+                "seconds_per_epoch": round(self.seconds_per_epoch(started), 1),
+                **metrics,
+            }
+            if self.main:
+                self.task.save(self.out_dir, self.best_metrics)
+        else:
+            self.bad_evals += 1
+            if self.config.schedule == "plateau":
+                self.plateau_scale *= self.config.plateau_factor
+        self.write_log(record)
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
+        self._say(f"step {self.step} epoch {self.epoch + 1}: train loss {train_loss:.4f}, val {shown}{' (best)' if improved else ''}")
+        if hasattr(self.task, "sample") and self.main:
+            self._say(f"sample: {self.task.sample()!r}")
+        if self.early_stopped:
+            self._say(f"no improvement in {self.config.patience} evaluations; stopping early")
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
