@@ -94,3 +94,14 @@ def test_python_in_the_docs_names_modules_that_exist():
                 if importlib.util.find_spec(module) is None:
                     wrong.append(f"{page.name}: {module}")
     assert not wrong, wrong
+
+
+def test_options_named_in_the_prose_exist():
+    """Every `--option` the README and the command pages name is one some command has."""
+    known = set(re.findall(r"--[a-z][a-z0-9-]*", (DOCS / "cli.md").read_text(encoding="utf-8")))
+    others = {"--logdir", "--data-dir"}  # tensorboard's, and the benchmark scripts'
+    unknown = []
+    for name in ("README.md", "docs/commands.md", "docs/python-api.md", "docs/model-directory.md"):
+        named = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", (ROOT / name).read_text(encoding="utf-8")))
+        unknown += [f"{name}: {flag}" for flag in sorted(named - known - others)]
+    assert not unknown, unknown
