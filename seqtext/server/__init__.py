@@ -6,6 +6,9 @@ Importing this package is cheap and needs neither FastAPI nor uvicorn (the ``ser
 
 from __future__ import annotations
 
+import importlib
+import socket
+
 from seqtext.errors import SeqtextError
 from seqtext.server.settings import ServeSettings
 
@@ -16,8 +19,6 @@ EXTRA_MODULES = ("fastapi", "starlette", "pydantic", "uvicorn")
 
 def require_extra() -> None:
     """A one-line error, not an ImportError traceback, where the serve extra is missing."""
-    import importlib
-
     try:
         for name in EXTRA_MODULES:
             importlib.import_module(name)
@@ -28,8 +29,6 @@ def require_extra() -> None:
 def check_address(host: str, port: int) -> None:
     """Refuse an address that cannot be listened on (a port in use, a host that is not this
     machine's) before the models take their seconds to load, naming the options."""
-    import socket
-
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         family, kind, proto, _, address = infos[0]
@@ -42,6 +41,7 @@ def check_address(host: str, port: int) -> None:
 
 def load_models(specs: list[str], device: str = "auto") -> dict[str, object]:
     """Each ``--model`` (``NAME``, ``PATH`` or ``ALIAS=NAME_OR_PATH``) loaded once: ``{name: model}``."""
+    # Deferred: served imports seqtext.api and torch (~3 s), and `seqtext --help` imports this package.
     from seqtext.server.served import load_models as load
 
     return load(specs, device)
@@ -50,7 +50,7 @@ def load_models(specs: list[str], device: str = "auto") -> dict[str, object]:
 def create_app(models: dict[str, object], settings: ServeSettings | None = None):
     """The FastAPI app serving ``models`` (``{name: model}``, as ``load_models`` gives)."""
     require_extra()
-    from seqtext.server.app import create_app as build
+    from seqtext.server.app import create_app as build  # deferred: fastapi is the optional serve extra
 
     return build(models, settings)
 
@@ -59,6 +59,6 @@ def serve(models: dict[str, object], settings: ServeSettings | None = None, host
           log_level: str = "info") -> None:
     """Serve ``models`` with uvicorn until interrupted (Ctrl-C)."""
     app = create_app(models, settings)
-    import uvicorn
+    import uvicorn  # deferred: the optional serve extra
 
     uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -51,21 +51,29 @@ def create_app(models: dict[str, object], settings: ServeSettings | None = None)
     settings = settings or ServeSettings()
     served = ServedModels(models, settings.batch_size)
     gate = Gate(settings.max_concurrency)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        for model in served:
-            model.worker.start()
-        yield
-        for model in served:
-            await model.worker.stop()
-
-    app = FastAPI(title="seqtext", version=__version__, lifespan=lifespan, default_response_class=SafeJSON,
+    app = FastAPI(title="seqtext", version=__version__, lifespan=partial(_lifespan, served=served), default_response_class=SafeJSON,
                   description="Tag, classify and generate text with seqtext's recurrent models. "
                               "Every refusal is {\"detail\": message}.")
     app.add_middleware(BodyLimit, max_body=settings.max_body)
     _add_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    _add_info_routes(app, served, gate, settings)
+    _add_model_routes(app, served, gate, settings)
+    return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI, served: ServedModels):
+    """The models' worker threads run while the app does."""
+    for model in served:
+        model.worker.start()
+    yield
+    for model in served:
+        await model.worker.stop()
+
+
+def _add_info_routes(app: FastAPI, served: ServedModels, gate: Gate, settings: ServeSettings) -> None:
+    """GET /, /health and /models."""
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
@@ -81,6 +89,10 @@ def create_app(models: dict[str, object], settings: ServeSettings | None = None)
         return {"models": [m.describe() for m in served], "limits": {
             "max_body": settings.max_body, "max_text": settings.max_text, "max_texts": settings.max_texts, "max_length": settings.max_length,
             "default_length": settings.default_length, "max_concurrency": settings.max_concurrency, "timeout": settings.timeout}}
+
+
+def _add_model_routes(app: FastAPI, served: ServedModels, gate: Gate, settings: ServeSettings) -> None:
+    """POST /tag, /classify and /generate."""
 
     @app.post("/tag", summary="Tokens with tags, entities or chunks as character spans, sentences",
               responses={200: {"model": TaggedDocument | list[TaggedDocument]}})
@@ -103,26 +115,7 @@ def create_app(models: dict[str, object], settings: ServeSettings | None = None)
     @app.post("/generate", summary="Continue the text; with \"stream\": true, as server-sent events",
               responses={200: {"model": list[Generation], "content": {"text/event-stream": {}}}})
     async def generate(request: GenerateRequest):
-        target = served.find(request.model, "language_model")
-        _check_texts([request.text], settings, "text")
-        _check_texts(request.stop, settings, "stop")
-        max_length = settings.default_length if request.max_length is None else request.max_length
-        if max_length > settings.max_length:
-            raise RequestError(422, f"max_length {max_length} is above this server's limit of {settings.max_length} (--max-length)")
-        options = {"max_length": max_length, "temperature": request.temperature, "top_k": request.top_k, "top_p": request.top_p,
-                   "stop": tuple(request.stop), "random_seed": request.seed, "allow_unk": request.allow_unk}
-        release = gate.enter()
-        if request.stream:
-            return await _stream(target, request.text, options, release, settings.timeout)
-        lm = target.model
-
-        def run() -> list[dict]:
-            samples = lm.generate(request.text, beam_size=request.beam_size, num_samples=request.num_samples, **options)
-            return [sample.to_dict() for sample in samples]
-
-        return await target.worker.submit(run, on_done=release).result(settings.timeout)
-
-    return app
+        return await _generate(served.find(request.model, "language_model"), request, gate, settings)
 
 
 # -- tag and classify: batched across requests ---------------------------------------------------
@@ -167,15 +160,38 @@ def _check_texts(texts: list[str], settings: ServeSettings, field: str) -> None:
                                     f"{settings.max_text:,} per text (--max-text)")
 
 
+# -- generate ---------------------------------------------------------------------------------
+async def _generate(target: ServedModel, request: GenerateRequest, gate: Gate, settings: ServeSettings):
+    """The samples (a list, as ``LanguageModel.generate`` returns), or with ``"stream": true``
+    the server-sent events of one."""
+    _check_texts([request.text], settings, "text")
+    _check_texts(request.stop, settings, "stop")
+    max_length = settings.default_length if request.max_length is None else request.max_length
+    if max_length > settings.max_length:
+        raise RequestError(422, f"max_length {max_length} is above this server's limit of {settings.max_length} (--max-length)")
+    options = {"max_length": max_length, "temperature": request.temperature, "top_k": request.top_k, "top_p": request.top_p,
+               "stop": tuple(request.stop), "seed": request.seed, "allow_unk": request.allow_unk}
+    release = gate.enter()
+    if request.stream:
+        return await _stream(target, request.text, options, release, settings.timeout)
+    lm = target.model
+
+    def run() -> list[dict]:
+        samples = lm.generate(request.text, beam_size=request.beam_size, num_samples=request.num_samples, **options)
+        return [sample.to_dict() for sample in samples]
+
+    return await target.worker.submit(run, on_done=release).result(settings.timeout)
+
+
 # -- generate with "stream": true -----------------------------------------------------------
-async def _stream(target: ServedModel, seed: str, options: dict, release, timeout: float) -> StreamingResponse:
+async def _stream(target: ServedModel, text: str, options: dict, release, timeout: float) -> StreamingResponse:
     """Server-sent events: ``data: {"text": piece}`` as the text is generated (what the model
-    made in about 30 ms each), then ``event: done``
-    with the whole generation (``event: error`` with ``status`` and ``detail`` if it fails after
-    the answer has begun). Errors before the first piece are ordinary answers (422, 504)."""
+    made in about 30 ms each), then ``event: done`` with the whole generation (``event: error``
+    with ``status`` and ``detail`` if it fails after the answer has begun). Errors before the
+    first piece are ordinary answers (422, 504)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    pieces = target.model.stream(seed, **options)
+    pieces = target.model.stream(text, **options)
     worker = target.worker
     first = None
     try:
@@ -186,11 +202,11 @@ async def _stream(target: ServedModel, seed: str, options: dict, release, timeou
             worker.submit(pieces.close)
 
     async def events():
-        text, (chunk, ended, final) = "", first
+        made, (chunk, ended, final) = "", first
         try:
             while True:
                 if chunk:  # one event per slice of generation, not per token
-                    text += "".join(chunk)
+                    made += "".join(chunk)
                     yield _event({"text": "".join(chunk)})
                 if ended:
                     break
@@ -198,7 +214,7 @@ async def _stream(target: ServedModel, seed: str, options: dict, release, timeou
                 if remaining <= 0:
                     raise RequestError(504, f"the request took longer than this server's limit of {timeout:g} s (--timeout)")
                 chunk, ended, final = await worker.submit(partial(take_pieces, pieces)).result(remaining)
-            yield _event(final.to_dict() if final is not None else {"text": text}, "done")
+            yield _event(final.to_dict() if final is not None else {"text": made}, "done")
         except (RequestError, SeqtextError) as error:
             status, detail = (error.status, error.detail) if isinstance(error, RequestError) else (422, _one_line(error))
             yield _event({"status": status, "detail": detail}, "error")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from seqtext.api import load
 from seqtext.errors import ConfigError
 from seqtext.server.errors import RequestError
 from seqtext.server.workers import ModelWorker
@@ -50,8 +51,6 @@ def parse_model_spec(spec: str) -> tuple[str, str]:
 
 def load_models(specs: list[str], device: str = "auto") -> dict[str, object]:
     """Load each ``--model`` once: ``{served name: model}``. Two models may not share a name."""
-    from seqtext import load
-
     targets: dict[str, str] = {}
     for spec in specs:
         name, target = parse_model_spec(spec)

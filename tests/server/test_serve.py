@@ -106,7 +106,7 @@ def test_generate_is_reproducible_with_a_seed_and_equals_the_library(client, mod
     request = {"text": "ROMEO:", "max_length": 60, "seed": 7, "temperature": 0.8}
     first, second = (client.post("/generate", json=request).json() for _ in range(2))
     assert first == second
-    expected = models["shakespeare"].generate("ROMEO:", max_length=60, random_seed=7, temperature=0.8)
+    expected = models["shakespeare"].generate("ROMEO:", max_length=60, seed=7, temperature=0.8)
     assert first == [g.to_dict() for g in expected]
     assert first[0]["tokens"] <= 60 and first[0]["finish"] in ("eos", "stop", "length")
     three = client.post("/generate", json={**request, "num_samples": 3}).json()
@@ -277,7 +277,7 @@ def test_a_request_past_the_timeout_is_504(models):
     lm = models["shakespeare"]
     started: list[int] = []
     real = lm.generate
-    lm.generate = lambda seed, **options: started.append(options["max_length"]) or real(seed, **options)
+    lm.generate = lambda text, **options: started.append(options["max_length"]) or real(text, **options)
     try:
         with serving(models, timeout=0.1, max_length=2000) as client:
             slow = client.post("/generate", json={"text": "ROMEO:", "max_length": 2000})
