@@ -18,6 +18,7 @@ from __future__ import annotations
 import unicodedata
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -116,7 +117,7 @@ def cell_activations(model, text: str, state: str = "cell") -> CellActivations:
     if size > MAX_VALUES:
         most = MAX_VALUES // (config.num_layers * config.hidden_size)
         raise SeqtextError(f"the text has {len(text):,} characters; at most {most:,} fit in memory for this model's "
-                           f"{config.num_layers} x {config.hidden_size} cells (cut it, or give --max-chars)")
+                           f"{config.num_layers} x {config.hidden_size} cells (cut it, or give a smaller max_chars)")
     unknown = model.tokenizer.unknown(text)
     if unknown:
         shown = " ".join(repr(u) for u in unknown[:10])
@@ -293,9 +294,6 @@ def interpretable_cells(activations: CellActivations, features: list[str] | None
 # -- the whole inspection ------------------------------------------------------------------------
 def read_text_file(path) -> str:
     """A UTF-8 text file's contents, or a DataError naming it."""
-    from pathlib import Path
-
-
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path} is not a file")

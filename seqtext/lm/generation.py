@@ -23,17 +23,17 @@ from seqtext.text.tokenizers import (
 
 def check_options(temperature: float, top_k: int | None, top_p: float | None, max_length: int) -> None:
     if not math.isfinite(temperature) or (top_p is not None and not math.isfinite(top_p)):
-        raise SeqtextError(f"temperature and top-p must be finite numbers, not {temperature} and {top_p}")
+        raise SeqtextError(f"temperature and top_p must be finite numbers, not {temperature} and {top_p}")
     if temperature != 0 and not 1e-3 <= temperature <= 1e3:
         raise SeqtextError(f"temperature must be 0 (greedy) or from 0.001 to 1000, not {temperature}")
     if temperature < 0:
         raise SeqtextError(f"temperature must be 0 (greedy) or more, not {temperature}")
     if top_k is not None and top_k < 1:
-        raise SeqtextError(f"top-k must be at least 1, not {top_k}")
+        raise SeqtextError(f"top_k must be at least 1, not {top_k}")
     if top_p is not None and not 0.0 < top_p <= 1.0:
-        raise SeqtextError(f"top-p must be in (0, 1], not {top_p}")
+        raise SeqtextError(f"top_p must be in (0, 1], not {top_p}")
     if max_length < 0:
-        raise SeqtextError(f"max length must be 0 or more, not {max_length}")
+        raise SeqtextError(f"max_length must be 0 or more, not {max_length}")
 
 
 def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float | None) -> torch.Tensor:
@@ -71,8 +71,7 @@ class Stepper:
     The seed goes through the network's own multi-layer kernel, in chunks. Sampling then steps
     with a ``StepKernel`` (fused weights, buffers allocated once); ``step`` is the general path
     (beam search, and networks the kernel does not take): the single-step cell functions on the
-    layer weights. A one-token call to the full LSTM kernel pays oneDNN's set-up cost each time
-    (measured here: one stream 4x slower), and avoiding it this way needs no process-wide switch.
+    layer weights, which skip oneDNN's per-call set-up (docs/studies/decoding.md).
     """
 
     def __init__(self, network):
@@ -150,74 +149,88 @@ class StepKernel:
     def __init__(self, network, state, streams: int, table_bytes: int | None = None):
         config = network.config
         table_bytes = TABLE_BYTES if table_bytes is None else table_bytes
-        rnn, H, cell = network.rnn, config.hidden_size, config.cell
-        embedding = network.embedding.weight.detach()
-        device, N = embedding.device, streams
-        self.cell, self.H = cell, H
-        G = _GATES[cell] * H
-
-        def buffer(*shape):
-            return torch.zeros(*shape, device=device)
-
-        def weights(n):
-            return [getattr(rnn, f"{name}_l{n}").detach() for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-
+        self.cell, self.H, self.N = config.cell, config.hidden_size, streams
+        self.embedding = network.embedding.weight.detach()
         self.tokens_into = None  # writes the step's tokens into the first buffer
         self.calls = []  # (matrix products, gate math) of each layer, in order
         self.h, self.c, copies = [], [], []
         x = None  # the previous layer's output: the next layer's input
         for n in range(config.num_layers):
-            w_ih, w_hh, b_ih, b_hh = weights(n)
-            products = []
-            if cell == "gru":
-                gi, gh, h = buffer(N, G), buffer(N, G), buffer(N, H)
-                if n == 0 and config.vocab_size * G * 4 <= table_bytes:
-                    table = torch.addmm(b_ih, embedding, w_ih.t())  # (V, 3H): W_ih e + b_ih per token
-                    self.tokens_into = lambda tokens, table=table, gi=gi: torch.index_select(table, 0, tokens, out=gi)
-                else:
-                    if n == 0:
-                        x = buffer(N, embedding.size(1))
-                        self.tokens_into = lambda tokens, x=x: torch.index_select(embedding, 0, tokens, out=x)
-                    products.append(_affine(gi, b_ih, w_ih, x))
-                products.append(_affine(gh, b_hh, w_hh, h))
-                self.calls.append((products, self._gru_math(gi, gh, h)))
+            weights = [getattr(network.rnn, f"{name}_l{n}").detach() for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            by_table = n == 0 and config.vocab_size * _GATES[self.cell] * self.H * 4 <= table_bytes
+            if self.cell == "gru":
+                h = self._gru_layer(n, weights, x, by_table)
             else:
-                gates = buffer(N, G)
-                if n == 0 and config.vocab_size * G * 4 <= table_bytes:
-                    table = torch.addmm(b_ih + b_hh, embedding, w_ih.t())  # (V, G): W_ih e + both biases
-                    self.tokens_into = lambda tokens, table=table, gates=gates: torch.index_select(table, 0, tokens, out=gates)
-                    h = buffer(N, H)
-                    products.append(_affine(gates, None, w_hh, h))
-                else:
-                    inputs = w_ih.size(1)
-                    xh = buffer(N, inputs + H)  # [x; h]: the layer's input, then its own state
-                    h = xh[:, inputs:]
-                    if n == 0:
-                        self.tokens_into = lambda tokens, x=xh[:, :inputs]: torch.index_select(embedding, 0, tokens, out=x)
-                    else:
-                        copies.append((n - 1, xh[:, :inputs]))  # the layer below writes its h here too
-                    products.append(_affine(gates, b_ih + b_hh, torch.cat([w_ih, w_hh], 1), xh))
-                if cell == "lstm":
-                    c = buffer(N, H)
-                    self.c.append(c)
-                    self.calls.append((products, self._lstm_math(gates, c, h)))
-                else:
-                    self.calls.append((products, lambda gates=gates, h=h: torch.tanh(gates, out=h)))
+                h = self._lstm_or_rnn_layer(n, weights, by_table, copies)
             self.h.append(h)
             x = h
         # after layer n's gate math, copy its h into layer n + 1's [x; h]
         self.copies = [[] for _ in range(config.num_layers)]
         for below, target in copies:
             self.copies[below].append(lambda target=target, h=self.h[below]: target.copy_(h))
+        self._output_layers(network, x)
+        self.load_state(state)
+
+    def _buffer(self, *shape) -> torch.Tensor:
+        return torch.zeros(*shape, device=self.embedding.device)
+
+    def _gru_layer(self, n: int, weights: list[torch.Tensor], x: torch.Tensor | None, by_table: bool) -> torch.Tensor:
+        """Layer ``n`` of a GRU: the two products kept apart (see the class). Returns its h."""
+        w_ih, w_hh, b_ih, b_hh = weights
+        embedding, N, G = self.embedding, self.N, 3 * self.H
+        gi, gh, h = self._buffer(N, G), self._buffer(N, G), self._buffer(N, self.H)
+        products = []
+        if by_table:
+            table = torch.addmm(b_ih, embedding, w_ih.t())  # (V, 3H): W_ih e + b_ih per token
+            self.tokens_into = lambda tokens, table=table, gi=gi: torch.index_select(table, 0, tokens, out=gi)
+        else:
+            if n == 0:
+                x = self._buffer(N, embedding.size(1))
+                self.tokens_into = lambda tokens, x=x: torch.index_select(embedding, 0, tokens, out=x)
+            products.append(_affine(gi, b_ih, w_ih, x))
+        products.append(_affine(gh, b_hh, w_hh, h))
+        self.calls.append((products, self._gru_math(gi, gh, h)))
+        return h
+
+    def _lstm_or_rnn_layer(self, n: int, weights: list[torch.Tensor], by_table: bool, copies: list) -> torch.Tensor:
+        """Layer ``n`` of an LSTM or tanh RNN: one product of ``[x; h]`` (or, by table, of h
+        alone). A layer above layer 0 adds to ``copies`` where the layer below writes its h."""
+        w_ih, w_hh, b_ih, b_hh = weights
+        embedding, N, H = self.embedding, self.N, self.H
+        gates = self._buffer(N, _GATES[self.cell] * H)
+        products = []
+        if by_table:
+            table = torch.addmm(b_ih + b_hh, embedding, w_ih.t())  # (V, G): W_ih e + both biases
+            self.tokens_into = lambda tokens, table=table, gates=gates: torch.index_select(table, 0, tokens, out=gates)
+            h = self._buffer(N, H)
+            products.append(_affine(gates, None, w_hh, h))
+        else:
+            inputs = w_ih.size(1)
+            xh = self._buffer(N, inputs + H)  # [x; h]: the layer's input, then its own state
+            h = xh[:, inputs:]
+            if n == 0:
+                self.tokens_into = lambda tokens, x=xh[:, :inputs]: torch.index_select(embedding, 0, tokens, out=x)
+            else:
+                copies.append((n - 1, xh[:, :inputs]))  # the layer below writes its h here too
+            products.append(_affine(gates, b_ih + b_hh, torch.cat([w_ih, w_hh], 1), xh))
+        if self.cell == "lstm":
+            c = self._buffer(N, H)
+            self.c.append(c)
+            self.calls.append((products, self._lstm_math(gates, c, h)))
+        else:
+            self.calls.append((products, lambda gates=gates, h=h: torch.tanh(gates, out=h)))
+        return h
+
+    def _output_layers(self, network, x: torch.Tensor) -> None:
+        """The projection (if any) and the decoder, writing into ``self.logits`` (N, V)."""
         if network.projection is not None:
-            projected = buffer(N, network.projection.out_features)
+            projected = self._buffer(self.N, network.projection.out_features)
             self.projection = _affine(projected, network.projection.bias.detach(), network.projection.weight.detach(), x)
             x = projected
         else:
             self.projection = None
-        self.logits = buffer(N, config.vocab_size)
+        self.logits = self._buffer(self.N, network.config.vocab_size)
         self.decoder = _affine(self.logits, network.decoder.bias.detach(), network.decoder.weight.detach(), x)
-        self.load_state(state)
 
     @staticmethod
     def _lstm_math(gates, c, h):
@@ -318,7 +331,7 @@ def sample(
     produced <eos> or ``max_length`` tokens. Temperature 0 picks the most likely token."""
     check_options(temperature, top_k, top_p, max_length)
     if num_samples < 1:
-        raise SeqtextError(f"number of samples must be at least 1, not {num_samples}")
+        raise SeqtextError(f"num_samples must be at least 1, not {num_samples}")
     network.eval()
     check_memory(num_samples, 1, max_length, network)
     stepper = Stepper(network)
@@ -377,7 +390,7 @@ def beam_search(network, prefix: list[int], max_length: int, beam_size: int, ban
     per token (so that short endings are not favoured). Finished ones end with <eos>."""
     check_options(1.0, None, None, max_length)
     if not 1 <= beam_size <= MAX_BEAM:
-        raise SeqtextError(f"beam size must be between 1 and {MAX_BEAM}, not {beam_size}")
+        raise SeqtextError(f"beam_size must be between 1 and {MAX_BEAM}, not {beam_size}")
     network.eval()
     check_memory(1, beam_size, max_length, network)
     stepper = Stepper(network)

@@ -18,8 +18,6 @@ from seqtext.errors import DataError
 from seqtext.text.tokenizers import BOS, EOS, PAD
 
 FRESH_SPAN = 64  # tokens scored after a fresh state in the cold-start figure
-
-
 FRESH_WINDOWS = 256  # line starts it averages over, spread evenly over the text
 
 
@@ -146,7 +144,7 @@ def evaluate_language_model(model, documents: list[list[str]], batch_size: int =
     (``train lm --backward``) reads the text right to left, as it learnt it.
     """
     if batch_size < 1:
-        raise DataError(f"batch size must be at least 1, not {batch_size}")
+        raise DataError(f"batch_size must be at least 1, not {batch_size}")
     tokenizer = model.tokenizer
     encoded = [frame(texts, model) for texts in documents]
     totals = score_documents(model.network, encoded, batch_size, progress=progress)

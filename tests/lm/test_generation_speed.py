@@ -4,6 +4,7 @@ the network and the full decode compute: exactness checks, no timing."""
 import pytest
 import torch
 
+from seqtext.errors import SeqtextError
 from seqtext.lm import generation
 from seqtext.lm.model import LMConfig, RecurrentLM
 from seqtext.text.tokenizers import BOS, EOS, PAD, UNK, CharTokenizer, WordTokenizer
@@ -121,3 +122,17 @@ def test_incremental_stream_decoder_matches_full_decode(kind, stop):
         pieces.append(decoder.rest())
         assert decoder.separator is not None
         assert decoder.text == "".join(pieces) == full_decode(tokenizer, decoder.ids, stop)
+
+
+@pytest.mark.parametrize("options,named", [
+    ({"top_p": 1.5}, "top_p must be in (0, 1]"),
+    ({"top_k": 0}, "top_k must be at least 1"),
+    ({"max_length": -1}, "max_length must be 0 or more"),
+    ({"temperature": float("nan")}, "temperature and top_p must be finite"),
+])
+def test_refused_options_name_the_python_argument(options, named):
+    """The library names its own arguments; the command line maps them to its flags."""
+    arguments = {"temperature": 1.0, "top_k": None, "top_p": None, "max_length": 10} | options
+    with pytest.raises(SeqtextError) as refused:
+        generation.check_options(**arguments)
+    assert str(refused.value).startswith(named)

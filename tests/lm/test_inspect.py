@@ -14,6 +14,7 @@ import torch
 from click.testing import CliRunner
 
 import seqtext
+from seqtext.cli.inspect import inspect
 from seqtext.cli.main import main
 from seqtext.errors import SeqtextError
 from seqtext.lm.cells import (
@@ -23,7 +24,8 @@ from seqtext.lm.cells import (
     interpretable_cells,
     text_features,
 )
-from seqtext.text.tokenizers import BOS
+from seqtext.lm.model import LanguageModel, LMConfig, RecurrentLM
+from seqtext.text.tokenizers import BOS, SPECIALS, CharTokenizer
 
 WORDS = "the king my lord good sweet night day come go away speak thee thou love death heaven fair noble sir madam and of to with".split()
 
@@ -63,9 +65,6 @@ def test_recorded_states_are_the_networks_own(shakespeare):
 
 @pytest.mark.parametrize("cell", ["gru", "rnn"])
 def test_gru_and_rnn_record_their_hidden_state(cell):
-    from seqtext.lm.model import LanguageModel, LMConfig, RecurrentLM
-    from seqtext.text.tokenizers import SPECIALS, CharTokenizer
-
     torch.manual_seed(0)
     tokenizer = CharTokenizer(list(SPECIALS) + list("abc \n"))
     network = RecurrentLM(LMConfig(tokenizer.vocab_size, embedding_dim=8, hidden_size=16, num_layers=2, cell=cell, dropout=0.0))
@@ -147,8 +146,6 @@ def test_cli_inspect_writes_a_page(shakespeare, tmp_path):
 
 
 def test_feature_choices_match_the_library():
-    from seqtext.cli.inspect import inspect
-
     option = next(p for p in inspect.params if p.name == "features")
     assert list(option.type.choices) == list(FEATURES)
 
