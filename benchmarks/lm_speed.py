@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 
 import seqtext
-from seqtext.lm.corpus import encode_stream
+from seqtext.lm.corpus import encode_documents
 from seqtext.lm.model import RecurrentLM, batchify, detach_state
 from seqtext.lm.training import LMDataOptions, LMTask
 
@@ -217,7 +218,16 @@ def generation_figures(lm, threads: int, length: int, batch_length: int, repeats
     }
 
 
-def main() -> None:
+def corpus_ids(path: Path, tokenizer) -> np.ndarray:
+    """The corpus as one ``<bos> ... <eos>`` document of ids, encoded as training encodes it."""
+    with tempfile.TemporaryDirectory() as work:
+        mapped = encode_documents([(path.read_text(encoding="utf-8"), True, True)], tokenizer, Path(work) / "ids.bin")
+        ids = np.array(mapped)  # in memory: the file goes with the folder
+        del mapped
+    return ids
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default="../shared/data", help="Folder with shakespeare/input.txt.")
     parser.add_argument("--model", default="shakespeare", help="Model whose configuration is measured.")
@@ -231,13 +241,29 @@ def main() -> None:
     parser.add_argument("--threads", default="1,2", help="Thread counts for the generation figures, comma-separated.")
     parser.add_argument("--skip-training", action="store_true", help="Only the generation figures.")
     parser.add_argument("--json", action="store_true", help="Print the results as JSON.")
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def print_results(results: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(results))
+        return
+    for key, value in results.items():
+        if isinstance(value, dict):
+            print(f"{key}:")
+            for name, item in value.items():
+                print(f"{name:>36}  {item}")
+        else:
+            print(f"{key:>36}  {value}")
+
+
+def main() -> None:
+    args = parse_args()
     corpus = Path(args.data_dir) / "shakespeare" / "input.txt"
     if not corpus.is_file():
         corpus = Path(__file__).resolve().parents[1] / "corpora" / "shakespeare.txt"
     lm = seqtext.load(args.model)
-    ids = encode_stream([corpus.read_text(encoding="utf-8")], lm.tokenizer)
+    ids = corpus_ids(corpus, lm.tokenizer)
     config = lm.network.config
     tokens = args.batch_size * args.bptt
     flops_per_token = 6 * matmul_params(lm.network)  # forward 2 + backward 4 per weight
@@ -264,16 +290,7 @@ def main() -> None:
             lm, threads, args.length, args.batch_length, args.repeats, args.temperature
         )
     torch.set_num_threads(default_threads)
-    if args.json:
-        print(json.dumps(results))
-    else:
-        for key, value in results.items():
-            if isinstance(value, dict):
-                print(f"{key}:")
-                for name, item in value.items():
-                    print(f"{name:>36}  {item}")
-            else:
-                print(f"{key:>36}  {value}")
+    print_results(results, args.json)
 
 
 if __name__ == "__main__":

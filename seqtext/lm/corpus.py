@@ -4,12 +4,12 @@ turned right to left for a backward model, split for validation.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from seqtext.configs import lm_unit_for
+from seqtext.core import modeldir
 from seqtext.core.files import corpus_size
 from seqtext.errors import DataError
 from seqtext.text.tokenizers import BOS, EOS, Tokenizer
@@ -28,9 +28,8 @@ def encode_documents(pieces, tokenizer: Tokenizer, path: Path, backward: bool = 
     encode = getattr(tokenizer, "encode_array", None) or tokenizer.encode
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # per process: two runs never share one
-    written = 0
-    with open(tmp, "wb") as out:
+    with modeldir.atomic_path(path) as tmp, open(tmp, "wb") as out:
+        written = 0
         for text, starts, ends in pieces:
             ids = np.asarray(encode(text), dtype=dtype)
             if starts:
@@ -39,10 +38,8 @@ def encode_documents(pieces, tokenizer: Tokenizer, path: Path, backward: bool = 
             if ends:
                 np.asarray([EOS], dtype=dtype).tofile(out)
             written += len(ids) + starts + ends
-    if written == 0:
-        tmp.unlink()
-        raise DataError("no text found in the corpus")
-    os.replace(tmp, path)
+        if written == 0:
+            raise DataError("no text found in the corpus")
     if backward:
         return reverse_ids(path, dtype)
     return np.memmap(path, dtype=dtype, mode="r")
@@ -53,15 +50,14 @@ def reverse_ids(path: Path, dtype: np.dtype, chunk: int = 1 << 22) -> np.ndarray
     so that every document still reads ``<bos> ... <eos>``: the corpus of a backward model."""
     path = Path(path)
     source = np.memmap(path, dtype=dtype, mode="r")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.reversed")
-    with open(tmp, "wb") as out:
-        for end in range(len(source), 0, -chunk):
-            piece = np.array(source[max(0, end - chunk) : end][::-1])
-            bos, eos = piece == BOS, piece == EOS
-            piece[bos], piece[eos] = EOS, BOS
-            piece.tofile(out)
-    del source
-    os.replace(tmp, path)
+    with modeldir.atomic_path(path) as tmp:
+        with open(tmp, "wb") as out:
+            for end in range(len(source), 0, -chunk):
+                piece = np.array(source[max(0, end - chunk) : end][::-1])
+                bos, eos = piece == BOS, piece == EOS
+                piece[bos], piece[eos] = EOS, BOS
+                piece.tofile(out)
+        del source  # let go of the old file before it is replaced
     return np.memmap(path, dtype=dtype, mode="r")
 
 
@@ -70,29 +66,9 @@ def id_dtype(vocab_size: int) -> np.dtype:
     return np.dtype(np.uint16) if vocab_size <= np.iinfo(np.uint16).max + 1 else np.dtype(np.uint32)
 
 
-def encode_stream(texts: list[str], tokenizer: Tokenizer, path: Path | None = None) -> np.ndarray:
-    """All texts as one id stream, each framed as ``<bos> ... <eos>``.
-
-    With ``path`` the ids are written there in chunks and returned memory-mapped; otherwise they
-    are returned as an in-memory array. Either way one id costs 2 (or 4) bytes.
-    """
-    dtype = id_dtype(tokenizer.vocab_size)
-    chunks = (np.asarray([BOS, *tokenizer.encode(text), EOS], dtype=dtype) for text in texts)
-    if path is None:
-        return np.concatenate(list(chunks))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # per process: two runs never share one
-    with open(tmp, "wb") as out:
-        for chunk in chunks:
-            chunk.tofile(out)
-    os.replace(tmp, path)
-    return np.memmap(path, dtype=dtype, mode="r")
-
-
 def split_stream(ids: np.ndarray, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
     """First ``1 - val_fraction`` of the stream for training, the rest for validation."""
     if not 0.0 < val_fraction < 1.0:
-        raise DataError(f"validation fraction must be between 0 and 1, not {val_fraction}")
+        raise DataError(f"val_fraction must be between 0 and 1, not {val_fraction}")
     cut = int(round(len(ids) * (1.0 - val_fraction)))
     return ids[:cut], ids[cut:]
