@@ -20,6 +20,8 @@ import json
 import time
 from pathlib import Path
 
+import seqtext
+from seqtext.api import evaluate_files
 from seqtext.core.trainer import TrainConfig
 from seqtext.lm.model import LMConfig
 from seqtext.lm.training import LMDataOptions, train_language_model
@@ -45,8 +47,6 @@ def main() -> None:
     brown = Path(args.data_dir) / "brown"
     started = time.time()
     if args.evaluate_only:
-        import seqtext
-
         lm = seqtext.load(args.out)
     else:
         lm = train_language_model(
@@ -62,8 +62,6 @@ def main() -> None:
             log=print,
         )
     minutes = (time.time() - started) / 60
-    from seqtext.api import evaluate_files
-
     result = evaluate_files(lm, [str(brown / "valid.txt")])
     result.update(vocab_size=lm.tokenizer.vocab_size, seconds_per_epoch=lm.metrics.get("seconds_per_epoch"))
     if not args.evaluate_only:

@@ -35,9 +35,9 @@ import random
 import time
 from pathlib import Path
 
+from seqtext.classifier import ngrams
 from seqtext.classifier.baselines import tfidf_logistic_regression
 from seqtext.classifier.data import read_examples
-from seqtext.classifier.model import ngrams
 from seqtext.classifier.scoring import evaluate_classifier
 from seqtext.classifier.training import train_classifier
 from seqtext.configs import ClassifierConfig, ClassifierDataOptions, TrainConfig
@@ -114,7 +114,7 @@ def write_tsv(path: Path, examples) -> None:
             out.write(f"{label}\t{' '.join(text.split())}\n")
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--work-dir", default="/tmp/seqtext-cls")
@@ -128,6 +128,26 @@ def main() -> None:
     parser.add_argument("--shuffles", default="0", help="shuffle seeds, comma-separated: each draws another sample of the "
                         "sst-1k, sst-3k, sst-7k and sst-phrases tasks (one result line per sample)")
     args = parser.parse_args()
+    names = args.configs.split(",")
+    if any(name.startswith("lm") for name in names) and not args.pretrained_lm:
+        parser.error("config lm needs --pretrained-lm")
+    if "emb" in names and not args.embeddings:
+        parser.error("config emb needs --embeddings")
+    return args
+
+
+def config_options(name: str, args: argparse.Namespace) -> tuple[dict, dict, dict, dict]:
+    """The overrides of config ``name``: (model, data, train, seqtext.classifier.ngrams constants)."""
+    model, options, train_options, constants = (CONFIGS[name] + ({},))[:4]
+    if name.startswith("lm"):
+        options = {**options, "pretrained_lms": args.pretrained_lm}
+    if name == "emb":
+        options = {**options, "embeddings": args.embeddings}
+    return model, options, train_options, constants
+
+
+def main() -> None:
+    args = parse_args()
     data, work = Path(args.data_dir), Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)
     sink = open(args.out, "a", encoding="utf-8") if args.out else None
@@ -154,15 +174,7 @@ def main() -> None:
               **tfidf_logistic_regression([t for t, _ in train], [[l] for _, l in train], [t for t, _ in dev],
                                           [[l] for _, l in dev])})
         for name in args.configs.split(","):
-            model, options, train_options, constants = (CONFIGS[name] + ({},))[:4]
-            if name.startswith("lm"):
-                if not args.pretrained_lm:
-                    parser.error("config lm needs --pretrained-lm")
-                options = {**options, "pretrained_lms": args.pretrained_lm}
-            if name == "emb":
-                if not args.embeddings:
-                    parser.error("config emb needs --embeddings")
-                options = {**options, "embeddings": args.embeddings}
+            model, options, train_options, constants = config_options(name, args)
             for key, value in {**defaults, **constants}.items():
                 setattr(ngrams, key, value)
             started = time.perf_counter()

@@ -17,13 +17,13 @@ import time
 from pathlib import Path
 
 import seqtext
+from seqtext.classifier.baselines import tfidf_logistic_regression_pipeline
 from seqtext.classifier.data import read_examples
+from seqtext.classifier.scoring import evaluate_classifier
 
 
 def baseline(train, dev) -> dict:
     """The baseline `train classifier` prints (seqtext.classifier.baselines), with its speed."""
-    from seqtext.tagger.baselines import tfidf_logistic_regression_pipeline
-
     start = time.perf_counter()
     model = tfidf_logistic_regression_pipeline().fit([e.text for e in train], [e.labels[0] for e in train])
     trained = time.perf_counter() - start
@@ -65,8 +65,6 @@ def main() -> None:
     sst2 = Path(args.data_dir) / "sst2"
     dev = read_examples(str(sst2 / "sentences.dev"))
     classifier = seqtext.load(args.model)
-    from seqtext.classifier.scoring import evaluate_classifier
-
     report = evaluate_classifier(classifier, read_examples(str(sst2 / "sentences.dev")))
     texts = [e.text for e in dev] * 5
     start = time.perf_counter()

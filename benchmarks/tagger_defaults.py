@@ -32,9 +32,9 @@ from pathlib import Path
 
 from seqtext.api import evaluate_files
 from seqtext.configs import TaggerConfig, TaggerDataOptions, TrainConfig
+from seqtext.tagger import model as tagger_module
 from seqtext.tagger.baselines import most_frequent_tag
 from seqtext.tagger.conll import read_sentences
-from seqtext.tagger.model import model as tagger_module
 from seqtext.tagger.training import train_tagger
 
 ROOT = Path(__file__).resolve().parents[1]
