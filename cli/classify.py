@@ -10,6 +10,9 @@ import click
 
 from seqtext.cli.options import device_option
 from seqtext.cli.tag import input_lines, input_option
+from seqtext.configs import CLASSIFY
+
+# The library is imported inside the command (torch costs over a second): `seqtext --help` stays fast.
 
 
 def _highlight(scores: list[tuple[str, float]], joiner: str) -> str:
@@ -41,8 +44,8 @@ def _echo_csv(row: list) -> None:
 @click.option("--probs", is_flag=True, help="Print every class probability.")
 @click.option("--format", "fmt", type=click.Choice(["text", "jsonl", "csv"]), default="text", help="Output format.")
 @click.option("--explain", is_flag=True, help="Show which tokens moved the decision most, highlighted.")
-@click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, help="Multi-label models: a label is given from this probability on.")
-@click.option("--batch-size", type=click.IntRange(1), default=256, help="Texts classified together.")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=CLASSIFY.threshold, help="Multi-label models: a label is given from this probability on.")
+@click.option("--batch-size", type=click.IntRange(1), default=CLASSIFY.batch_size, help="Texts classified together.")
 @input_option
 @device_option
 def classify(text, model, probs, fmt, explain, threshold, batch_size, input_path, progress, device):

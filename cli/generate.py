@@ -7,21 +7,25 @@ import sys
 
 import click
 
-from seqtext.cli.options import SEED, FiniteFloat, device_option
+from seqtext.cli.options import SEED, FiniteFloat, LibraryOption, device_option
+from seqtext.configs import GENERATE, MAX_BEAM
+
+# The library is imported inside the command (torch costs over a second): `seqtext --help` stays fast.
+# Options the library's messages name by their keyword (top_p) are LibraryOptions: the error shows the flag.
 
 
 @click.command()
 @click.argument("seed", required=False, default="")
 @click.option("-m", "--model", default="shakespeare", help="Shipped model name, user model name, or model directory.")
-@click.option("-n", "--max-length", type=click.IntRange(0), default=500, help="Most tokens to generate after the seed.")
-@click.option("-t", "--temperature", type=FiniteFloat(0, 1000), default=0.8, help="Sampling temperature; 0 means greedy.")
-@click.option("-k", "--top-k", type=click.IntRange(1), default=None, help="Sample only from the k most likely tokens.")
-@click.option("-p", "--top-p", type=FiniteFloat(0, 1, min_open=True), default=None, help="Sample from the smallest set of tokens whose probability reaches p (nucleus sampling).")
-@click.option("-b", "--beam-size", type=click.IntRange(1, 64), default=1, help="Beam search with this many beams (1: sampling).")
-@click.option("-s", "--num-samples", type=click.IntRange(1), default=1, help="Independent samples, generated as one batch.")
-@click.option("--seed", "random_seed", type=SEED, default=None, help="Random seed, for reproducible samples.")
+@click.option("-n", "--max-length", cls=LibraryOption, library_name="max_length", type=click.IntRange(0), default=GENERATE.max_length, help="Most tokens to generate after the seed.")
+@click.option("-t", "--temperature", cls=LibraryOption, library_name="temperature", type=FiniteFloat(0, 1000), default=GENERATE.temperature, help="Sampling temperature; 0 means greedy.")
+@click.option("-k", "--top-k", cls=LibraryOption, library_name="top_k", type=click.IntRange(1), default=GENERATE.top_k, help="Sample only from the k most likely tokens.")
+@click.option("-p", "--top-p", cls=LibraryOption, library_name="top_p", type=FiniteFloat(0, 1, min_open=True), default=GENERATE.top_p, help="Sample from the smallest set of tokens whose probability reaches p (nucleus sampling).")
+@click.option("-b", "--beam-size", cls=LibraryOption, library_name="beam_size", type=click.IntRange(1, MAX_BEAM), default=GENERATE.beam_size, help="Beam search with this many beams (1: sampling).")
+@click.option("-s", "--num-samples", cls=LibraryOption, library_name="num_samples", type=click.IntRange(1), default=GENERATE.num_samples, help="Independent samples, generated as one batch.")
+@click.option("--seed", "random_seed", type=SEED, default=GENERATE.seed, help="Random seed, for reproducible samples.")
 @click.option("--stop", multiple=True, help="End a sample at this string (repeatable); the string itself is not printed.")
-@click.option("--allow-unk", is_flag=True, help="Let the model generate <unk> (by default it never does).")
+@click.option("--allow-unk", is_flag=True, cls=LibraryOption, library_name="allow_unk", default=GENERATE.allow_unk, help="Let the model generate <unk> (by default it never does).")
 @click.option("--format", "fmt", type=click.Choice(["text", "jsonl"]), default="text", help="Plain text, or one JSON object per sample.")
 @device_option
 def generate(seed, model, max_length, temperature, top_k, top_p, beam_size, num_samples, random_seed, stop, allow_unk, fmt, device):
@@ -47,12 +51,12 @@ def generate(seed, model, max_length, temperature, top_k, top_p, beam_size, num_
     if fmt == "text" and num_samples == 1 and beam_size == 1 and not backward:
         click.echo(seed, nl=False)
         for piece in lm.stream(seed, max_length=max_length, temperature=temperature, top_k=top_k, top_p=top_p, stop=stop,
-                               random_seed=random_seed, allow_unk=allow_unk):
+                               seed=random_seed, allow_unk=allow_unk):
             click.echo(piece, nl=False)
         click.echo()
         return
     samples = lm.generate(seed, max_length=max_length, temperature=temperature, top_k=top_k, top_p=top_p, beam_size=beam_size,
-                          num_samples=num_samples, stop=stop, random_seed=random_seed, allow_unk=allow_unk)
+                          num_samples=num_samples, stop=stop, seed=random_seed, allow_unk=allow_unk)
     for index, sample in enumerate(samples):
         if fmt == "jsonl":
             record = {"sample": index, "seed": seed, **sample.to_dict()}

@@ -1,5 +1,10 @@
 """The ``seqtext`` command group: version, ``--debug``, and the bridge from library errors to
-one-line messages and exit codes.
+one-line messages and exit codes. A library message names a config field as ``section.field``
+(``data.pretrained_lms``); the bridge shows the flag of the running command instead
+(``--pretrained-lm``).
+
+Commands are registered here but import the library inside their functions (torch costs over a
+second), so that ``seqtext --help`` answers at once.
 
 Exit codes: 0 success; 1 an error the user can act on (a ``SeqtextError``, printed as one
 ``Error:`` line); 2 a usage error (click's); 130 interrupted with Ctrl-C (training writes its
@@ -16,6 +21,9 @@ import warnings
 import click
 
 from seqtext import __version__
+from seqtext.cli import classify, evaluate, export, generate, models, plot, serve, tag, train
+from seqtext.cli import inspect as inspect_command
+from seqtext.cli.options import FLAGS_KEY, with_flags
 
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
@@ -47,7 +55,7 @@ class SeqtextGroup(click.Group):
             try:
                 return super().invoke(ctx)
             except TrainingInterrupted as err:
-                click.echo(f"Interrupted: {err}", err=True)
+                click.echo(f"Interrupted: {with_flags(str(err), ctx.meta.get(FLAGS_KEY, {}))}", err=True)
                 raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
             except KeyboardInterrupt:
                 click.echo("Interrupted", err=True)
@@ -60,7 +68,7 @@ class SeqtextGroup(click.Group):
                     raise
                 if int(os.environ.get("RANK", "0")) > 0:  # a distributed worker: rank 0 says the same
                     raise click.exceptions.Exit(1) from None
-                message = str(err).strip() or type(err).__name__
+                message = with_flags(str(err).strip(), ctx.meta.get(FLAGS_KEY, {})) or type(err).__name__
                 raise click.ClickException(message.splitlines()[0]) from None
 
 
@@ -74,29 +82,9 @@ def main(debug: bool) -> None:
     """
 
 
-def _register() -> None:
-    from seqtext.cli import classify, evaluate, generate, models, tag, train
-
-    main.add_command(generate.generate)
-    main.add_command(classify.classify)
-    main.add_command(tag.tag)
-    main.add_command(evaluate.evaluate)
-    main.add_command(models.models)
-    main.add_command(train.train)
-    from seqtext.cli import export
-
-    main.add_command(export.export)
-    from seqtext.cli import inspect as inspect_command
-    from seqtext.cli import plot
-
-    main.add_command(plot.plot)
-    main.add_command(inspect_command.inspect)
-    from seqtext.cli import serve
-
-    main.add_command(serve.serve)
-
-
-_register()
+for _command in (generate.generate, classify.classify, tag.tag, evaluate.evaluate, models.models, train.train, export.export,
+                 plot.plot, inspect_command.inspect, serve.serve):
+    main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

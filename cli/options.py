@@ -1,18 +1,26 @@
 """What the ``seqtext`` commands share: option types that refuse nonsense (``nan``, ``inf``,
-seeds beyond 64 bits), defaults read from the library's config dataclasses (one source of
-defaults), the trainer options, and turning a command's options into config objects plus the
-set of options the user gave explicitly (what ``--resume`` checks)."""
+seeds beyond 64 bits), the click options built from the config dataclasses' fields (their
+``configs.Flag``: one declaration of each option's flag, type, default, choices and help), the
+trainer options, and turning a command's options into config objects plus the set of options the
+user gave explicitly (what ``--resume`` checks).
+
+Torch-free: the library's heavy modules are imported inside the functions that need them, so
+that ``seqtext --help`` stays fast."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import re
+import sys
 
 import click
 from click.core import ParameterSource
 
-MAX_SEED = 2**63 - 1
+from seqtext.configs import MAX_SEED, Flag, TrainConfig, flags
+
 SEED = click.IntRange(0, MAX_SEED)
+FLAGS_KEY = "seqtext.flags"  # ctx.meta: {"section.field": "--flag"} of the command being run
 
 
 class FiniteFloat(click.FloatRange):
@@ -27,6 +35,20 @@ class FiniteFloat(click.FloatRange):
         return number
 
 
+class Pairs(click.ParamType):
+    """``0=negative,1=positive`` as ``{"0": "negative", "1": "positive"}``."""
+
+    name = "text"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, dict):
+            return value
+        try:
+            return dict(pair.split("=", 1) for pair in value.split(","))
+        except ValueError:
+            self.fail("use the form '0=negative,1=positive'", param, ctx)
+
+
 def default(cls, name: str):
     """The default of field ``name`` of the dataclass ``cls``: options show what the library uses."""
     for field in dataclasses.fields(cls):
@@ -37,96 +59,137 @@ def default(cls, name: str):
     raise KeyError(f"{cls.__name__} has no field {name}")
 
 
-def _train_default(name: str):
-    from seqtext.configs import TrainConfig
+class LibraryOption(click.Option):
+    """An option that the library's messages know by ``library_name``: a config field
+    (``"data.pretrained_lms"``), a keyword argument (``"out_dir"``) or, for a flag, the argument
+    set (``"resume=True"``). While the command line is parsed it records its flag in ``ctx.meta``,
+    so that the error bridge (cli/main.py) can show the flag the user typed instead."""
 
-    return default(TrainConfig, name)
+    def __init__(self, *args, library_name: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.library_name = library_name
+
+    def handle_parse_result(self, ctx, opts, args):
+        ctx.meta.setdefault(FLAGS_KEY, {})[self.library_name] = max(self.opts, key=len)
+        return super().handle_parse_result(ctx, opts, args)
 
 
-def _epochs_help() -> str:
-    from seqtext.configs import DEFAULT_EPOCHS, EPOCHS_OTHERWISE
+class ConfigOption(LibraryOption):
+    """An option that sets the config field ``target`` (``"section.field"``)."""
 
-    return f"Passes over the training data [default: taggers {DEFAULT_EPOCHS['tagger']}, others {EPOCHS_OTHERWISE}]."
+    def __init__(self, *args, target: str, **kwargs):
+        super().__init__(*args, library_name=target, **kwargs)
+        self.target = target
 
 
-def _lr_help() -> str:
-    from seqtext.configs import DEFAULT_LR, unit_default_help
+def _click_type(field: dataclasses.Field, flag: Flag):
+    """The click type of a field's option: from ``flag`` and the field's annotation."""
+    annotation = str(field.type)
+    if flag.choices is not None:
+        return click.Choice(flag.choices)
+    if flag.kind == "file":
+        return click.Path(exists=True, dir_okay=False)
+    if flag.kind == "pairs":
+        return Pairs()
+    if annotation.startswith("float"):
+        return FiniteFloat(flag.low, flag.high, min_open=flag.low_open, max_open=flag.high_open)
+    if annotation.startswith("int"):
+        return click.IntRange(flag.low, flag.high) if flag.low is not None or flag.high is not None else click.INT
+    return None  # str
 
-    return (f"Peak learning rate (AdamW) [default: taggers and classifiers {DEFAULT_LR['tagger']}, classifiers with "
-            f"--pretrained-lm {DEFAULT_LR['classifier_lm']}, language models by "
-            f"--tokenizer: {unit_default_help('lr')}].")
+
+def config_option(cls, name: str):
+    """The click option of field ``name`` of the config dataclass ``cls``."""
+    field = next(f for f in dataclasses.fields(cls) if f.name == name)
+    flag = flags(cls)[name]
+    settings = {"cls": ConfigOption, "target": f"{cls.section}.{name}", "help": flag.help, "metavar": flag.metavar}
+    annotation = str(field.type)
+    if annotation.startswith("bool"):
+        settings.update(is_flag=True, default=field.default)
+    elif annotation.startswith("list"):
+        settings["multiple"] = True
+    else:
+        settings.update(type=_click_type(field, flag), default=field.default)
+    return click.option(flag.flag(name), **settings)
+
+
+def config_options(*classes):
+    """A decorator adding the options of every field with a Flag in ``classes``, in field order."""
+    built = [config_option(cls, name) for cls in classes for name in flags(cls)]
+
+    def decorate(command):
+        for option in reversed(built):
+            command = option(command)
+        return command
+
+    return decorate
 
 
 def device_option(command):
-    """``--device`` for every command that runs a network."""
-    return click.option("--device", default="auto", show_default=True,
-                        help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")(command)
-
-
-TRAINER_OPTIONS = [
-    click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Directory for the model, checkpoint and log."),
-    click.option("--overwrite", is_flag=True, help="Replace a run already in --output (a fresh run into a non-empty directory is refused otherwise)."),
-    click.option("--resume", is_flag=True, help="Continue the run in --output from its last checkpoint, with its saved options; --epochs, --max-steps, --max-time, --patience and --quiet may be given to change them."),
-    click.option("--epochs", type=click.IntRange(1), default=_train_default("epochs"), help=_epochs_help()),
-    click.option("--max-steps", type=click.IntRange(1), default=None, help="Stop after this many optimizer steps."),
-    click.option("--max-time", type=FiniteFloat(0, min_open=True), default=None, help="Stop after this many seconds of training (all resumed sessions together), keeping the best model."),
-    click.option("--lr", type=FiniteFloat(0, 10, min_open=True), default=None, help=_lr_help()),
-    click.option("--weight-decay", type=FiniteFloat(0), default=_train_default("weight_decay"), help="AdamW weight decay on weight matrices (not on embeddings, norms, biases or CRF transitions)."),
-    click.option("--schedule", type=click.Choice(["cosine", "plateau", "constant"]), default=_train_default("schedule"), help="Learning rate after warm-up: cosine decay, halve on a validation plateau, or constant."),
-    click.option("--warmup-steps", type=click.IntRange(0), default=_train_default("warmup_steps"), help="Steps of linear learning-rate warm-up."),
-    click.option("--clip-norm", type=FiniteFloat(0), default=_train_default("clip_norm"), help="Clip the gradient norm to this (0: off)."),
-    click.option("--eval-every", type=click.IntRange(1), default=None, help="Evaluate every N steps (default: each epoch)."),
-    click.option("--checkpoint-every", type=click.IntRange(1), default=_train_default("checkpoint_every"), help="Write a checkpoint every N steps."),
-    click.option("--patience", type=click.IntRange(1), default=None, help="Stop after N evaluations without improvement."),
-    click.option("--seed", type=SEED, default=_train_default("seed"), help="Random seed; the same seed gives the same run on the same machine."),
-    click.option("--weights-dtype", type=click.Choice(["float32", "float16"]), default="float32", help="Storage type of the saved weights (float16 halves the size)."),
-    click.option("--quiet", is_flag=True, help="No progress bar or messages."),
-    click.option("--tensorboard", is_flag=True, help="Also write each logged evaluation as TensorBoard scalars into OUTPUT/tensorboard (needs the tensorboard package)."),
-    device_option,
-    click.option("--nproc", type=click.IntRange(1, 256), default=1, help="Train in N local processes (torch.distributed; Gloo on CPU, NCCL on CUDA); --batch-size stays the global batch. For several machines use torchrun (see the README)."),
-]
-
-# Trainer option -> the config field it sets.
-TRAIN_FIELDS = {
-    "epochs": "train.epochs", "max_steps": "train.max_steps", "max_time": "train.max_time", "lr": "train.lr",
-    "weight_decay": "train.weight_decay", "schedule": "train.schedule", "warmup_steps": "train.warmup_steps",
-    "clip_norm": "train.clip_norm", "eval_every": "train.eval_every", "checkpoint_every": "train.checkpoint_every",
-    "patience": "train.patience", "seed": "train.seed", "weights_dtype": "data.weights_dtype", "device": "train.device",
-    "tensorboard": "train.tensorboard",
-}
+    """``--device`` for every command that runs a network (TrainConfig.device's flag)."""
+    flag = flags(TrainConfig)["device"]
+    return click.option("--device", default=default(TrainConfig, "device"), show_default=True, help=flag.help)(command)
 
 
 def trainer_options(command):
-    for option in reversed(TRAINER_OPTIONS):
+    """The options every ``seqtext train`` command shares: where the run goes, TrainConfig's
+    fields, ``--quiet`` and ``--nproc``."""
+    before = [
+        click.option("-o", "--output", required=True, type=click.Path(file_okay=False), cls=LibraryOption, library_name="out_dir",
+                     help="Directory for the model, checkpoint and log."),
+        click.option("--overwrite", is_flag=True, cls=LibraryOption, library_name="overwrite=True",
+                     help="Replace a run already in --output (a fresh run into a non-empty directory is refused otherwise)."),
+        click.option("--resume", is_flag=True, cls=LibraryOption, library_name="resume=True",
+                     help="Continue the run in --output from its last checkpoint, with its saved options; --epochs, --max-steps, --max-time, --patience and --quiet may be given to change them."),
+    ]
+    after = [
+        click.option("--quiet", is_flag=True, help="No progress bar or messages."),
+        click.option("--nproc", type=click.IntRange(1, 256), default=1, help="Train in N local processes (torch.distributed; Gloo on CPU, NCCL on CUDA); --batch-size stays the global batch. For several machines use torchrun (see the README)."),
+    ]
+    for option in reversed(after):
+        command = option(command)
+    command = config_options(TrainConfig)(command)
+    for option in reversed(before):
         command = option(command)
     return command
 
 
-def configs(params: dict, fields: dict[str, str]) -> tuple[dict[str, dict], dict[str, str]]:
-    """The command's options as ``{section: {field: value}}`` and the options the user gave
-    explicitly as ``{"section.field": "--option"}``, for the library's resume checks."""
+def configs(params: dict) -> tuple[dict[str, dict], dict[str, str]]:
+    """The command's config options as ``{section: {field: value}}`` and the options the user
+    gave explicitly as ``{"section.field": "--option"}``, for the library's resume checks."""
     ctx = click.get_current_context()
-    labels = {p.name: max(p.opts, key=len) for p in ctx.command.params}
     sections: dict[str, dict] = {"model": {}, "data": {}, "train": {}}
     given: dict[str, str] = {}
-    for param, target in {**fields, **TRAIN_FIELDS}.items():
-        section, name = target.split(".")
-        sections[section][name] = params[param]
-        if ctx.get_parameter_source(param) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
-            given[target] = labels.get(param, param)
+    for param in ctx.command.params:
+        if not isinstance(param, ConfigOption):
+            continue
+        section, name = param.target.split(".")
+        sections[section][name] = params[param.name]
+        if ctx.get_parameter_source(param.name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
+            given[param.target] = max(param.opts, key=len)
     sections["train"]["progress"] = not params["quiet"]
     if ctx.get_parameter_source("quiet") == ParameterSource.COMMANDLINE:
         given["train.progress"] = "--quiet"
     return sections, given
 
 
+def with_flags(message: str, known: dict[str, str]) -> str:
+    """``message`` with each library name in ``known`` (``section.field``, ``out_dir``,
+    ``resume=True``) replaced by its flag. What follows a model's ``config.json:`` names that
+    file's keys, not options, and stays."""
+    if not known:
+        return message
+    names = "|".join(map(re.escape, sorted(known, key=len, reverse=True)))
+    pattern = re.compile(rf"(?<![\w./-])(?:{names})(?![\w-])")
+    head, marker, tail = message.partition("config.json:")
+    return pattern.sub(lambda m: known[m.group(0)], head) + marker + tail
+
+
 def relaunch_if_asked(nproc: int, batch_size: int | None = None) -> None:
     """With ``--nproc N`` (and not already a worker), run this same command as N workers through
     torch's elastic launcher and exit with their status. A ``batch_size`` that cannot be shared
     among them is refused here, before anything is read or written."""
-    import sys
-
-    from seqtext.core import distributed
+    from seqtext.core import distributed  # torch: only when a command runs
 
     if nproc <= 1 or distributed.launched():
         return

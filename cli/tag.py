@@ -14,6 +14,9 @@ from typing import Iterable, Iterator
 import click
 
 from seqtext.cli.options import device_option
+from seqtext.configs import TAG
+
+# The library is imported inside the functions (torch costs over a second): `seqtext --help` stays fast.
 
 # Pale backgrounds for entity marks, dark text colours for tag labels (one per type or tag).
 PALETTE = ["#ffd966", "#9fc5e8", "#b6d7a8", "#f4cccc", "#d9d2e9", "#fce5cd", "#d0e0e3", "#ead1dc"]
@@ -165,7 +168,7 @@ def _documents(tagger, lines: Iterator[str], input_format: str, scheme: str, bat
 @click.option("--input-format", type=click.Choice(["text", "tokens", "conll", "conllu"]), default="text", help="Raw text (split into sentences and tokens), one tokenized sentence per line, or CoNLL/CoNLL-U words.")
 @click.option("--format", "fmt", type=click.Choice(["inline", "conll", "jsonl", "html"]), default="inline", help="Output: word/TAG (entity spans for NER), CoNLL columns, JSON lines with character offsets and probabilities, or an HTML page.")
 @click.option("--tag-scheme", type=click.Choice(["iob1", "bio", "bioes"]), default=None, help="Scheme of span tags in the output (default: the training data's).")
-@click.option("--batch-size", type=click.IntRange(1), default=256, help="Sentences tagged together.")
+@click.option("--batch-size", type=click.IntRange(1), default=TAG.batch_size, help="Sentences tagged together.")
 @input_option
 @device_option
 def tag(text, model, input_format, fmt, tag_scheme, batch_size, input_path, progress, device):
@@ -199,7 +202,7 @@ def tag(text, model, input_format, fmt, tag_scheme, batch_size, input_path, prog
         return
     sentences = iter_token_lists(lines, input_format)
     while batch := list(islice(sentences, batch_size)):
-        for tokens, tags in zip(batch, tagger.tag(batch, scheme=scheme)):
+        for tokens, tags in zip(batch, tagger.tag(batch, scheme=scheme, batch_size=batch_size)):
             if fmt == "conll":
                 click.echo(format_conll(Sentence(tokens, tags)), nl=False)
             else:

@@ -1,5 +1,8 @@
 """Checks the config dataclasses run on themselves, so that a bad value is refused where it is
-set (an option, a Python call, a hand-edited config.json) with its name, not deep inside torch."""
+set (an option, a Python call, a hand-edited config.json) with its name, not deep inside torch.
+
+A message names a field as ``section.field`` (``model.hidden_size``) when its dataclass has a
+``section``: what a Python user or a config.json calls it; the command line shows the flag."""
 
 from __future__ import annotations
 
@@ -8,8 +11,9 @@ import math
 from seqtext.errors import ConfigError
 
 
-def _label(name: str) -> str:
-    return name.replace("_", "-")
+def _label(config, name: str) -> str:
+    section = getattr(config, "section", None)
+    return f"{section}.{name}" if section else name.replace("_", "-")
 
 
 def positive_ints(config, *names: str, allow_zero: tuple[str, ...] = ()) -> None:
@@ -18,7 +22,7 @@ def positive_ints(config, *names: str, allow_zero: tuple[str, ...] = ()) -> None
         value = getattr(config, name)
         lowest = 0 if name in allow_zero else 1
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < lowest):
-            raise ConfigError(f"{_label(name)} must be a whole number of {lowest} or more, not {value!r}")
+            raise ConfigError(f"{_label(config, name)} must be a whole number of {lowest} or more, not {value!r}")
 
 
 def fractions(config, *names: str, closed: bool = False) -> None:
@@ -27,13 +31,13 @@ def fractions(config, *names: str, closed: bool = False) -> None:
         value = getattr(config, name)
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
         if not ok or value < 0 or (value > 1 if closed else value >= 1):
-            raise ConfigError(f"{_label(name)} must be a number from 0 to {'1' if closed else 'below 1'}, not {value!r}")
+            raise ConfigError(f"{_label(config, name)} must be a number from 0 to {'1' if closed else 'below 1'}, not {value!r}")
 
 
 def choice(config, name: str, choices) -> None:
     value = getattr(config, name)
     if value not in choices:
-        raise ConfigError(f"unknown {_label(name)} {value!r}: choose from {', '.join(map(str, choices))}")
+        raise ConfigError(f"unknown {_label(config, name)} {value!r}: choose from {', '.join(map(str, choices))}")
 
 
 def path_list(config, name: str) -> None:

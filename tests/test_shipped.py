@@ -43,7 +43,7 @@ def test_shakespeare_cross_entropy_on_held_out_text():
 
 def test_shakespeare_reads_like_english_verse():
     lm = seqtext.load("shakespeare")
-    text = lm.generate("ROMEO:", max_length=400, temperature=0.5, random_seed=0)[0]["text"]
+    text = lm.generate("ROMEO:", max_length=400, temperature=0.5, seed=0)[0]["text"]
     words = text.split()
     common = {"the", "and", "to", "of", "i", "you", "my", "a", "that", "is", "not", "me", "in", "it", "with"}
     assert sum(w.lower().strip(",.;:!?") in common for w in words) >= 0.1 * len(words), text

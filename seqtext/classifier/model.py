@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqtext.classifier.ngrams import NgramLinear
-from seqtext.configs import POOLINGS, ClassifierConfig
+from seqtext.configs import CLASSIFY, POOLINGS, ClassifierConfig
 from seqtext.core import devices, modeldir
 from seqtext.errors import ModelError, SeqtextError
 from seqtext.lm.model import CELLS, LMBody, embedding_layer
@@ -61,9 +61,9 @@ class RecurrentClassifier(PathClassifier):
     def __init__(self, config: ClassifierConfig):
         super().__init__()
         if config.cell not in CELLS:
-            raise SeqtextError(f"unknown cell {config.cell!r}: choose from {', '.join(CELLS)}")
+            raise SeqtextError(f"unknown model.cell {config.cell!r}: choose from {', '.join(CELLS)}")
         if config.pooling not in POOLINGS:
-            raise SeqtextError(f"unknown pooling {config.pooling!r}: choose from {', '.join(POOLINGS)}")
+            raise SeqtextError(f"unknown model.pooling {config.pooling!r}: choose from {', '.join(POOLINGS)}")
         self.config = config
         self.embedding = embedding_layer(config.vocab_size, config.embedding_dim, bool(config.small_embeddings), padding_idx=PAD)
         self.dropout = nn.Dropout(config.dropout)
@@ -158,7 +158,7 @@ class LMClassifier(PathClassifier):
     def __init__(self, config: ClassifierConfig):
         super().__init__()
         if config.encoder != "lm":
-            raise SeqtextError(f"LMClassifier needs encoder 'lm', not {config.encoder!r}")
+            raise SeqtextError(f"LMClassifier needs model.encoder 'lm', not {config.encoder!r}")
         self.config = config
         self.backward = [direction == "backward" for direction in config.directions]
         self.encoders = nn.ModuleList(LMBody(config.vocab_size, config.embedding_dim, config.hidden_size, config.num_layers,
@@ -293,7 +293,7 @@ class TextClassifier(modeldir.SavedModel):
             logits = self.network(ids.to(self.device), lengths).float()
         return (logits.sigmoid() if self.multi_label else logits.softmax(-1)).cpu()
 
-    def predict(self, texts, batch_size: int = 256, threshold: float = 0.5):
+    def predict(self, texts, batch_size: int = CLASSIFY.batch_size, threshold: float = CLASSIFY.threshold):
         """A ``Classification`` for one text (a ``str``), a list of them for a list or tuple of
         texts (as a tagger's ``predict``), and for any other iterable (a file, a generator) an
         iterator that reads it lazily in batches, so input of any length classifies in constant

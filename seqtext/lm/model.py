@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from seqtext.configs import MAX_SEED, LMConfig
+from seqtext.configs import GENERATE, MAX_SEED, LMConfig
 from seqtext.core import modeldir
 from seqtext.core.registry import resolve
 from seqtext.errors import ConfigError, ModelError, SeqtextError, SeqtextWarning
@@ -78,8 +78,8 @@ class RecurrentLM(nn.Module):
     def __init__(self, config: LMConfig):
         super().__init__()
         if config.cell not in CELLS:
-            raise SeqtextError(f"unknown cell {config.cell!r}: choose from {', '.join(CELLS)}")
-        unsettled = [f for f in ("embedding_dim", "hidden_size", "num_layers", "dropout") if getattr(config, f) is None]
+            raise SeqtextError(f"unknown model.cell {config.cell!r}: choose from {', '.join(CELLS)}")
+        unsettled = [f"model.{f}" for f in ("embedding_dim", "hidden_size", "num_layers", "dropout") if getattr(config, f) is None]
         if unsettled:
             raise SeqtextError(f"{', '.join(unsettled)} left to the token unit: fill them with configs.settle_unit_defaults")
         self.config = config
@@ -176,6 +176,27 @@ def window(streams: np.ndarray, start: int, bptt: int) -> tuple[torch.Tensor, to
     return chunk[:, :-1], targets_of(chunk[:, 1:])
 
 
+_UNSET = object()  # random_seed not given
+
+
+def _seed_arguments(text, seed, random_seed) -> tuple[str, int | None]:
+    """``(text, seed)`` from generate()'s or stream()'s arguments, taking the old spellings with a
+    DeprecationWarning: ``random_seed=`` for the random seed, ``seed="..."`` for the text."""
+    if isinstance(seed, str):
+        warnings.warn("the text to continue is the first argument, `text`; `seed` is the random seed", DeprecationWarning,
+                      stacklevel=3)
+        if text:
+            raise SeqtextError("give the text once: as `text`, not also as `seed`")
+        text, seed = seed, None
+    if random_seed is not _UNSET:
+        warnings.warn("random_seed is now seed, as on the command line (--seed) and the server", DeprecationWarning,
+                      stacklevel=3)
+        if seed is not None and seed != random_seed:
+            raise SeqtextError(f"seed ({seed}) and random_seed ({random_seed}) differ: give seed only")
+        seed = random_seed
+    return text, seed
+
+
 def _banned(allow_unk: bool) -> tuple[int, ...]:
     return () if allow_unk else (UNK,)
 
@@ -239,21 +260,29 @@ class LanguageModel(modeldir.SavedModel):
 
     def stream(
         self,
-        seed: str = "",
-        max_length: int = 500,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
+        text: str = "",
+        max_length: int = GENERATE.max_length,
+        temperature: float = GENERATE.temperature,
+        top_k: int | None = GENERATE.top_k,
+        top_p: float | None = GENERATE.top_p,
         stop: tuple[str, ...] = (),
-        random_seed: int | None = None,
-        allow_unk: bool = False,
+        seed: int | None = GENERATE.seed,
+        allow_unk: bool = GENERATE.allow_unk,
+        *,
+        random_seed: object = _UNSET,
     ) -> Iterator[str]:
-        """Yield the continuation of ``seed`` piece by piece as it is sampled (one stream); the
-        generator's return value (``StopIteration.value``) is the whole ``Generation``."""
+        """Yield the continuation of ``text`` piece by piece as it is sampled (one stream); the
+        generator's return value (``StopIteration.value``) is the whole ``Generation``.
+        ``seed``: the random seed (``random_seed`` is its old, deprecated name)."""
+        text, seed = _seed_arguments(text, seed, random_seed)
+        return self._stream(text, max_length, temperature, top_k, top_p, stop, seed, allow_unk)
+
+    def _stream(self, text: str, max_length: int, temperature: float, top_k: int | None, top_p: float | None,
+                stop: tuple[str, ...], seed: int | None, allow_unk: bool) -> Iterator[str]:
         self._forbid_backward("stream its output")
-        ids = self._prefix(seed)
+        ids = self._prefix(text)
         tokens = generation.sample(
-            self.network, ids, max_length, temperature, top_k, top_p, 1, self._generator(random_seed), _banned(allow_unk)
+            self.network, ids, max_length, temperature, top_k, top_p, 1, self._generator(seed), _banned(allow_unk)
         )
         decoder = generation.StreamDecoder(self.tokenizer, stop)
         for step in tokens:
@@ -269,49 +298,54 @@ class LanguageModel(modeldir.SavedModel):
 
     def generate(
         self,
-        seed: str = "",
-        max_length: int = 500,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        beam_size: int = 1,
-        num_samples: int = 1,
+        text: str = "",
+        max_length: int = GENERATE.max_length,
+        temperature: float = GENERATE.temperature,
+        top_k: int | None = GENERATE.top_k,
+        top_p: float | None = GENERATE.top_p,
+        beam_size: int = GENERATE.beam_size,
+        num_samples: int = GENERATE.num_samples,
         stop: tuple[str, ...] = (),
-        random_seed: int | None = None,
-        allow_unk: bool = False,
+        seed: int | None = GENERATE.seed,
+        allow_unk: bool = GENERATE.allow_unk,
+        *,
+        random_seed: object = _UNSET,
     ) -> list[Generation]:
-        """Continuations of ``seed``: a list of ``Generation`` (``text``, ``tokens``, ``finish``).
+        """Continuations of ``text``: a list of ``Generation`` (``text``, ``tokens``, ``finish``).
 
         ``finish`` says why a sample ended: ``eos`` (the model's end token), ``stop`` (a stop
         string; the text is cut before it) or ``length`` (``max_length`` tokens).
         Beam search returns the ``num_samples`` best beams, best first. ``<unk>`` is not
-        generated unless ``allow_unk``. A backward model (``train lm --backward``) returns the
-        text that comes before ``seed``, in reading order.
+        generated unless ``allow_unk``. ``seed`` is the random seed (``random_seed`` is its old,
+        deprecated name). A backward model (``train lm --backward``) returns the text that comes
+        before ``text``, in reading order.
         """
+        text, seed = _seed_arguments(text, seed, random_seed)
         if stop:
             self._forbid_backward("stop at a string")
-        ids = self._prefix(seed)
+        ids = self._prefix(text)
         if beam_size > 1:
             if num_samples > beam_size:
-                raise SeqtextError(f"--num-samples ({num_samples}) cannot exceed --beam-size ({beam_size})")
+                raise SeqtextError(f"num_samples ({num_samples}) cannot exceed beam_size ({beam_size})")
             sequences = generation.beam_search(self.network, ids, max_length, beam_size, _banned(allow_unk))[:num_samples]
         else:
             steps = generation.sample(
-                self.network, ids, max_length, temperature, top_k, top_p, num_samples, self._generator(random_seed),
+                self.network, ids, max_length, temperature, top_k, top_p, num_samples, self._generator(seed),
                 _banned(allow_unk),
             )
             sequences = generation.collect(steps, num_samples)
         if self.backward:
             return [self._leftwards(sequence) for sequence in sequences]
-        results = []
-        for sequence in sequences:
-            decoder = generation.StreamDecoder(self.tokenizer, stop)
-            for token in sequence:
-                decoder.add(token)
-                if decoder.stopped:
-                    break
-            results.append(Generation(decoder.text, decoder.count, decoder.finish()))
-        return results
+        return [self._decoded(sequence, stop) for sequence in sequences]
+
+    def _decoded(self, sequence: list[int], stop: tuple[str, ...]) -> Generation:
+        """A forward model's sample as text, cut at its end token or the first stop string."""
+        decoder = generation.StreamDecoder(self.tokenizer, stop)
+        for token in sequence:
+            decoder.add(token)
+            if decoder.stopped:
+                break
+        return Generation(decoder.text, decoder.count, decoder.finish())
 
     def _leftwards(self, sequence: list[int]) -> Generation:
         """A backward model's sample, cut at its end token and put back in reading order."""
@@ -321,9 +355,10 @@ class LanguageModel(modeldir.SavedModel):
         return Generation(text, len(tokens), "eos" if ended else "length")
 
 
-def load_language_model(name_or_path, option: str = "--pretrained-lm"):
-    """A language model named by ``option`` (a directory or a model name), on the CPU; a missing
-    model or one of another kind is refused in one line naming it."""
+def load_language_model(name_or_path, option: str = "data.pretrained_lms"):
+    """A language model named by ``option`` (the config field or argument that gave it: a
+    directory or a model name), on the CPU; a missing model or one of another kind is refused in
+    one line naming it."""
     try:
         directory = resolve(name_or_path)
         config = modeldir.read_config(directory)

@@ -8,10 +8,10 @@ import math
 from dataclasses import dataclass
 
 from seqtext import checks
+from seqtext.configs import GENERATE
 from seqtext.errors import ConfigError
 
 MAX_SAMPLES = 16  # samples one /generate request may ask for (each costs a stream of max_length steps)
-MAX_BEAM = 64  # as `seqtext generate --beam-size`
 
 
 @dataclass
@@ -31,5 +31,5 @@ class ServeSettings:
 
     @property
     def default_length(self) -> int:
-        """``max_length`` of a /generate request that gives none: the command line's 500, or the cap."""
-        return min(500, self.max_length)
+        """``max_length`` of a /generate request that gives none: the library's, or the cap."""
+        return min(GENERATE.max_length, self.max_length)

@@ -14,7 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqtext.configs import TaggerConfig
+from seqtext.configs import TAG, TaggerConfig
 from seqtext.core import devices, modeldir
 from seqtext.errors import ModelError, SeqtextError
 from seqtext.lm.model import CELLS, embedding_layer
@@ -77,11 +77,11 @@ class BiRNNTagger(nn.Module):
     def __init__(self, config: TaggerConfig):
         super().__init__()
         if config.cell not in CELLS:
-            raise SeqtextError(f"unknown cell {config.cell!r}: choose from {', '.join(CELLS)}")
+            raise SeqtextError(f"unknown model.cell {config.cell!r}: choose from {', '.join(CELLS)}")
         if config.char_encoder not in ("lstm", "cnn", "none"):
-            raise SeqtextError(f"unknown character encoder {config.char_encoder!r}: use lstm, cnn or none")
+            raise SeqtextError(f"unknown model.char_encoder {config.char_encoder!r}: use lstm, cnn or none")
         if config.decoder not in ("crf", "softmax"):
-            raise SeqtextError(f"unknown decoder {config.decoder!r}: use crf or softmax")
+            raise SeqtextError(f"unknown model.decoder {config.decoder!r}: use crf or softmax")
         self.config = config
         self.words = embedding_layer(config.vocab_size, config.word_dim, SMALL_WORD_EMBEDDINGS, padding_idx=PAD)
         self.chars = CharEncoder(config) if config.char_encoder != "none" else None
@@ -220,7 +220,7 @@ class SequenceTagger(modeldir.SavedModel):
             raise SeqtextError(f"unknown tag scheme {scheme!r} for this model: use {can}")
         return scheme
 
-    def tag(self, sentences: list[list[str]], scheme: str | None = None, batch_size: int = 64) -> list[list[str]]:
+    def tag(self, sentences: list[list[str]], scheme: str | None = None, batch_size: int = TAG.batch_size) -> list[list[str]]:
         """Tags for each token list, in ``scheme`` (default: the training data's scheme).
         Sentences are sorted by length into batches and returned in input order. Raw text
         goes to ``predict``; a list of strings here is refused, never read as characters."""
@@ -237,7 +237,7 @@ class SequenceTagger(modeldir.SavedModel):
         return to_spans(tags, self._output_scheme(scheme)) if self.spans else []
 
     # -- predictions with offsets and probabilities ---------------------------------------------
-    def predict(self, text: str | list[str], scheme: str | None = None, batch_size: int = 64):
+    def predict(self, text: str | list[str], scheme: str | None = None, batch_size: int = TAG.batch_size):
         """Tag raw text: a ``TaggedDocument`` for a string, a list of them for a list of strings.
 
         The text is split into sentences and tokens that keep their character offsets, so for
@@ -261,7 +261,7 @@ class SequenceTagger(modeldir.SavedModel):
         )
 
     def predict_tokens(self, sentences: list[list[str]], scheme: str | None = None,
-                       batch_size: int = 64) -> list[TaggedDocument]:
+                       batch_size: int = TAG.batch_size) -> list[TaggedDocument]:
         """Tag pre-tokenized input: one ``TaggedDocument`` per token list, whose ``text`` is the
         tokens joined by single spaces (what the offsets index). Each list is one sentence."""
         _check_token_lists(sentences, "predict_tokens")
@@ -302,7 +302,7 @@ class SequenceTagger(modeldir.SavedModel):
         return documents
 
     @torch.no_grad()
-    def score_sentences(self, sentences: list[list[str]], batch_size: int = 64) -> list[tuple[list[int], list[float], list]]:
+    def score_sentences(self, sentences: list[list[str]], batch_size: int = TAG.batch_size) -> list[tuple[list[int], list[float], list]]:
         """For each token list: the decoded tag ids (in the training scheme), the marginal
         probability of each, and its spans as ``(type, start, end, probability)`` (token
         indices, end exclusive). See ``predict`` for what the probabilities are."""

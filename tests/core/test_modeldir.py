@@ -136,7 +136,7 @@ def test_unknown_key_in_model_section(lm_dir):
         ("model", "dropout", "none", "model.dropout must be a number"),
         ("model", "tie_weights", 1, "model.tie_weights must be true or false"),
         ("model", "cell", 3, "model.cell must be a string"),
-        ("model", "cell", "transformer", "unknown cell 'transformer'"),
+        ("model", "cell", "transformer", "unknown model.cell 'transformer'"),
         ("model", "hidden_size", -4, r"-4\b"),
         ("model", "dropout", 1.5, r"1\.5"),
         (None, "model", [16, 8], "model must be a JSON object"),

@@ -459,9 +459,9 @@ def test_generation_never_touches_the_onednn_switch_also_after_an_error(micro_lm
     real = torch._C._set_mkldnn_enabled
     monkeypatch.setattr(torch._C, "_set_mkldnn_enabled", lambda enabled: (flips.append(enabled), real(enabled))[1])
     assert torch._C._get_mkldnn_enabled()
-    lm.generate("ROMEO:", max_length=10, temperature=0.8, random_seed=1)
-    lm.generate("ROMEO:", max_length=10, num_samples=3, random_seed=1)
-    pieces = lm.stream("ROMEO:", max_length=10, random_seed=1)
+    lm.generate("ROMEO:", max_length=10, temperature=0.8, seed=1)
+    lm.generate("ROMEO:", max_length=10, num_samples=3, seed=1)
+    pieces = lm.stream("ROMEO:", max_length=10, seed=1)
     next(pieces)
     assert torch._C._get_mkldnn_enabled()  # also while a stream is suspended half-way
     list(pieces)

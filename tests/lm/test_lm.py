@@ -87,7 +87,7 @@ def test_character_embeddings_keep_normal_init():
 def test_greedy_is_deterministic_and_stops(tiny_lm_dir):
     lm = seqtext.load(tiny_lm_dir)
     first = lm.generate("ROMEO:", max_length=60, temperature=0.0)[0]
-    second = lm.generate("ROMEO:", max_length=60, temperature=0.0, random_seed=123)[0]
+    second = lm.generate("ROMEO:", max_length=60, temperature=0.0, seed=123)[0]
     assert first == second
     assert first["finish"] in ("eos", "length")
     if first["finish"] == "length":
@@ -100,28 +100,28 @@ def test_generation_stops_at_eos(tiny_lm_dir):
     with torch.no_grad():
         lm.network.decoder.bias.fill_(-1e4)
         lm.network.decoder.bias[EOS] = 1e4
-    sample = lm.generate("ROMEO:", max_length=50, temperature=1.0, random_seed=0)[0]
+    sample = lm.generate("ROMEO:", max_length=50, temperature=1.0, seed=0)[0]
     assert sample == {"text": "", "tokens": 0, "finish": "eos"}
 
 
 def test_top_k_one_equals_greedy(tiny_lm_dir):
     lm = seqtext.load(tiny_lm_dir)
     greedy = lm.generate("First", max_length=80, temperature=0.0)
-    assert lm.generate("First", max_length=80, temperature=1.3, top_k=1, random_seed=7) == greedy
+    assert lm.generate("First", max_length=80, temperature=1.3, top_k=1, seed=7) == greedy
 
 
 def test_sampling_is_reproducible_and_batched(tiny_lm_dir):
     lm = seqtext.load(tiny_lm_dir)
-    a = lm.generate("The", max_length=50, num_samples=4, random_seed=3)
-    b = lm.generate("The", max_length=50, num_samples=4, random_seed=3)
+    a = lm.generate("The", max_length=50, num_samples=4, seed=3)
+    b = lm.generate("The", max_length=50, num_samples=4, seed=3)
     assert a == b and len(a) == 4
     assert len({s["text"] for s in a}) > 1
 
 
 def test_stream_matches_generate(tiny_lm_dir):
     lm = seqtext.load(tiny_lm_dir)
-    streamed = "".join(lm.stream("ROMEO:", max_length=80, temperature=0.9, top_p=0.9, random_seed=5))
-    generated = lm.generate("ROMEO:", max_length=80, temperature=0.9, top_p=0.9, random_seed=5)[0]["text"]
+    streamed = "".join(lm.stream("ROMEO:", max_length=80, temperature=0.9, top_p=0.9, seed=5))
+    generated = lm.generate("ROMEO:", max_length=80, temperature=0.9, top_p=0.9, seed=5)[0]["text"]
     assert streamed == generated
 
 
@@ -299,10 +299,10 @@ def test_adaptive_softmax_trains_saves_and_scores(small_corpus, tmp_path):
     assert torch.allclose(reloaded.network(ids)[0], logits, atol=1e-6)
     result = evaluate_language_model(lm, [["First Citizen:", "Before we proceed any further, hear me speak."]])
     assert math.isfinite(result["cross_entropy"]) and result["perplexity"] < lm.tokenizer.vocab_size
-    samples = lm.generate("Before we", max_length=5, num_samples=3, random_seed=0)  # decoding through the adaptive head
+    samples = lm.generate("Before we", max_length=5, num_samples=3, seed=0)  # decoding through the adaptive head
     assert len(samples) == 3 and all(s["finish"] in ("eos", "length") for s in samples)
-    one = lm.generate("Before we", max_length=5, random_seed=0)[0]["text"]
-    assert "".join(lm.stream("Before we", max_length=5, random_seed=0)) == one
+    one = lm.generate("Before we", max_length=5, seed=0)[0]["text"]
+    assert "".join(lm.stream("Before we", max_length=5, seed=0)) == one
 
 
 def test_max_time_stops_by_the_clock_and_keeps_the_best(small_corpus, tmp_path):

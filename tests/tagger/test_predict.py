@@ -243,7 +243,7 @@ def test_classifier_and_lm_return_result_objects():
     (result,) = seqtext.load("sentiment").predict(["a gorgeous, witty, seductive movie."])
     assert isinstance(result, Classification) and result.label == "positive" and result.labels == ["positive"]
     assert sum(result.probs.values()) == pytest.approx(1.0)
-    (sample,) = seqtext.load("shakespeare").generate("ROMEO:", max_length=5, random_seed=0)
+    (sample,) = seqtext.load("shakespeare").generate("ROMEO:", max_length=5, seed=0)
     assert isinstance(sample, Generation) and sample.tokens <= 5 and sample.finish in ("eos", "length")
 
 
