@@ -8,6 +8,9 @@ import click
 from seqtext.cli.options import SEED, FiniteFloat, default
 from seqtext.text.embeddings import EmbeddingOptions
 
+# seqtext.text.embeddings loads torch (through core.modeldir): cli/train.py imports this module only when
+# `train embeddings` is asked for, and train_embeddings is imported inside the command.
+
 
 @click.command("embeddings")
 @click.argument("files", nargs=-1, required=True)

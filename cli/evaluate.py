@@ -10,6 +10,8 @@ import click
 from seqtext.cli.options import device_option
 from seqtext.configs import EVALUATE_FORMATS
 
+# The library is imported inside the command (torch costs over a second): `seqtext --help` stays fast.
+
 
 def _print_report(result: dict) -> None:
     for key, value in result.items():

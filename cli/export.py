@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+# The library is imported inside the command (torch costs over a second): `seqtext --help` stays fast.
+
 SUFFIXES = {".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript", ".torchscript": "torchscript"}
 
 

@@ -9,6 +9,8 @@ import click
 
 from seqtext.cli.options import device_option
 
+# The library is imported inside the command (torch costs over a second): `seqtext --help` stays fast.
+
 
 @click.command()
 @click.argument("model")

@@ -6,6 +6,8 @@ import json
 
 import click
 
+# The library is imported inside the command (torch costs over a second): `seqtext --help` stays fast.
+
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per model.")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+# The library is imported inside the command (torch costs over a second): `seqtext --help` stays fast.
+
 
 @click.command()
 @click.argument("runs", nargs=-1, required=True, type=click.Path())

@@ -7,6 +7,8 @@ import click
 from seqtext.cli.options import FiniteFloat, default, device_option
 from seqtext.server.settings import ServeSettings
 
+# The library is imported inside the command (torch costs over a second): `seqtext --help` stays fast.
+
 SHIPPED = ("ner", "sentiment", "shakespeare")
 
 
