@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import time
 
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MultiLabelBinarizer
+
 
 def tfidf_logistic_regression(train_texts: list[str], train_labels: list[list[str]], dev_texts: list[str],
                               dev_labels: list[list[str]], multi_label: bool = False) -> dict:
     """Dev accuracy (micro-F1 for multi-label) of bigram TF-IDF + logistic regression, and the
     seconds it took to fit."""
-    from sklearn.metrics import accuracy_score, f1_score
-    from sklearn.preprocessing import MultiLabelBinarizer
-
     started = time.perf_counter()
     model = tfidf_logistic_regression_pipeline(multi_label)
     if multi_label:
@@ -31,11 +35,6 @@ def tfidf_logistic_regression(train_texts: list[str], train_labels: list[list[st
 def tfidf_logistic_regression_pipeline(multi_label: bool = False):
     """The unfitted baseline as a scikit-learn pipeline: bigram TF-IDF (punctuation kept as
     tokens: "!" and "?" carry sentiment) + logistic regression, one-vs-rest for multi-label."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.multiclass import OneVsRestClassifier
-    from sklearn.pipeline import make_pipeline
-
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b|[^\w\s]")
     regression = LogisticRegression(max_iter=1000)
     return make_pipeline(vectorizer, OneVsRestClassifier(regression) if multi_label else regression)

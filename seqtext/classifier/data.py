@@ -28,7 +28,6 @@ from seqtext.core.files import (
 from seqtext.errors import DataError
 
 FORMATS = LABELLED_FORMATS
-# The files of a folder of labelled data, by suffix (``auto`` reads each by its own).
 FASTTEXT_PREFIX = "__label__"
 
 
@@ -134,7 +133,7 @@ def _check_columns(name: str, columns: list[str], text_column: str, label_column
     for column in (text_column, label_column):
         if column not in columns:
             raise DataError(
-                f"{name}: no column {column!r}; columns are {', '.join(columns)} (use --text-column / --label-column)"
+                f"{name}: no column {column!r}; columns are {', '.join(columns)} (use data.text_column / data.label_column)"
             )
 
 

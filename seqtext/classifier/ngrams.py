@@ -1,33 +1,7 @@
-"""The classifier's "wide" path: a linear model over the text's unigrams and bigrams (NB-weighted
-logistic regression, Wang and Manning 2012), whose class scores are added to the recurrent
-network's.
-
-Why: a recurrent network learnt from scratch is starved on a corpus of a few thousand texts,
-where a linear model over n-grams is not (SST-2, 1,000 sentences: Bi-GRU 65.6 % against bigram
-TF-IDF + logistic regression 70.0 %; `benchmarks/classifier_defaults.py`). Of the linear models,
-logistic regression over binary n-gram features scaled by their naive-Bayes log-count ratio is
-the strongest simple one for sentiment and topic (NBSVM, Wang and Manning 2012; with the words'
-spellings below, 1.5 to 3.3 points above TF-IDF + logistic regression on SST-2 slices and EWT
-genre). So the path is that model, fitted exactly by scikit-learn before
-the network trains (not learnt by the network's optimizer, which only approximates it), and kept
-fixed; the network then trains on its own, and how much its logits count beside the path's is
-chosen on the held-out data at each evaluation (``choose_recurrent_weight``): a starved network
-counts for nothing, a good one as much as the path or more.
-
-Features come from the token ids alone, so they need no tokenizer of their own and run wherever
-the network runs (the export too): each token id is a unigram feature, and each pair of adjacent
-ids is hashed into one of ``buckets`` bigram features by a fixed arithmetic hash (never Python's
-``hash``, which changes from process to process). A feature counts once per text, however often
-it occurs (binary features, as NBSVM's).
-
-With a word vocabulary the fit also sees each word's spelling: its character n-grams (2 to 5
-characters, the word framed by spaces, like scikit-learn's ``char_wb`` but without folding case
-and with each n-gram once per word), each distinct word of a text adding its own. Words that share a stem or an affix then share evidence ("gorgeously" from
-"gorgeous"), which a corpus of a few thousand texts needs most: the default classifier gained
-0.8 to 1.5 points of dev accuracy with them on SST-2 slices of 1,000 to 6,920 sentences and on EWT
-genre (``benchmarks/classifier_defaults.py``, config ``no-spelling``). Since a text's
-spelling features are a sum over its distinct words, their weights fold into the unigram weights
-after the fit, and nothing changes at inference: same features, same graph, same export.
+"""The classifier's "wide" path: a linear model over the text's binary unigram and hashed bigram
+features (NB-weighted logistic regression, Wang and Manning 2012), fitted by scikit-learn before
+the network trains and kept fixed; its class scores are added to the network's. Why, and the
+figures behind each choice: docs/studies/ngrams.md.
 
 Shapes: B batch, T tokens, F = 2T - 1 features, C classes.
 """
@@ -44,10 +18,8 @@ from seqtext.text.tokenizers import SPECIALS, pad_batch
 
 MAX_ID = 2**31  # token ids below this keep the bigram hash exact in int64
 
-# Logistic regression's inverse regularisation strength (scikit-learn's C), with and without the
-# spelling features, and the naive-Bayes smoothing; the study in benchmarks/classifier_defaults.py
-# chose them (with spellings, C 0.3 against 1.0: equal on 1,000 SST-2 sentences, +0.5 points on
-# 3,000, the smallest margin over TF-IDF + LR +1.49 instead of +0.80).
+# Logistic regression's C with and without spelling features, and the naive-Bayes smoothing
+# (chosen by benchmarks/classifier_defaults.py; docs/studies/ngrams.md).
 L2_C = 0.3
 WORD_ONLY_L2_C = 1.0
 NB_ALPHA = 1.0
@@ -154,8 +126,7 @@ class NgramLinear(nn.Module):
 
     def feature_matrix(self, sequences: list[list[int]], batch_size: int = 1024):
         """The binary feature matrix (texts x features, scipy CSR) of token-id sequences."""
-        from scipy import sparse
-
+        from scipy import sparse  # deferred: only fitting needs scipy, and every classifier load imports this module
 
         rows, columns = [], []
         for start in range(0, len(sequences), batch_size):
@@ -176,10 +147,11 @@ class NgramLinear(nn.Module):
         for two classes one model, the first class's logits 0) on the binary features scaled by
         the class's naive-Bayes log-count ratio ``log((p / |p|) / (q / |q|))``, p and q the
         smoothed feature counts of the texts with and without the class. ``balanced``: classes
-        weighted by inverse frequency, as ``--class-weights balanced`` does for the network.
+        weighted by inverse frequency, as ``data.class_weights`` balanced does for the network.
         ``words``: the vocabulary's words by id (a word tokenizer's), whose spellings become
         features too (``spelling_matrix``), scaled by their own ratios and folded into the
         unigram weights."""
+        # Deferred: scipy and scikit-learn take ~1 s to import; only training fits the path.
         from scipy import sparse
         from sklearn.linear_model import LogisticRegression
 
@@ -226,8 +198,7 @@ def spelling_matrix(words: list[str], vocab_size: int):
     """Which character n-grams each word id holds (vocabulary x n-grams, scipy CSR, 0/1): those of
     ``SPELLING_NGRAMS`` lengths in the word framed by spaces, so that a word's start and end are
     n-grams of their own. Specials (the first ids) and ids past ``words`` hold none."""
-    from scipy import sparse
-
+    from scipy import sparse  # deferred, as in NgramLinear.fit
 
     columns: dict[str, int] = {}
     rows, cols = [], []
@@ -241,20 +212,8 @@ def spelling_matrix(words: list[str], vocab_size: int):
     return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(vocab_size, max(1, len(columns))))
 
 
-# Candidate (recurrent, n-gram) weights, every pair of the two grids but (0, 0); the n-gram path
-# alone (at the weight that fits the held-out data best: a weight only tempers the path's
-# confidence, never changes its choice), unless a weight of the network is clearly better there:
-# its cross-entropy lower than the path's best by more than SIGNIFICANCE paired standard errors.
-# Two lessons of SST-2 slices of 3,000 sentences (benchmarks/classifier_defaults.py, five shuffles):
-# against the untempered path the network won by calibrating it rather than by knowing more (chosen
-# at 0.1 beside the path at 0.5, it lost 0.7 points to the path alone), and at two standard errors
-# it still won where it lost 1 to 2 points on unseen text, since the held-out share that judges it
-# also chose its epoch; at three it counts where it earns it (12,544 EWT sentences, 20,000 SST-2
-# phrases). The path is scaled down too, up to leaving it out,
-# and a weight below 1 tempers an over-confident network: fitted on text unlike the held-out (SST-2
-# phrases against whole sentences) the path can be confidently wrong where the network is right
-# but too sure of itself (network alone 86.8 %, path 81.7 %), and then neither the network at full
-# strength nor any weight of it beside the whole path lowers the cross-entropy.
+# Candidate (recurrent, n-gram) weights: every pair of the two grids but (0, 0). Weights below 1
+# temper an over-confident part; why these grids and SIGNIFICANCE: docs/studies/ngrams.md.
 RECURRENT_WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)
 NGRAM_WEIGHTS = (1.0, 0.5, 0.25, 0.1, 0.0)
 WEIGHTS = tuple((r, n) for n in NGRAM_WEIGHTS for r in RECURRENT_WEIGHTS if r or n)
@@ -269,14 +228,8 @@ def choose_recurrent_weight(model, examples, batch_size: int = 256) -> dict:
     network that beat the best of them by more than ``SIGNIFICANCE`` standard errors of the
     paired per-text difference. Returns it as ``recurrent_weight`` with
     ``recurrent_score``, the network's own accuracy (micro-F1 for multi-label) there, which
-    chooses the epoch.
-
-    Why so: the epoch is chosen by the network alone, since a choice by the combined score keeps
-    the first epoch whenever the n-gram path alone is hard to beat, and with it an untrained
-    network. The weight must earn its place: on a few hundred held-out texts the plain minimum
-    of cross-entropy (or accuracy) picked weights that lost 1.5 to 3 points on unseen data (SST-2,
-    3,000 sentences), where a network learnt from scratch is weaker than the path; with more
-    text, or a pretrained encoder, the network's gain is clear and it counts."""
+    chooses the epoch: a choice by the combined score would keep an untrained network whenever
+    the path alone is hard to beat."""
     network = model.network.eval()
     index = {label: i for i, label in enumerate(model.labels)}
     parts = []

@@ -36,18 +36,18 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
         return torch.device("cpu")
     if name == "mps":
         if not _mps_available():
-            raise ConfigError("--device mps: Apple's MPS backend is not available on this machine")
+            raise ConfigError("device mps: Apple's MPS backend is not available on this machine")
         return torch.device("mps")
     match = re.fullmatch(r"cuda(?::(\d+))?", name)
     if not match:
-        raise ConfigError(f"--device {name!r}: choose {DEVICE_NAMES}")
+        raise ConfigError(f"device {name!r}: choose {DEVICE_NAMES}")
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if count == 0:
-        raise ConfigError(f"--device {name}: no CUDA device is available here (torch {torch.__version__}"
+        raise ConfigError(f"device {name}: no CUDA device is available here (torch {torch.__version__}"
                           f"{', a CPU-only build' if torch.version.cuda is None else ''})")
     index = int(match.group(1) or 0)
     if index >= count:
-        raise ConfigError(f"--device {name}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
+        raise ConfigError(f"device {name}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
     return torch.device("cuda", index)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import uuid
 from datetime import timedelta
 
@@ -104,8 +105,7 @@ def gather_rows(tensor: torch.Tensor, dim: int) -> torch.Tensor:
 def launch(nproc: int, argv: list[str]) -> int:
     """Run ``python -m seqtext.cli.main ARGV`` as ``nproc`` local workers through torch's elastic
     launcher (what ``torchrun --standalone`` does); return the exit status."""
-    import sys
-
+    # Deferred: only multi-process launches need it, and torch builds without distributed support cannot import it.
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 

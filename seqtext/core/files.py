@@ -1,4 +1,5 @@
-"""Reading training text from local files and turning it into compact token-id streams.
+"""The file layer every reader shares: naming files (paths, globs, folders), checking them, and
+reading documents of text from them.
 
 Plain text is read line by line; JSONL, CSV/TSV and Parquet files, folders of them and folders
 written by ``Dataset.save_to_disk`` are read through the ``datasets`` library, streamed
@@ -6,8 +7,8 @@ written by ``Dataset.save_to_disk`` are read through the ``datasets`` library, s
 the one file ``datasets`` writes while streaming, a lock, goes to a temporary folder removed
 afterwards (``local_datasets``), so no seqtext command writes under ``~/.cache``. A check of our
 own gives a one-line error naming the file and line for the usual problems: no such file, not
-UTF-8, empty. Token ids are stored as uint16/uint32 numpy arrays, memory-mapped from disk when a
-work directory is given, so a large corpus never becomes a Python list.
+UTF-8, empty. The readers of tagged and labelled data are ``seqtext.tagger.conll`` and
+``seqtext.classifier.data``; the LM's token-id streams are ``seqtext.lm.corpus``.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ def quiet_datasets() -> Iterator:
     so no offline mode is needed. A library must leave the process as it found it: every
     setting is restored afterwards and no environment variable is written.
     """
+    # Deferred: datasets takes ~1 s to import; plain-text corpora and `seqtext --help` never need it.
     import datasets
 
     logger = logging.getLogger("datasets")  # the library's root logger, which set_verbosity sets
@@ -327,11 +329,11 @@ def _dataset_rows(target: Path, text_column: str) -> Iterator[tuple[str, bool, b
                 data = local.stream(DATA_KINDS[files[0].suffix.lower()], files, **options)
             columns = data.column_names  # None where streamed JSON/CSV has not been looked into yet
             if columns is not None and text_column not in columns:
-                raise DataError(f"{target}: no column {text_column!r}; columns are {', '.join(columns)} (use --text-column)")
+                raise DataError(f"{target}: no column {text_column!r}; columns are {', '.join(columns)} (use data.text_column)")
             for row in data:
                 text = row.get(text_column)
                 if text is None and text_column not in row:
-                    raise DataError(f"{target}: no column {text_column!r}; columns are {', '.join(row)} (use --text-column)")
+                    raise DataError(f"{target}: no column {text_column!r}; columns are {', '.join(row)} (use data.text_column)")
                 if isinstance(text, str) and text.strip():
                     yield text, True, True
         except datasets_errors(local.module) as err:

@@ -9,18 +9,20 @@ about the model, and counting it as F1 0 would make perfect predictions score be
 
 from __future__ import annotations
 
-from sklearn.metrics import (
-    accuracy_score,
-    confusion_matrix,
-    f1_score,
-    precision_recall_fscore_support,
-)
-from sklearn.preprocessing import MultiLabelBinarizer
+
+def _sklearn():
+    """scikit-learn with its metrics and preprocessing modules loaded."""
+    # Deferred: sklearn takes ~1 s to import, and seqtext.load() imports this module (through
+    # seqtext.api) while only scoring needs it.
+    import sklearn.metrics
+    import sklearn.preprocessing
+
+    return sklearn
 
 
 def _per_class(names: list[str], y_true, y_pred, labels: list) -> dict:
     """``{name: {precision, recall, f1, support}}`` for ``labels`` (named ``names``)."""
-    scores = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    scores = _sklearn().metrics.precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     return {
         name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
         for name, p, r, f, s in zip(names, *scores)
@@ -28,16 +30,17 @@ def _per_class(names: list[str], y_true, y_pred, labels: list) -> dict:
 
 
 def _macro_f1(y_true, y_pred, present: list) -> float:
-    return float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)) if present else 0.0
+    return float(_sklearn().metrics.f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)) if present else 0.0
 
 
 def single_label_report(gold: list[str], predicted: list[str], labels: list[str]) -> dict:
     """Accuracy, macro-F1, per-class scores and ``confusion[gold][predicted]`` counts."""
+    metrics = _sklearn().metrics
     seen = set(gold) | set(predicted)
-    matrix = confusion_matrix(gold, predicted, labels=labels)
+    matrix = metrics.confusion_matrix(gold, predicted, labels=labels)
     return {
         "examples": len(gold),
-        "accuracy": float(accuracy_score(gold, predicted)),
+        "accuracy": float(metrics.accuracy_score(gold, predicted)),
         "macro_f1": _macro_f1(gold, predicted, [label for label in labels if label in seen]),
         "per_class": _per_class(labels, gold, predicted, labels),
         "confusion": {g: {p: int(n) for p, n in zip(labels, row)} for g, row in zip(labels, matrix)},
@@ -46,14 +49,15 @@ def single_label_report(gold: list[str], predicted: list[str], labels: list[str]
 
 def multi_label_report(gold: list[set], predicted: list[set], labels: list[str]) -> dict:
     """Exact-match accuracy, micro- and macro-F1 over labels, per-label scores."""
-    binarizer = MultiLabelBinarizer(classes=labels)
+    sklearn = _sklearn()
+    binarizer = sklearn.preprocessing.MultiLabelBinarizer(classes=labels)
     y_true, y_pred = binarizer.fit_transform(gold), binarizer.transform(predicted)
     columns = list(range(len(labels)))
     present = [i for i in columns if y_true[:, i].any() or y_pred[:, i].any()]
     return {
         "examples": len(gold),
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "micro_f1": float(f1_score(y_true, y_pred, average="micro", zero_division=0)),
+        "accuracy": float(sklearn.metrics.accuracy_score(y_true, y_pred)),
+        "micro_f1": float(sklearn.metrics.f1_score(y_true, y_pred, average="micro", zero_division=0)),
         "macro_f1": _macro_f1(y_true, y_pred, present),
         "per_class": _per_class(labels, y_true, y_pred, columns),
     }

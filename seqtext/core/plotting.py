@@ -74,7 +74,7 @@ def read_run(path) -> RunLog:
     if not path.exists():
         raise DataError(f"{path} does not exist")
     if not path.is_dir():
-        raise DataError(f"{path} is not a run directory (give the -o directory of a seqtext train run)")
+        raise DataError(f"{path} is not a run directory (give the output directory of a training run)")
     log = path / LOG_FILE
     if not log.is_file():
         if (path / RUN_FILE).is_file():
@@ -103,6 +103,7 @@ def read_run(path) -> RunLog:
 
 
 def _figure_classes():
+    # Deferred: matplotlib is an optional extra (seqtext[plot]).
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure

@@ -1,12 +1,14 @@
 """Refusing work that could never fit in memory, before any of it is allocated.
 
-A request such as ``--hidden 1000000`` or ``--num-samples 10000000`` would otherwise fail deep
+A request such as a hidden size of 1,000,000 or ten million samples would otherwise fail deep
 inside torch with "can't allocate 16000000000000 bytes", or swap the machine to a halt first.
 """
 
 from __future__ import annotations
 
 import os
+
+import torch
 
 from seqtext.errors import SeqtextError
 
@@ -34,8 +36,6 @@ def check_network_fits(build, what: str, copies: int = 4) -> int:
     """Count the parameters of the network ``build()`` makes without allocating them (on the
     meta device) and refuse it if ``copies`` float32 copies (weights, gradients, two AdamW
     moments) would not fit. Returns the parameter count."""
-    import torch
-
     with torch.device("meta"):
         network = build()
     count = sum(p.numel() for p in network.parameters())

@@ -1,6 +1,6 @@
 """TensorBoard event files beside ``log.jsonl``: the same records, as scalars TensorBoard shows.
 
-The trainer writes each evaluation record to ``log.jsonl`` and, with ``--tensorboard``, hands
+The trainer writes each evaluation record to ``log.jsonl`` and, with ``train.tensorboard``, hands
 the same record here, so every model kind gets the same curves from one place that logs.
 Files go to ``RUN_DIR/tensorboard`` (``tensorboard --logdir RUN_DIR`` finds them).
 """
@@ -18,10 +18,11 @@ EVENT_PREFIX = "events.out.tfevents."
 
 def summary_writer_class():
     """torch's SummaryWriter, or a one-line error saying how to install what it needs."""
+    # Deferred: tensorboard is an optional extra (seqtext[plot]).
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
-        raise TrainingError(f"--tensorboard needs the tensorboard package, which is not installed: {INSTALL_HINT}") from None
+        raise TrainingError(f"train.tensorboard needs the tensorboard package, which is not installed: {INSTALL_HINT}") from None
     return SummaryWriter
 
 

@@ -1,14 +1,12 @@
-"""The simple baseline a trained model must beat, fitted on the same split and printed beside the
-model's own dev score, so that a user sees at once whether the network earned its cost.
-
-Classifier: TF-IDF over word unigrams and bigrams + logistic regression (scikit-learn), the
-standard strong linear baseline for short-text classification. Tagger: each word's most
-frequent training tag (exact form, then lower-cased, then the most frequent tag overall).
+"""The tagger's baseline, printed beside its dev score: each word's most frequent training tag
+(exact form, then lower-cased, then the most frequent tag overall).
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+
+from seqeval.metrics import f1_score
 
 from seqtext.tagger.schemes import convert, detect_scheme
 
@@ -16,10 +14,8 @@ from seqtext.tagger.schemes import convert, detect_scheme
 def most_frequent_tag(train, dev, scheme: str = "auto", dev_scheme: str | None = None) -> dict:
     """Token accuracy, and span F1 for span tags, of tagging each dev word with its most frequent
     training tag. ``train`` and ``dev`` are sentences (``tokens``, ``tags``) in ``scheme`` and
-    ``dev_scheme`` (default the same; ``auto``: each file's detected, as ``train tagger --tag-scheme
+    ``dev_scheme`` (default the same; ``auto``: each file's detected, as ``data.tag_scheme
     auto`` does); spans are compared in BIO, accuracy on BIO tags."""
-    from seqeval.metrics import f1_score
-
     if scheme == "auto":
         scheme = detect_scheme([s.tags for s in train])
         dev_scheme = detect_scheme([s.tags for s in dev]) if scheme != "none" else "none"

@@ -1,4 +1,4 @@
-"""Reading and writing tagged sentences: CoNLL column files, CoNLL-U, JSONL and datasets.
+"""Reading tagged sentences (CoNLL column files, CoNLL-U, JSONL and datasets) and writing CoNLL.
 
 Every problem is reported with the file and line: a row with too few columns, a tag column that
 does not exist, an empty file, bytes that are not UTF-8. Each sentence keeps the file and line it
@@ -159,7 +159,7 @@ def _read_dataset(target: Path, fmt: str, tag_column: str, need_tags: bool) -> l
             for column in wanted:
                 if column not in columns:
                     raise DataError(f"{target}: no column {column!r}; columns are {', '.join(columns)} "
-                                    f"(a dataset needs 'tokens' and 'tags', or --tag-column naming the tags column)")
+                                    f"(a dataset needs 'tokens' and 'tags', or data.tag_column naming the tags column)")
             names = class_label_names(local.module, data.features, tags_column) if need_tags else None
             row = 0
             for batch in data.select_columns(wanted).iter(batch_size=1000):
@@ -239,7 +239,7 @@ def _read_columns(
         except IndexError:
             raise DataError(
                 f"{file}, line {number}: {len(columns)} column(s), no column {tag_column if need_tags else word_column} "
-                f"(choose with --word-column/--tag-column)"
+                f"(choose with data.word_column/data.tag_column)"
             ) from None
         if not tokens:
             start = number
@@ -362,16 +362,6 @@ def _read_jsonl(lines: Iterable[str], file, need_tags: bool) -> Iterator[Sentenc
 
 def format_conll(sentence: Sentence) -> str:
     return "".join(f"{token}\t{tag}\n" for token, tag in zip(sentence.tokens, sentence.tags)) + "\n"
-
-
-def format_jsonl(sentence: Sentence, spans=None) -> str:
-    record = {"tokens": sentence.tokens, "tags": sentence.tags}
-    if spans is not None:
-        record["entities"] = [
-            {"type": kind, "start": start, "end": end, "text": " ".join(sentence.tokens[start:end])}
-            for kind, start, end in spans
-        ]
-    return json.dumps(record, ensure_ascii=False)
 
 
 def iter_token_lists(lines: Iterable[str], input_format: str = "text") -> Iterator[list[str]]:

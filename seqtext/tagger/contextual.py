@@ -8,7 +8,7 @@ with ``<bos>`` and adds rows that start at a line from a zero state after ``<bos
 
 - A forward LM reads the text left to right; a word's feature is its output just after the
   word's last character.
-- A backward LM (``train lm --backward``, which learnt every document reversed, still framed
+- A backward LM (``data.backward``, which learnt every document reversed, still framed
   ``<bos> ... <eos>``) reads the reversed text; a word's feature is its output just after the
   word's first character, seen from the right.
 
@@ -78,15 +78,12 @@ class LMEncoder(LMBody):
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor, positions: torch.Tensor):
         """ids (B, L), lengths (B,), positions (B, T) -> the top-layer outputs at those positions
-        of each row (B, T, H).
+        of each row (B, T, H); positions past a row's length give zeros.
 
-        The rows are run longest first in at most ``SEGMENTS`` stretches
-        of time, each over only the rows still going, their state carried: what a packed
-        sequence computes, without paying for the padding of a batch of very different lengths,
-        and at the speed of the padded kernel (packed input runs 1.6-2.5x slower on a CPU). Each
-        stretch gives up the outputs ``positions`` asks for at once, so the (B, L, H) outputs are
-        never stored (for a batch of 256 sentences that is 0.2 GB to zero and fill, a tenth of
-        the tagging time). Positions past a row's length give zeros."""
+        The rows run longest first in at most ``SEGMENTS`` stretches of time, each over only the
+        rows still going, their state carried: what a packed sequence computes, at the padded
+        kernel's speed. Each stretch hands over the outputs ``positions`` asks for at once, so the
+        (B, L, H) outputs are never stored (figures: docs/studies/contextual.md)."""
         order = torch.argsort(lengths, descending=True, stable=True)
         longest = lengths[order].tolist()
         ids, positions = ids[order.to(ids.device)], positions[order.to(ids.device)]
@@ -185,15 +182,15 @@ class ContextualFeatures(nn.Module):
 
 # -- finding the user's language models -----------------------------------------------------------
 def load_language_models(names: list[str]) -> list:
-    """The character language models named by ``--pretrained-lm`` (directories or model names),
+    """The character language models named by ``data.pretrained_lms`` (directories or model names),
     on the CPU; anything else is refused with one line naming it."""
     models = []
     for name in names:
         model = load_language_model(name)
         if not isinstance(model.tokenizer, CharTokenizer):
             raise SeqtextError(
-                f"--pretrained-lm {name}: a {model.tokenizer.kind}-level language model; contextual string embeddings "
-                f"need a character language model (seqtext train lm --tokenizer char)"
+                f"data.pretrained_lms {name}: a {model.tokenizer.kind}-level language model; contextual string embeddings "
+                f"need a character language model (one trained with tokenizer char)"
             )
         models.append(model)
     return models

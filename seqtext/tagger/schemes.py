@@ -57,8 +57,7 @@ def to_spans(tags: list[str], scheme: str) -> list[Span]:
     conlleval reads them: invalid transitions are repaired, never an error. A ``B-X`` always
     begins an entity, so IOB1, BIO and BIOES all read the same way and ``scheme`` is not
     needed; it stays for the callers' sake. Other tags draw seqeval's "not NE tag" warning."""
-    # Imported here: seqeval brings scikit-learn (a second at start-up), and every model load
-    # imports this module.
+    # Deferred: seqeval brings scikit-learn (~1 s to import), and every model load imports this module.
     from seqeval.metrics.sequence_labeling import get_entities
 
     return [(kind, start, end + 1) for kind, start, end in get_entities(list(tags))]

@@ -20,7 +20,7 @@ def _check_span_tags(gold, model) -> None:
                 raise DataError(
                     f"{at}: tag {tag!r} is not a span tag (O, B-TYPE, I-TYPE, E-TYPE, S-TYPE); "
                     f"the model {'tags spans' if model.spans else 'tags'} like {', '.join(model.tags[:4])} "
-                    f"(choose the column with --tag-column)"
+                    f"(choose the column with data.tag_column)"
                 )
 
 
@@ -34,7 +34,7 @@ def _check_known_tags(gold, model) -> None:
         tag, sentence = unknown[0]
         raise DataError(
             f"{sentence.where}: {len(unknown):,} of {len(tags):,} gold tags (such as {tag!r}) are not tags of this "
-            f"model ({', '.join(model.tags[:6])}, ...); choose the tag column with --tag-column"
+            f"model ({', '.join(model.tags[:6])}, ...); choose the tag column with data.tag_column"
         )
 
 
@@ -67,8 +67,8 @@ def evaluate_tagger(model, gold, gold_scheme: str | None = None, progress: bool 
     scheme is detected from the file unless ``gold_scheme`` is given, so token accuracy is the
     same for the same annotation written as IOB1, BIO or BIOES.
     """
+    # Deferred: seqeval brings scikit-learn (~1 s to import), and seqtext.load() imports this module.
     from seqeval.metrics import accuracy_score, classification_report
-
 
     if not gold:
         raise DataError("no sentences to evaluate")
@@ -92,7 +92,7 @@ def evaluate_tagger(model, gold, gold_scheme: str | None = None, progress: bool 
             for kind, r in report.items() if "avg" not in kind
         }
     else:
-        from sklearn.metrics import confusion_matrix
+        from sklearn.metrics import confusion_matrix  # deferred, as seqeval above
 
         labels = sorted({t for tags in references + predicted for t in tags})
         matrix = confusion_matrix([t for tags in references for t in tags], [t for tags in predicted for t in tags], labels=labels)

@@ -1,6 +1,6 @@
 """Word vectors learnt from the user's own unlabelled text: skip-gram with negative sampling
 (Mikolov et al. 2013), so that taggers and classifiers can start from vectors of the same kind
-of text through ``--embeddings`` while nothing is downloaded.
+of text (``data.embeddings``) while nothing is downloaded.
 
 The recipe is word2vec's: frequent words are subsampled, each kept word predicts the words
 within a window whose size is drawn anew for every word (1 to ``window``, so near words count
@@ -21,7 +21,10 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
 
 from seqtext import checks
 from seqtext.core.files import corpus_bytes, stream_documents
@@ -29,12 +32,8 @@ from seqtext.core.modeldir import atomic_path, temporary_path
 from seqtext.errors import ConfigError, DataError
 from seqtext.text.tokenizers import SPECIALS, WordTokenizer
 
-if TYPE_CHECKING:  # imported where used: the command line reads the defaults without loading torch
-    import numpy as np
-    import torch
-
 CHUNK_WORDS = 1 << 20  # words whose pairs are drawn and shuffled together
-MIN_LR_SHARE = 1e-4  # the learning rate never falls below this share of --lr (word2vec's floor)
+MIN_LR_SHARE = 1e-4  # the learning rate never falls below this share of ``lr`` (word2vec's floor)
 
 
 @dataclass
@@ -89,8 +88,6 @@ class EmbeddingResult:
 
 def nearest_words(words: list[str], vectors: torch.Tensor, word: str, count: int = 10) -> list[tuple[str, float]]:
     """Nearest neighbours by cosine similarity (a sanity check of a set of vectors)."""
-    import torch
-
     try:
         index = words.index(word)
     except ValueError:
@@ -106,9 +103,6 @@ class _Corpus:
     """The corpus as word ids and line numbers, read in one streamed pass."""
 
     def __init__(self, files, options: EmbeddingOptions, progress: bool):
-        import numpy as np
-
-
         started = time.perf_counter()
         splitter = WordTokenizer(list(SPECIALS), split=options.word_split, lowercase=options.lowercase)
         split = splitter.split
@@ -120,8 +114,6 @@ class _Corpus:
         def read(count: int) -> None:  # the bar starts with the first bytes, after the files' checks
             nonlocal bar
             if bar is None:
-                from tqdm.auto import tqdm
-
                 bar = tqdm(total=corpus_bytes(files) or None, unit="B", unit_scale=True, desc="reading", leave=False)
             bar.update(count)
 
@@ -149,7 +141,7 @@ class _Corpus:
         kept = sorted((i for i in frequent if not _has_space(names[i])), key=lambda i: (-counts[i], names[i]))
         if not kept:
             raise DataError(f"no word occurs {options.min_count} times or more in {', '.join(map(str, files))} "
-                            f"({ids.size:,} words; the most frequent occurs {_times(int(counts.max()))}); lower --min-count")
+                            f"({ids.size:,} words; the most frequent occurs {_times(int(counts.max()))}); lower min_count")
         remap = np.full(len(names), -1, dtype=np.int64)
         remap[kept] = np.arange(len(kept))
         new_ids = remap[ids]
@@ -174,8 +166,6 @@ def _has_space(word: str) -> bool:
 def _keep_probabilities(counts: np.ndarray, subsample: float) -> np.ndarray:
     """word2vec's subsampling: a word of frequency f is kept with probability
     (sqrt(f / t) + 1) * t / f, with t = ``subsample`` times the corpus size."""
-    import numpy as np
-
     if subsample <= 0:
         return np.ones(len(counts))
     threshold = subsample * counts.sum()
@@ -186,8 +176,6 @@ def _pairs(ids: np.ndarray, lines: np.ndarray, window: int, rng: np.random.Gener
     """(word, context) pairs of a run of words: each word's window is drawn from 1 to
     ``window`` (so a word d places away is a context with probability (window - d + 1) /
     window), and stops at the line's ends."""
-    import numpy as np
-
     reach = rng.integers(1, window + 1, size=ids.size)
     words, contexts = [], []
     for distance in range(1, min(window, ids.size - 1) + 1):
@@ -208,9 +196,6 @@ class _SkipGram:
     and one plain SGD step on a batch of pairs, with the gradients written out by hand."""
 
     def __init__(self, vocab_size: int, options: EmbeddingOptions, rng: np.random.Generator, noise: np.ndarray):
-        import numpy as np
-        import torch
-
         dim = options.dim
         self.inputs = torch.from_numpy((rng.random((vocab_size, dim), dtype=np.float32) - 0.5) / dim)
         self.outputs = torch.zeros(vocab_size, dim)
@@ -219,9 +204,6 @@ class _SkipGram:
         self.rng = rng
 
     def step(self, words: torch.Tensor, contexts: torch.Tensor, lr: float) -> None:
-        import numpy as np
-        import torch
-
         count, dim = words.numel(), self.inputs.shape[1]
         draws = self.rng.integers(0, self.noise_table.size, size=count * self.negatives)
         noise = torch.from_numpy(self.noise_table[draws].astype(np.int64)).view(count, self.negatives)
@@ -245,8 +227,6 @@ def _noise_table(weights: np.ndarray) -> np.ndarray:
     """word2vec's sampling table: word i fills a share of the entries proportional to
     ``weights[i]`` (at least one), so a uniform draw of an entry is a draw from the noise
     distribution."""
-    import numpy as np
-
     size = min(10_000_000, max(100_000, 1000 * weights.size))
     entries = np.maximum(1, np.rint(weights / weights.sum() * size)).astype(np.int64)
     return np.repeat(np.arange(weights.size, dtype=np.int32), entries)
@@ -256,11 +236,8 @@ def train_embeddings(files, output, options: EmbeddingOptions | None = None, pro
                      log=None) -> EmbeddingResult:
     """Learn word vectors from ``files`` (plain text, JSONL or CSV/TSV, globs allowed; see
     ``stream_documents``) and write them to ``output`` in word2vec text format (``N DIM`` then
-    one ``word v1 ... vDIM`` line per word, most frequent first), which ``--embeddings`` reads.
+    one ``word v1 ... vDIM`` line per word, most frequent first), which ``data.embeddings`` reads.
     ``output`` may be None to keep the vectors in memory only."""
-    import numpy as np
-    import torch
-
     options = options or EmbeddingOptions()
     log = log or (lambda message: None)
     files = [files] if isinstance(files, (str, Path)) else list(files)
@@ -274,45 +251,52 @@ def train_embeddings(files, output, options: EmbeddingOptions | None = None, pro
         f"words seen {_times(options.min_count)} or more ({corpus.ids.size:,} of the running words)")
     rng = np.random.default_rng(options.seed)
     model = _SkipGram(len(corpus.words), options, rng, corpus.counts.astype(np.float64) ** 0.75)
-    keep = _keep_probabilities(corpus.counts.astype(np.float64), options.subsample)
-    total = corpus.ids.size * options.epochs
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, unit="word", unit_scale=True, dynamic_ncols=True, desc="training", leave=False)
     started = time.perf_counter()
-    done = 0
-    try:
-        for _ in range(options.epochs):
-            for start in range(0, corpus.ids.size, CHUNK_WORDS):
-                ids = corpus.ids[start:start + CHUNK_WORDS]
-                kept = rng.random(ids.size) < keep[ids]
-                words, contexts = _pairs(ids[kept], corpus.lines[start:start + CHUNK_WORDS][kept], options.window, rng)
-                order = rng.permutation(words.size)
-                words = torch.from_numpy(words[order].astype(np.int64))
-                contexts = torch.from_numpy(contexts[order].astype(np.int64))
-                batches = max(1, math.ceil(words.numel() / options.batch_size))
-                for batch in range(batches):
-                    share = (done + ids.size * batch / batches) / total
-                    lr = options.lr * max(MIN_LR_SHARE, 1.0 - share)
-                    section = slice(batch * options.batch_size, (batch + 1) * options.batch_size)
-                    if words[section].numel():
-                        model.step(words[section], contexts[section], lr)
-                done += ids.size
-                if bar is not None:
-                    bar.update(ids.size)
-    finally:
-        if bar is not None:
-            bar.close()
+    total = _train(model, corpus, options, rng, progress)
     seconds = time.perf_counter() - started
     if not torch.isfinite(model.inputs).all():
-        raise DataError("the vectors diverged (not finite); lower --lr")
+        raise DataError("the vectors diverged (not finite); lower lr")
     result = EmbeddingResult(corpus.words, model.inputs, corpus.corpus_words, total, seconds, corpus.seconds)
     log(f"{total:,} words trained in {seconds:.1f} s ({result.words_per_second:,.0f} words/s)")
     if output is not None:
         write_vectors(output, result.words, result.vectors)
     return result
+
+
+def _train(model: _SkipGram, corpus: _Corpus, options: EmbeddingOptions, rng: np.random.Generator,
+           progress: bool) -> int:
+    """``options.epochs`` passes over the corpus, a chunk of CHUNK_WORDS words at a time: subsample,
+    draw the pairs, take SGD steps on them. Returns the words trained (before subsampling)."""
+    keep = _keep_probabilities(corpus.counts.astype(np.float64), options.subsample)
+    total = corpus.ids.size * options.epochs
+    done = 0
+    with tqdm(total=total, unit="word", unit_scale=True, dynamic_ncols=True, desc="training", leave=False,
+              disable=not progress) as bar:
+        for _ in range(options.epochs):
+            for start in range(0, corpus.ids.size, CHUNK_WORDS):
+                ids = corpus.ids[start:start + CHUNK_WORDS]
+                kept = rng.random(ids.size) < keep[ids]
+                words, contexts = _pairs(ids[kept], corpus.lines[start:start + CHUNK_WORDS][kept], options.window, rng)
+                _chunk_steps(model, words, contexts, options, rng, done=done, chunk=ids.size, total=total)
+                done += ids.size
+                bar.update(ids.size)
+    return total
+
+
+def _chunk_steps(model: _SkipGram, words: np.ndarray, contexts: np.ndarray, options: EmbeddingOptions,
+                 rng: np.random.Generator, *, done: int, chunk: int, total: int) -> None:
+    """SGD steps over one chunk's pairs, shuffled; the learning rate falls linearly with the share
+    of all words trained (``done`` before this chunk of ``chunk`` words, out of ``total``)."""
+    order = rng.permutation(words.size)
+    words = torch.from_numpy(words[order].astype(np.int64))
+    contexts = torch.from_numpy(contexts[order].astype(np.int64))
+    batches = max(1, math.ceil(words.numel() / options.batch_size))
+    for batch in range(batches):
+        share = (done + chunk * batch / batches) / total
+        lr = options.lr * max(MIN_LR_SHARE, 1.0 - share)
+        section = slice(batch * options.batch_size, (batch + 1) * options.batch_size)
+        if words[section].numel():
+            model.step(words[section], contexts[section], lr)
 
 
 def _check_writable(output: Path) -> None:

@@ -23,18 +23,14 @@ from typing import Iterator
 # sentence ends (a log, a 10 MB line) must not become one huge sentence for the tagger.
 MAX_SENTENCE_TOKENS = 300
 
-# Titles stand before a name, which starts with a capital, so a capital after them is no evidence
-# of a sentence end: "Dr. Who", "Gen. Lee", "St. Louis", "Smith vs. Jones" never break. They are
-# rarely ordinary words and rarely end a sentence ("Main St." is the price of keeping "St." here).
+# Titles stand before a capitalised name, so a capital after them is no sentence end ("Dr. Who",
+# "St. Louis"); the price is a rare sentence-final title ("Main St.").
 TITLES = {
     "mr", "mrs", "ms", "messrs", "dr", "drs", "prof", "st", "mt", "vs",
     "gen", "gov", "sen", "rep", "col", "lt", "sgt", "capt", "rev",
 }
-# These are also ordinary words ("no", "co", "est", "dec") or often the last word of a sentence
-# ("Apple Inc.", "Smith Jr.", "in Dec.", "and so on, etc."): they are abbreviations only where
-# no capitalised word follows ("No. 5", "Inc. said", "etc., and"), and the full stop ends the
-# sentence where one does ("I said no. Then", "He works at Apple Inc. Then"). The splitter and
-# the tokenizer apply the same rule, so "no." is split off exactly where a sentence ends.
+# Also ordinary words ("no", "dec") or sentence-final ("Apple Inc."): abbreviations only where no
+# capitalised word follows ("No. 5", "Inc. said"); splitter and tokenizer share the rule.
 AMBIGUOUS_ABBREVIATIONS = {
     "jr", "sr", "etc", "inc", "ltd", "co", "corp", "no", "vol", "fig", "ave", "dept", "est", "ext",
     "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
@@ -46,11 +42,8 @@ def _alternation(words: set[str]) -> str:
     return "|".join(sorted(words, key=len, reverse=True))
 
 
-# Every repeated group is bounded: Python's regex engine keeps backtracking state for each
-# repetition of a group, so an unbounded "(?:-\w+)*" over a 10 MB "a-a-a-..." allocates
-# gigabytes; bounded, such a run just becomes several tokens. The e-mail local part is bounded
-# (RFC 5321 allows 64 characters) so that a long run of dots or word characters without an "@"
-# is not rescanned from every position. Both keep tokenizing linear in time and flat in memory.
+# Every repeated group is bounded, so tokenizing stays linear in time and flat in memory: the
+# regex engine keeps backtracking state per repetition, and "a-a-a-..." over 10 MB would not.
 TOKEN = re.compile(
     r"""
     (?P<url>(?:https?://|www\.)[^\s<>"]+[^\s<>".,;:!?)\]'])
@@ -141,11 +134,6 @@ def token_offsets(text: str) -> list[tuple[int, int]]:
 def sentence_offsets(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` of each sentence (the sentences ``split_sentences`` gives)."""
     return [(start, end) for start, end, _ in iter_sentence_offsets(text)]
-
-
-def tokenize_text_offsets(text: str) -> list[list[tuple[int, int]]]:
-    """Token offsets of each sentence (the tokens ``tokenize_text`` gives)."""
-    return [tokens for _, _, tokens in iter_sentence_offsets(text)]
 
 
 def _pieces(text: str):

@@ -15,6 +15,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
+import sentencepiece
 import torch
 
 from seqtext.core import modeldir
@@ -150,8 +152,6 @@ class CharTokenizer(_VocabTokenizer):
     def encode_array(self, text: str):
         """``encode`` as a numpy array, vectorised over code points: no Python loop per character,
         so a corpus of any size encodes at the speed of a table lookup."""
-        import numpy as np
-
         table = getattr(self, "_table", None)
         if table is None:
             top = max((ord(t) for t in self.itos[4:] if len(t) == 1), default=0)
@@ -166,8 +166,6 @@ class CharTokenizer(_VocabTokenizer):
 
     @classmethod
     def train(cls, texts: Iterable[str], min_freq: int = 1, max_size: int | None = None):
-        import numpy as np
-
         # Counted per code point with numpy (3x Counter.update's speed on large corpora).
         totals = np.zeros(0, dtype=np.int64)
         for text in texts:
@@ -238,8 +236,6 @@ class SentencePieceTokenizer(Tokenizer):
     kind = "sentencepiece"
 
     def __init__(self, model_proto: bytes):
-        import sentencepiece
-
         self.model_proto = model_proto
         self.processor = sentencepiece.SentencePieceProcessor(model_proto=model_proto)
         if [self.processor.id_to_piece(i) for i in range(4)] != list(SPECIALS):
@@ -261,8 +257,6 @@ class SentencePieceTokenizer(Tokenizer):
 
     @classmethod
     def train(cls, texts: Iterable[str], vocab_size: int = 4000, model_type: str = "bpe"):
-        import sentencepiece
-
         if model_type not in ("bpe", "unigram"):
             raise DataError(f"unknown SentencePiece model type {model_type!r}: use 'bpe' or 'unigram'")
         # SentencePiece learns from sentences; long lines are cut to keep training memory flat.

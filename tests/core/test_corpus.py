@@ -5,7 +5,7 @@ import pytest
 
 from seqtext.core.files import expand_paths, read_texts
 from seqtext.errors import DataError
-from seqtext.lm.corpus import encode_stream, split_stream
+from seqtext.lm.corpus import encode_documents, split_stream
 from seqtext.text.tokenizers import BOS, EOS, CharTokenizer
 
 
@@ -50,7 +50,7 @@ def test_jsonl_and_csv_text_column(tmp_path):
 
 def test_stream_is_compact_and_memory_mapped(tmp_path):
     tok = CharTokenizer.train(["abc"])
-    ids = encode_stream(["ab", "c"], tok, tmp_path / "ids.bin")
+    ids = encode_documents([("ab", True, True), ("c", True, True)], tok, tmp_path / "ids.bin")
     assert isinstance(ids, np.memmap) and ids.dtype == np.uint16
     assert ids.tolist() == [BOS, tok.stoi["a"], tok.stoi["b"], EOS, BOS, tok.stoi["c"], EOS]
     train, val = split_stream(ids, 0.3)

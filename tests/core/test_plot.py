@@ -180,7 +180,7 @@ def test_tensorboard_missing_is_one_error_before_training(corpus, tmp_path, monk
     from seqtext.lm.training import LMDataOptions, train_language_model
 
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
-    with pytest.raises(TrainingError, match=r'--tensorboard needs the tensorboard package.*pip install "seqtext\[plot\]"'):
+    with pytest.raises(TrainingError, match=r'train\.tensorboard needs the tensorboard package.*pip install "seqtext\[plot\]"'):
         train_language_model([str(corpus)], tmp_path / "run", LMConfig(0, embedding_dim=8, hidden_size=8, num_layers=1, dropout=0.0),
                              LMDataOptions(batch_size=4, bptt=16),
                              TrainConfig(max_steps=2, tensorboard=True, progress=False, device="cpu"))

@@ -371,7 +371,7 @@ def test_plain_corpora_from_saved_and_parquet_datasets(tmp_path):
     assert read_texts(str(tmp_path / "pq"), text_column="body") == ["four\nfive"]
     assert list(stream_documents(parquet, text_column="body")) == [("four\nfive", True, True)]
     assert lm_documents([parquet], "body", line_based=True) == [["four", "five"]]
-    with pytest.raises(DataError, match=r"pq: no column 'text'; columns are body \(use --text-column\)"):
+    with pytest.raises(DataError, match=r"pq: no column 'text'; columns are body \(use data\.text_column\)"):
         read_texts(str(tmp_path / "pq"))
 
 

@@ -85,15 +85,13 @@ def test_readers(tmp_path):
     assert read_sentences(str(tmp_path / "a.jsonl"))[0].tags == ["X", "Y"]
 
 
-def test_writers_round_trip(tmp_path):
-    from seqtext.tagger.conll import Sentence, format_conll, format_jsonl
+def test_conll_writer_round_trips(tmp_path):
+    from seqtext.tagger.conll import Sentence, format_conll
 
     sentences = [Sentence(["EU", "rejects", "it"], ["B-ORG", "O", "O"]), Sentence(["Peter"], ["B-PER"])]
     (tmp_path / "out.conll").write_text("".join(format_conll(s) for s in sentences))
-    (tmp_path / "out.jsonl").write_text("".join(format_jsonl(s) + "\n" for s in sentences))
-    for name in ("out.conll", "out.jsonl"):
-        again = read_sentences(str(tmp_path / name))
-        assert [(s.tokens, s.tags) for s in again] == [(s.tokens, s.tags) for s in sentences]
+    again = read_sentences(str(tmp_path / "out.conll"))
+    assert [(s.tokens, s.tags) for s in again] == [(s.tokens, s.tags) for s in sentences]
 
 
 def test_malformed_files_name_the_line(tmp_path):
