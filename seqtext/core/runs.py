@@ -31,7 +31,7 @@ RUN_FORMAT = 1
 # What a resumed run may change: how long it goes on and how it reports.
 RESUME_OVERRIDES = ("train.epochs", "train.max_steps", "train.patience", "train.max_time", "train.progress", "train.device",
                     "train.tensorboard")
-# Everything a run writes; --overwrite removes these and nothing else.
+# Everything a run writes; overwrite removes these and nothing else.
 RUN_OUTPUTS = (RUN_FILE, "checkpoint.pt", "log.jsonl", "config.json", "model.safetensors", "metrics.json",
                "vocab.json", "sentencepiece.model", "data", "tensorboard")
 
@@ -91,11 +91,12 @@ def build(cls, values: dict, where: str):
 
 
 def apply_resume_options(run: Run, given: dict, configs: dict) -> None:
-    """Take the options a user gave with ``--resume`` into ``run``.
+    """Take the options a user gave when resuming into ``run``.
 
     ``given`` maps qualified field names (``train.max_steps``) to the option's name as the user
-    wrote it (``--max-steps``); ``configs`` maps section names to the new config objects. What
-    may change is taken over; anything else must equal the saved value or it is refused.
+    wrote it (``--max-steps`` on the command line); ``configs`` maps section names to the new
+    config objects. What may change is taken over; anything else must equal the saved value or
+    it is refused.
     """
     for qualified, label in given.items():
         section, name = qualified.split(".", 1)
@@ -106,10 +107,10 @@ def apply_resume_options(run: Run, given: dict, configs: dict) -> None:
         saved = getattr(run, section).get(name)
         if qualified in RESUME_OVERRIDES:
             getattr(run, section)[name] = value
-        elif value != saved and value != "auto":  # auto: what the run chose when it started (train lm --tokenizer)
+        elif value != saved and value != "auto":  # auto: what the run chose when it started (a language model's data.tokenizer)
             raise TrainingError(
                 f"{label} cannot change when resuming: it would change the model or its data (the run has "
-                f"{saved!r}, given {value!r}); start a new run with --overwrite or another --output"
+                f"{saved!r}, given {value!r}); start a new run with overwrite=True or another out_dir"
             )
 
 
@@ -123,7 +124,7 @@ def dev_split(items: list, fraction: float, where: str, at_random: bool = False)
         raise TrainingError(f"dev fraction must be between 0 and 1, not {fraction}")
     cut = int(len(items) * (1 - fraction))
     if cut in (0, len(items)):
-        raise TrainingError(f"{where}: too few examples ({len(items)}) to hold out a dev set; give --dev")
+        raise TrainingError(f"{where}: too few examples ({len(items)}) to hold out a dev set; give dev_file")
     if not at_random:
         return items[:cut], items[cut:]
     held = set(random.Random(0).sample(range(len(items)), len(items) - cut))
@@ -158,7 +159,7 @@ def _take_lock(out_dir: Path) -> Path:
                     f"{out_dir} is in use by a training run on {host} (PID {pid}); if that run is gone, delete {lock}"
                 ) from None
             if pid and _alive(pid):
-                raise TrainingError(f"{out_dir} is in use by another training run (PID {pid}); wait for it or use another --output")
+                raise TrainingError(f"{out_dir} is in use by another training run (PID {pid}); wait for it or use another out_dir")
             if lock.is_dir() or lock.is_symlink():
                 raise TrainingError(f"{lock} is not a lock file seqtext wrote; remove it") from None
             lock.unlink(missing_ok=True)  # stale: its process is gone
@@ -191,7 +192,7 @@ def prepare_run(out_dir, kind: str, resume: bool = False, overwrite: bool = Fals
         yield None
         return
     if resume and overwrite:
-        raise TrainingError("--resume continues the run in --output and --overwrite replaces it: give one of them")
+        raise TrainingError("resume=True continues the run in out_dir and overwrite=True replaces it: give one of them")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -208,7 +209,7 @@ def prepare_run(out_dir, kind: str, resume: bool = False, overwrite: bool = Fals
             if others and not overwrite:
                 raise TrainingError(
                     f"{out_dir} is not empty ({', '.join(sorted(others)[:3])}{', ...' if len(others) > 3 else ''}); "
-                    f"give --overwrite to replace the run there, or --resume to continue it"
+                    f"give overwrite=True to replace the run there, or resume=True to continue it"
                 )
             if overwrite:
                 _clear_outputs(out_dir)
@@ -245,18 +246,18 @@ def settle_options(out_dir, run: Run | None, kind: str, classes: tuple, given: d
     distributed worker takes the run rank 0 prepared; a resumed run its saved options, with
     what may change taken from ``given`` (refused otherwise); a fresh run the ``options`` given
     (data and train defaulting to the library's). ``classes`` are the (model, data, train)
-    config classes; ``fixed`` maps other options (``--dev``, ``--val-file``, ``--init-from``) to
-    their given values, which a resumed run refuses. Returns ``(run or None, model, data, train)``."""
+    config classes; ``fixed`` maps other options (``dev_file``, ``init_from``, ...) to their
+    given values, which a resumed run refuses. Returns ``(run or None, model, data, train)``."""
     model_cls, data_cls, train_cls = classes
     model, data, train = options
     if not distributed.is_main():
         run = join_run(out_dir, kind)
     elif run is not None:
         if train_files and names(train_files) != run.files.get("train"):
-            raise TrainingError("the training files cannot change when resuming; leave them out with --resume")
+            raise TrainingError("the training files cannot change when resuming; leave them out with resume=True")
         for label, value in (fixed or {}).items():
             if value:
-                raise TrainingError(f"{label} cannot be given with --resume: the run keeps the one it started with")
+                raise TrainingError(f"{label} cannot be given with resume=True: the run keeps the one it started with")
         apply_resume_options(run, given or {}, {"model": model, "data": data, "train": train})
         save_run(out_dir, run)  # with the new limits
     else:

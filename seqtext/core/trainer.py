@@ -1,28 +1,9 @@
 """One training loop for every model kind.
 
-A *task* knows its data and loss; the trainer owns everything else: AdamW, the learning-rate
-schedule, gradient clipping, evaluation, early stopping, keeping the best model, the JSONL log,
-and checkpoints that make ``resume`` continue exactly where a run stopped.
-
-What a task provides (duck-typed):
-
-- ``network``: the ``nn.Module`` being trained;
-- ``steps_per_epoch() -> int``;
-- ``batches(epoch, start) -> iterator`` over the epoch's batches from index ``start`` on; the
-  order must depend only on ``(epoch, seed)`` so that a resumed run sees the same batches;
-- ``loss(batch) -> (summed loss tensor, count)``: the loss summed over this process's share of
-  the batch and how many items (tokens, sentences, texts) it sums over; the trainer divides by
-  the count over all processes, so N processes train exactly as one with the same global batch;
-- ``evaluate() -> dict`` with a ``"loss"`` entry (lower is better; ``"score"`` higher is
-  better takes precedence when present);
-- ``save(directory, metrics)``: write the model directory for the current weights;
-- optionally ``state_dict()`` / ``load_state_dict()`` for task state that a resume needs
-  (the language model's carried hidden state) and ``sample() -> str`` for a look at progress;
-- optionally ``lr_groups() -> [(parameters, scale), ...]``: those parameters train at the
-  learning rate times ``scale`` (discriminative learning rates), and ``on_epoch_start(epoch)``,
-  called before each epoch's first batch (also on resuming in the middle of one), which may
-  freeze parameters (``requires_grad``) by the epoch alone (gradual unfreezing); a frozen
-  parameter gets no gradient, so AdamW leaves it as it is (weight decay included).
+A *task* (``seqtext.core.batching.Task``) knows its data and loss; the trainer owns everything
+else: AdamW, the learning-rate schedule, gradient clipping, evaluation, early stopping, keeping
+the best model, the JSONL log, and checkpoints that make ``resume`` continue exactly where a run
+stopped.
 """
 
 from __future__ import annotations
@@ -32,6 +13,7 @@ import math
 import os
 import pickle
 import signal
+import threading
 import time
 import zipfile
 from dataclasses import asdict, replace
@@ -39,10 +21,12 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
 
 from seqtext.configs import EPOCHS_OTHERWISE, TrainConfig
 from seqtext.core import distributed
-from seqtext.core.batching import mix_seed
+from seqtext.core.batching import Task, mix_seed
 from seqtext.core.devices import autocast, grad_scaler, resolve_device
 from seqtext.core.tensorboard_log import (
     TensorBoardLog,
@@ -92,7 +76,7 @@ def optimizer_groups(network: torch.nn.Module, weight_decay: float, lr_groups=()
 class _TaskLoss(torch.nn.Module):
     """The task's loss as a module's forward, so that DistributedDataParallel sees every step."""
 
-    def __init__(self, task):
+    def __init__(self, task: Task):
         super().__init__()
         self.network = task.network
         self.task = task
@@ -102,7 +86,7 @@ class _TaskLoss(torch.nn.Module):
 
 
 class Trainer:
-    def __init__(self, task, config: TrainConfig, out_dir, log: Callable[[str], None] | None = None):
+    def __init__(self, task: Task, config: TrainConfig, out_dir, log: Callable[[str], None] | None = None):
         self.task = task
         if config.epochs is None:  # a config no trainer settled (seqtext.configs.settle_by_kind)
             config = replace(config, epochs=EPOCHS_OTHERWISE)
@@ -117,13 +101,10 @@ class Trainer:
         # Several processes: gradients are averaged by DDP around the task's loss.
         self.ddp = None
         if self.world > 1:
-            from torch.nn.parallel import DistributedDataParallel
-
             # A task that freezes parameters leaves some without gradients in some steps.
             self.ddp = DistributedDataParallel(_TaskLoss(task), device_ids=[self.device] if self.device.type == "cuda" else None,
-                                               find_unused_parameters=hasattr(task, "on_epoch_start"))
-        lr_groups = task.lr_groups() if hasattr(task, "lr_groups") else ()
-        self.optimizer = torch.optim.AdamW(optimizer_groups(self.network, config.weight_decay, lr_groups), lr=config.lr)
+                                               find_unused_parameters=task.freezes_parameters)
+        self.optimizer = torch.optim.AdamW(optimizer_groups(self.network, config.weight_decay, task.lr_groups()), lr=config.lr)
         self.steps_per_epoch = task.steps_per_epoch()
         total = config.epochs * self.steps_per_epoch
         self.total_steps = min(total, config.max_steps) if config.max_steps else total
@@ -139,18 +120,20 @@ class Trainer:
         self.elapsed = 0.0  # training seconds of earlier sessions of this run
         self.stop_requested = False
         self.finished = False
+        self.session_started: float | None = None  # when this process's part of the run began
+        self.session_start_step = 0
         self.bar = None
-        self.events = None  # TensorBoardLog with --tensorboard, opened at the first record (rank 0)
+        self.events = None  # TensorBoardLog with train.tensorboard, opened at the first record (rank 0)
+        self._running = [0.0, 0.0]  # summed training loss and items since the last evaluation
         if config.tensorboard:  # every rank: a missing package is one error before any training
-
             summary_writer_class()
 
     # -- learning rate -------------------------------------------------------------------------
     def lr_at(self, step: int) -> float:
         c = self.config
         # Warm-up takes at most half an epoch: on a small corpus (few steps per epoch) or in a
-        # --max-time budget a run must not spend itself at a tiny learning rate. (Not a share of
-        # the planned steps: a run extended on --resume must keep the learning rates it had.)
+        # train.max_time budget a run must not spend itself at a tiny learning rate. (Not a share
+        # of the planned steps: a resumed run that goes on longer must keep its learning rates.)
         warmup_steps = min(c.warmup_steps, max(1, self.steps_per_epoch // 2))
         warmup = min(1.0, (step + 1) / warmup_steps) if c.warmup_steps else 1.0
         if c.schedule == "cosine":
@@ -173,7 +156,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else torch.empty(0),
-            "task": self.task.state_dict() if hasattr(self.task, "state_dict") else {},
+            "task": self.task.state_dict(),
             "progress": {
                 "step": self.step,
                 "epoch": self.epoch,
@@ -215,8 +198,7 @@ class Trainer:
                 torch.manual_seed(mix_seed(self.config.seed, self.step, distributed.rank()))
             if self.device.type == "cuda" and state.get("cuda_rng") is not None and state["cuda_rng"].numel():
                 torch.cuda.set_rng_state(state["cuda_rng"], self.device)
-            if hasattr(self.task, "load_state_dict"):
-                self.task.load_state_dict(state["task"])
+            self.task.load_state_dict(state["task"])
             progress = state["progress"]
             self.step, self.epoch, self.epoch_step = progress["step"], progress["epoch"], progress["epoch_step"]
             self.plateau_scale, self.best = progress["plateau_scale"], progress["best"]
@@ -287,12 +269,10 @@ class Trainer:
     def _progress_bar(self):
         if not self.config.progress or not self.main:
             return None
-        from tqdm.auto import tqdm
-
         return tqdm(total=self.total_steps, initial=self.step, unit="step", dynamic_ncols=True, leave=True)
 
     def _fit_schedule_to_time(self) -> None:
-        """With --max-time the run ends by the clock, so the cosine schedule is stretched over
+        """With train.max_time the run ends by the clock, so the cosine schedule is stretched over
         the steps that the time left allows at the speed seen so far (evaluations included):
         the learning rate has decayed when time is up. Such a run depends on the machine's
         speed, so it is not bit-for-bit repeatable."""
@@ -307,87 +287,95 @@ class Trainer:
         self.total_steps = max(self.step + 1, min(planned, self.step + int(left * steps / seconds)))
 
     def _session_seconds(self) -> float:
-        started = getattr(self, "session_started", None)
-        return time.time() - started if started is not None else 0.0
+        return time.time() - self.session_started if self.session_started is not None else 0.0
 
     def _diverged(self, what: str, value: float) -> TrainingError:
         kept = (
             f"the last good checkpoint is kept in {self.checkpoint_path}"
             if self.checkpoint_path.is_file() else "it diverged before the first checkpoint, so there is none to resume from"
         )
-        return TrainingError(f"{what} became {value} at step {self.step + 1}; stopped: {kept}; try a lower --lr or --clip-norm")
+        return TrainingError(f"{what} became {value} at step {self.step + 1}; stopped: {kept}; try a lower train.lr or train.clip_norm")
 
     def _loop(self, bar, on_step) -> None:
         c = self.config
         started = time.time()
         self.session_started = started
         self.session_start_step = self.step
-        running, running_weight = 0.0, 0.0
+        self._running = [0.0, 0.0]
         while self.epoch < c.epochs and not self._done():
-            if hasattr(self.task, "on_epoch_start"):
-                self.task.on_epoch_start(self.epoch)
+            self.task.on_epoch_start(self.epoch)
             for batch in self.task.batches(self.epoch, self.epoch_step):
-                self.network.train()
-                lr = self.lr_at(self.step)
-                for group in self.optimizer.param_groups:
-                    group["lr"] = lr * group.get("lr_scale", 1.0)
-                with autocast(self.device):
-                    total, count = self.ddp(batch) if self.ddp is not None else self.task.loss(batch)
-                total = total.float()
-                weight = distributed.all_sum(count, self.device)  # items in the global batch
-                # DDP averages gradients over the ranks: scaling by the world size makes the
-                # result the gradient of the global batch's mean loss.
-                loss = total * (self.world / max(weight, 1e-9))
-                if not torch.isfinite(loss):
-                    raise self._diverged("loss", loss.item())
-                self.optimizer.zero_grad(set_to_none=True)
-                if self.scaler is not None:  # fp16: scale the loss, unscale before clipping
-                    self.scaler.scale(loss).backward()
-                    self.scaler.unscale_(self.optimizer)
-                else:
-                    loss.backward()
-                norm = torch.nn.utils.clip_grad_norm_(self.network.parameters(), c.clip_norm or float("inf"))
-                if self.scaler is None and not torch.isfinite(norm):  # fp16's scaler skips such steps itself
-                    raise self._diverged("gradient norm", norm.item())
-                if self.scaler is not None:
-                    self.scaler.step(self.optimizer)
-                    self.scaler.update()
-                else:
-                    self.optimizer.step()
-                self.step += 1
-                self.epoch_step += 1
-                if c.max_time is not None and self.step % 10 == 0:
-                    self._fit_schedule_to_time()
-                running += distributed.all_sum(total.item(), self.device)
-                running_weight += weight
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(epoch=self.epoch + 1, loss=f"{loss.item() / self.world:.3f}", lr=f"{lr:.2e}", refresh=False)
+                self._train_step(batch, bar)
                 if on_step is not None:
                     on_step(self)
                 if c.eval_every and self.step % c.eval_every == 0:
-                    self._evaluate(running / max(running_weight, 1e-9), started)
-                    running, running_weight = 0.0, 0.0
+                    self._evaluate_running(started)
                 if self._done() or self.stop_requested:
                     break
                 if self.step % c.checkpoint_every == 0:
                     self.save_checkpoint()
             if self.stop_requested:
                 self.save_checkpoint()
-                raise TrainingInterrupted(
-                    f"interrupted at step {self.step}; checkpoint saved, continue with --resume"
-                )
+                raise TrainingInterrupted(f"interrupted at step {self.step}; checkpoint saved, continue with resume=True")
             if self.epoch_step >= self.steps_per_epoch:
                 if not c.eval_every:
-                    self._evaluate(running / max(running_weight, 1e-9), started)
-                    running, running_weight = 0.0, 0.0
+                    self._evaluate_running(started)
                 self.epoch += 1
                 self.epoch_step = 0
             self.save_checkpoint()
         if self.last_eval_step != self.step:
-            self._evaluate(running / max(running_weight, 1e-9), started)
+            self._evaluate_running(started)
         self.finished = True
         self.save_checkpoint()
+
+    def _train_step(self, batch, bar) -> None:
+        """One optimizer step on ``batch``, its loss added to the running sums."""
+        self.network.train()
+        lr = self.lr_at(self.step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr * group.get("lr_scale", 1.0)
+        with autocast(self.device):
+            total, count = self.ddp(batch) if self.ddp is not None else self.task.loss(batch)
+        total = total.float()
+        weight = distributed.all_sum(count, self.device)  # items in the global batch
+        # DDP averages gradients over the ranks: scaling by the world size makes the result the
+        # gradient of the global batch's mean loss.
+        loss = total * (self.world / max(weight, 1e-9))
+        if not torch.isfinite(loss):
+            raise self._diverged("loss", loss.item())
+        self._apply(loss)
+        self.step += 1
+        self.epoch_step += 1
+        if self.config.max_time is not None and self.step % 10 == 0:
+            self._fit_schedule_to_time()
+        self._running[0] += distributed.all_sum(total.item(), self.device)
+        self._running[1] += weight
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(epoch=self.epoch + 1, loss=f"{loss.item() / self.world:.3f}", lr=f"{lr:.2e}", refresh=False)
+
+    def _apply(self, loss: torch.Tensor) -> None:
+        """Backward, clip and step; in fp16 through the gradient scaler."""
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler is not None:  # fp16: scale the loss, unscale before clipping
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)
+        else:
+            loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(self.network.parameters(), self.config.clip_norm or float("inf"))
+        if self.scaler is None and not torch.isfinite(norm):  # fp16's scaler skips such steps itself
+            raise self._diverged("gradient norm", norm.item())
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+
+    def _evaluate_running(self, started: float) -> None:
+        """Evaluate with the mean training loss since the last evaluation, and start it anew."""
+        total, items = self._running
+        self._evaluate(total / max(items, 1e-9), started)
+        self._running = [0.0, 0.0]
 
     def _done(self) -> bool:
         over = self.config.max_steps is not None and self.step >= self.config.max_steps
@@ -445,13 +433,12 @@ class Trainer:
         self.write_log(record)
         shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
         self._say(f"step {self.step} epoch {self.epoch + 1}: train loss {train_loss:.4f}, val {shown}{' (best)' if improved else ''}")
-        if hasattr(self.task, "sample") and self.main:
-            self._say(f"sample: {self.task.sample()!r}")
+        sample = self.task.sample() if self.main else None
+        if sample is not None:
+            self._say(f"sample: {sample!r}")
         if self.early_stopped:
             self._say(f"no improvement in {self.config.patience} evaluations; stopping early")
 
 
 def _in_main_thread() -> bool:
-    import threading
-
     return threading.current_thread() is threading.main_thread()

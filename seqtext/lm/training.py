@@ -15,28 +15,23 @@ cross-entropy of the first 64 tokens after such a start next to the overall figu
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from seqtext.configs import WORD_UNIT_FROM, LMDataOptions, settle_unit_defaults
 from seqtext.core import distributed
-from seqtext.core.batching import mix_seed
-from seqtext.core.devices import resolve_device
+from seqtext.core.batching import Task, mix_seed
 from seqtext.core.files import corpus_bytes, stream_documents
+from seqtext.core.recipe import Recipe, Session, run_training
 from seqtext.core.resources import check_network_fits
-from seqtext.core.runs import (
-    Run,
-    names,
-    prepare_run,
-    publish_run,
-    save_run,
-    settle_options,
-)
-from seqtext.core.trainer import TrainConfig, Trainer
+from seqtext.core.runs import Run, names
+from seqtext.core.trainer import TrainConfig
 from seqtext.errors import DataError, SeqtextWarning, TrainingError
 from seqtext.lm.corpus import auto_unit, encode_documents, id_dtype, split_stream
 from seqtext.lm.model import (
@@ -104,12 +99,12 @@ def _first_rows(state, rows: int):
     return state[:, :rows]
 
 
-class LMTask:
+class LMTask(Task):
     """Truncated BPTT over ``batch_size`` parallel streams, hidden state carried and detached,
     plus fresh rows that start a line from a zero state after <bos>."""
 
     def __init__(self, network, tokenizer, train_ids, val_ids, data: LMDataOptions, info: dict, seed: int):
-        self.network = network
+        super().__init__(network)
         self.tokenizer = tokenizer
         self.data = data
         self.info = info
@@ -117,7 +112,7 @@ class LMTask:
         batch_size, self.bptt = _fit_batch(train_ids, data.batch_size, data.bptt, "training")
         self.train_ids = train_ids
         # Several processes: each trains its own block of rows of the global batch of streams.
-        distributed.check_divisible(batch_size, "--batch-size")
+        distributed.check_divisible(batch_size, "data.batch_size")
         rows = batch_size // distributed.world_size()
         self.rows = slice(distributed.rank() * rows, (distributed.rank() + 1) * rows)
         self.streams = batchify(train_ids, batch_size)[self.rows]  # (B / world, N / B)
@@ -177,9 +172,9 @@ class LMTask:
     def evaluate(self) -> dict:
         """The validation text cut into up to ``eval_batch_size`` contiguous streams of at least
         EVAL_STREAM_MIN tokens, read side by side, each from a fresh state; every token but each
-        stream's first is scored once. One stream alone runs matrix-vector products: on the
-        shakespeare validation text 16 streams take 2.7 s against 17.5 s, for 0.0011 nats more
-        (the tokens after each cut lose their history). ``seqtext evaluate`` reads documents whole."""
+        stream's first is scored once: several streams run matrix products instead of one
+        stream's matrix-vector products (docs/studies/training.md). ``seqtext evaluate`` reads
+        documents whole."""
         streams = max(1, min(self.data.eval_batch_size, len(self.val_ids) // EVAL_STREAM_MIN))
         totals = score_documents(self.network, np.array_split(self.val_ids, streams), streams, max(self.data.bptt, 256))
         loss = totals["nll"] / max(totals["tokens"], 1)
@@ -191,7 +186,7 @@ class LMTask:
 
     def sample(self) -> str:
         model = LanguageModel(self.network, self.tokenizer, backward=self.data.backward)
-        return model.generate("", max_length=200, temperature=0.8, random_seed=0)[0]["text"]
+        return model.generate("", max_length=200, temperature=0.8, seed=0)[0]["text"]
 
     def state_dict(self) -> dict:
         """The carried state of the whole global batch (gathered from every rank), on the CPU."""
@@ -209,6 +204,107 @@ class LMTask:
             directory, metrics, weights_dtype=self.data.weights_dtype
         )
         self.network.train()
+
+
+class LanguageModelRecipe(Recipe):
+    """A language model's part of ``run_training``: the corpus counted into a tokenizer (or an
+    ``init_from`` model's taken), encoded once into ``OUTPUT/data``, and read back on resuming."""
+
+    kind = "language_model"
+    configs = (LMConfig, LMDataOptions, TrainConfig)
+
+    def __init__(self, train_files, val_files=None, init_from: str | None = None):
+        super().__init__(train_files, fixed={"val_files": val_files, "init_from": init_from})
+        self.val_files, self.init_from = val_files, init_from
+        self.base: LanguageModel | None = None  # the init_from model
+
+    def prepare(self, s: Session) -> Run | None:
+        if s.run is None:
+            return self._prepare_fresh(s)
+        self.config = s.model
+        if not isinstance(s.run.derived.get("tokenizer"), dict):
+            raise TrainingError(f"{s.out_dir}/run.json: no tokenizer settings under 'derived'; the run cannot be resumed")
+        self.tokenizer = load_tokenizer(s.out_dir, s.run.derived["tokenizer"])
+        self.train_ids, self.val_ids = _load_cached_ids(s.out_dir, self.tokenizer, s.data, s.run.derived.get("id_files", {}))
+        return None
+
+    def _prepare_fresh(self, s: Session) -> Run:
+        self.base = base = _load_base(self.init_from) if self.init_from else None
+        self._settle_data(s)
+        by_line = (base.tokenizer if base else TOKENIZERS[s.data.tokenizer]).line_based
+        reader = _CorpusReader(self.train_files, self.val_files, s.data.text_column, by_line, progress=s.train.progress and base is None)
+        if base is not None:
+            self.tokenizer, self.config = base.tokenizer, base.network.config
+            s.log(f"starting from {self.init_from}: its tokenizer and network settings")
+        else:
+            self.tokenizer = train_tokenizer(s.data.tokenizer, reader.texts(self.train_files, "counting"), **_tokenizer_options(s.data))
+            self.config = LMConfig(**{**asdict(s.model), "vocab_size": self.tokenizer.vocab_size,
+                                      "adaptive_cutoffs": _cutoffs(self.tokenizer, s.data, s.model)})
+            s.log(f"counted {reader.documents:,} document(s), {reader.characters:,} characters in {reader.seconds:.1f} s")
+        check_network_fits(lambda: RecurrentLM(self.config), "model.hidden_size, model.num_layers, model.embedding_dim")
+        self._encode(s, reader)
+        return Run(
+            kind="language_model", model=asdict(self.config), data=asdict(s.data), train=asdict(s.train),
+            files={"train": names(self.train_files), "val": names(self.val_files),
+                   "init_from": str(self.init_from) if self.init_from else None},
+            derived={"tokenizer": self.tokenizer.save(s.out_dir),
+                     "id_files": {p.name: int(p.stat().st_size // id_dtype(self.tokenizer.vocab_size).itemsize)
+                                  for p in (s.out_dir / "data").glob("*.bin")}},
+        )
+
+    def _settle_data(self, s: Session) -> None:
+        """The direction and the tokenizer a fresh run takes from its base model or its corpus,
+        and the defaults that follow from the tokenizer."""
+        base, data = self.base, s.data
+        if base is not None and base.backward != data.backward:
+            if data.backward:
+                raise TrainingError(f"data.backward: {self.init_from} reads text left to right; start a backward model from a backward one")
+            data = replace(data, backward=True)  # a backward model goes on learning backwards
+        if data.tokenizer == "auto" and base is not None:
+            data = replace(data, tokenizer=base.tokenizer.kind)
+        elif data.tokenizer == "auto":
+            data = replace(data, tokenizer=auto_unit(self.train_files))
+            s.log(f"--tokenizer auto: {data.tokenizer} tokens (training files {'of' if data.tokenizer == 'word' else 'under'} "
+                  f"{WORD_UNIT_FROM / 1e6:g} MB{' or more' if data.tokenizer == 'word' else ''})")
+        s.model, s.data, s.train = settle_unit_defaults(s.model or LMConfig(vocab_size=0), data, s.train,
+                                                        base.tokenizer.kind if base else None)
+
+    def _encode(self, s: Session, reader: _CorpusReader) -> None:
+        """The corpus as token ids in ``OUTPUT/data``: all.bin split by ``val_fraction``, or
+        train.bin and val.bin from ``val_files``."""
+        cache, tokenizer, backward = s.out_dir / "data", self.tokenizer, s.data.backward
+        reader.seconds = 0.0
+        if not self.val_files:
+            all_ids = encode_documents(reader.pieces(self.train_files, "encoding"), tokenizer, cache / "all.bin", backward)
+            self.train_ids, self.val_ids = split_stream(all_ids, s.data.val_fraction)
+        else:
+            self.train_ids = encode_documents(reader.pieces(self.train_files, "encoding"), tokenizer, cache / "train.bin", backward)
+            self.val_ids = encode_documents(reader.pieces(self.val_files, "encoding validation"), tokenizer, cache / "val.bin", backward)
+        s.log(f"encoded {len(self.train_ids) + len(self.val_ids):,} tokens in {reader.seconds:.1f} s")
+
+    def ready(self, s: Session) -> None:
+        if len(self.val_ids) < 2:
+            raise DataError("the validation text is empty; give a longer corpus, val_files or a larger data.val_fraction")
+        s.log(f"{self.tokenizer.kind} tokenizer, {self.tokenizer.vocab_size} tokens; {len(self.train_ids):,} training and "
+              f"{len(self.val_ids):,} validation tokens")
+
+    def make_task(self, s: Session) -> LMTask:
+        network = RecurrentLM(self.config)
+        if self.base is not None:
+            network.load_state_dict(self.base.network.state_dict())
+        params = sum(p.numel() for p in network.parameters())
+        s.log(f"{self.config.cell} language model, {params:,} parameters")
+        info = {
+            "parameters": params,
+            "train_files": s.run.files.get("train", []),
+            "init_from": s.run.files.get("init_from"),
+            "data": asdict(s.data),
+            "train": {k: v for k, v in asdict(s.train).items() if k != "progress"},
+        }
+        return LMTask(network, self.tokenizer, self.train_ids, self.val_ids, s.data, info, s.train.seed)
+
+    def load(self, out_dir: Path, device: str) -> LanguageModel:
+        return LanguageModel.load(out_dir, device=device)
 
 
 def train_language_model(
@@ -233,86 +329,9 @@ def train_language_model(
     ``given`` names the options the user set explicitly (``{"train.max_steps": "--max-steps"}``):
     those that only say how long to go on replace the saved ones, the others must not differ.
     """
-    out_dir = Path(out_dir)
-    distributed.setup(resolve_device((train or TrainConfig()).device))
-    log = log if log is not None and distributed.is_main() else (lambda message: None)  # rank 0 reports
-    with prepare_run(out_dir, "language_model", resume=resume, overwrite=overwrite) as run:
-        run, model, data, train = settle_options(out_dir, run, "language_model", (LMConfig, LMDataOptions, TrainConfig), given,
-                                                 train_files, (model, data, train), {"--val-file": val_files, "--init-from": init_from})
-        if run is not None:
-            config, base = model, None
-            if not isinstance(run.derived.get("tokenizer"), dict):
-                raise TrainingError(f"{out_dir}/run.json: no tokenizer settings under 'derived'; the run cannot be resumed")
-            tokenizer = load_tokenizer(out_dir, run.derived["tokenizer"])
-            train_ids, val_ids = _load_cached_ids(out_dir, tokenizer, data, run.derived.get("id_files", {}))
-        else:
-            base = _load_base(init_from) if init_from else None
-            if base is not None and base.backward != data.backward:
-                if data.backward:
-                    raise TrainingError(f"--backward: {init_from} reads text left to right; start a backward model from a backward one")
-                data = replace(data, backward=True)  # a backward model goes on learning backwards
-            if data.tokenizer == "auto" and base is not None:
-                data = replace(data, tokenizer=base.tokenizer.kind)
-            elif data.tokenizer == "auto":
-                data = replace(data, tokenizer=auto_unit(train_files))
-                log(f"--tokenizer auto: {data.tokenizer} tokens (training files {'of' if data.tokenizer == 'word' else 'under'} "
-                    f"{WORD_UNIT_FROM / 1e6:g} MB{' or more' if data.tokenizer == 'word' else ''})")
-            model, data, train = settle_unit_defaults(model or LMConfig(vocab_size=0), data, train,
-                                                      base.tokenizer.kind if base else None)
-            by_line = (base.tokenizer if base else TOKENIZERS[data.tokenizer]).line_based
-            reader = _CorpusReader(train_files, val_files, data.text_column, by_line, progress=train.progress and base is None)
-            if base is not None:
-                tokenizer, config = base.tokenizer, base.network.config
-                log(f"starting from {init_from}: its tokenizer and network settings")
-            else:
-                tokenizer = train_tokenizer(data.tokenizer, reader.texts(train_files, "counting"), **_tokenizer_options(data))
-                config = LMConfig(**{**asdict(model), "vocab_size": tokenizer.vocab_size,
-                                     "adaptive_cutoffs": _cutoffs(tokenizer, data, model)})
-                log(f"counted {reader.documents:,} document(s), {reader.characters:,} characters in {reader.seconds:.1f} s")
-            check_network_fits(lambda: RecurrentLM(config), "--hidden, --layers, --embedding-dim")
-            cache = out_dir / "data"
-            reader.seconds = 0.0
-            if not val_files:
-                train_ids, val_ids = split_stream(encode_documents(reader.pieces(train_files, "encoding"), tokenizer, cache / "all.bin", data.backward),
-                                                  data.val_fraction)
-            else:
-                train_ids = encode_documents(reader.pieces(train_files, "encoding"), tokenizer, cache / "train.bin", data.backward)
-                val_ids = encode_documents(reader.pieces(val_files, "encoding validation"), tokenizer, cache / "val.bin", data.backward)
-            log(f"encoded {len(train_ids) + len(val_ids):,} tokens in {reader.seconds:.1f} s")
-            run = Run(
-                kind="language_model",
-                model=asdict(config),
-                data=asdict(data),
-                train=asdict(train),
-                files={"train": names(train_files), "val": names(val_files),
-                       "init_from": str(init_from) if init_from else None},
-                derived={"tokenizer": tokenizer.save(out_dir),
-                         "id_files": {p.name: int(p.stat().st_size // id_dtype(tokenizer.vocab_size).itemsize)
-                                      for p in (out_dir / "data").glob("*.bin")}},
-            )
-            save_run(out_dir, run)
-        publish_run()
-        if len(val_ids) < 2:
-            raise DataError("the validation text is empty; give a longer corpus, a --val-file or a larger --val-fraction")
-        log(f"{tokenizer.kind} tokenizer, {tokenizer.vocab_size} tokens; {len(train_ids):,} training and {len(val_ids):,} validation tokens")
-        torch.manual_seed(train.seed)
-        network = RecurrentLM(config)
-        if base is not None:
-            network.load_state_dict(base.network.state_dict())
-        params = sum(p.numel() for p in network.parameters())
-        log(f"{config.cell} language model, {params:,} parameters")
-        info = {
-            "parameters": params,
-            "train_files": run.files.get("train", []),
-            "init_from": run.files.get("init_from"),
-            "data": asdict(data),
-            "train": {k: v for k, v in asdict(train).items() if k != "progress"},
-        }
-        task = LMTask(network, tokenizer, train_ids, val_ids, data, info, train.seed)
-        Trainer(task, train, out_dir, log=log).fit(resume=resume, on_step=on_step)
-    distributed.barrier()  # the best model is written
-
-    return LanguageModel.load(out_dir, device=train.device)
+    recipe = LanguageModelRecipe(train_files, val_files=val_files, init_from=init_from)
+    return run_training(recipe, out_dir, model=model, data=data, train=train, resume=resume, overwrite=overwrite,
+                        given=given, log=log, on_step=on_step)
 
 
 ADAPTIVE_FROM = 10_000  # word vocabularies at least this large get an adaptive softmax
@@ -320,8 +339,8 @@ ADAPTIVE_FROM = 10_000  # word vocabularies at least this large get an adaptive 
 
 def _cutoffs(tokenizer, data: LMDataOptions, model: LMConfig | None) -> list[int] | None:
     """Adaptive-softmax clusters for a large word vocabulary (its ids are in frequency order):
-    the 2,000 most frequent words, the next 8,000, and the rest. The decoder over 24,000 words
-    costs about 7x the LSTM per token with a full softmax."""
+    the 2,000 most frequent words, the next 8,000, and the rest: a full softmax over a large
+    vocabulary costs several times the LSTM per token (docs/studies/training.md)."""
     if model is not None and model.adaptive_cutoffs:
         return model.adaptive_cutoffs
     if data.adaptive_softmax == "off" or tokenizer.kind != "word" or tokenizer.vocab_size < ADAPTIVE_FROM:
@@ -341,12 +360,8 @@ class _CorpusReader:
         self.seconds = 0.0
 
     def pieces(self, files, what: str):
-        import time
-
         bar = None
         if self.progress:
-            from tqdm.auto import tqdm
-
             bar = tqdm(total=corpus_bytes(files) or None, unit="B", unit_scale=True, desc=what, leave=False)
         started = time.perf_counter()
         try:
@@ -365,7 +380,7 @@ class _CorpusReader:
 
 
 def _load_base(name_or_path) -> LanguageModel:
-    return load_language_model(name_or_path, option="--init-from")
+    return load_language_model(name_or_path, option="init_from")
 
 
 def _load_cached_ids(out_dir: Path, tokenizer, data: LMDataOptions, sizes: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -379,7 +394,7 @@ def _load_cached_ids(out_dir: Path, tokenizer, data: LMDataOptions, sizes: dict)
         found = path.stat().st_size // dtype.itemsize
         if found == 0 or (isinstance(expected, int) and found != expected):
             raise TrainingError(f"{path} is damaged ({found:,} tokens, expected {expected if expected is not None else 'some'}); "
-                                f"start a new run with --overwrite")
+                                f"start a new run with overwrite=True")
         return np.memmap(path, dtype=dtype, mode="r")
 
     if (cache / "all.bin").is_file():

@@ -12,20 +12,11 @@ import torch
 from seqtext.configs import TaggerDataOptions
 from seqtext.core import distributed
 from seqtext.core.batching import BucketedTask
-from seqtext.core.devices import resolve_device
+from seqtext.core.recipe import Recipe, Session, run_training
 from seqtext.core.registry import is_bare_name
 from seqtext.core.resources import check_network_fits
-from seqtext.core.runs import (
-    Run,
-    dev_split,
-    names,
-    prepare_run,
-    publish_run,
-    record_baseline,
-    save_run,
-    settle_options,
-)
-from seqtext.core.trainer import TrainConfig, Trainer
+from seqtext.core.runs import Run, dev_split, names, record_baseline
+from seqtext.core.trainer import TrainConfig
 from seqtext.errors import DataError
 from seqtext.tagger.baselines import most_frequent_tag
 from seqtext.tagger.conll import Sentence, read_sentences
@@ -85,17 +76,12 @@ class FeatureCache:
 
 class TaggerTask(BucketedTask):
     def __init__(self, model: SequenceTagger, train, dev, data: TaggerDataOptions, seed: int):
-        self.model = model
-        self.network = model.network
+        super().__init__(model, [len(s.tokens) for s in train], data.batch_size, seed, data.weights_dtype)
         self.train = train
         self.dev = dev
         self.data = data
-        self.seed = seed
         index = {tag: i for i, tag in enumerate(model.tags)}
         self.tag_ids = [[index[t] for t in s.tags] for s in train]
-        self.lengths = [len(s.tokens) for s in train]
-        self.batch_size = data.batch_size
-        self.weights_dtype = data.weights_dtype
         self.cache = FeatureCache(self.network.contextual, CACHE_BYTES) if self.network.contextual is not None else None
 
     def loss(self, batch):
@@ -120,6 +106,107 @@ class TaggerTask(BucketedTask):
         return metrics
 
 
+class TaggerRecipe(Recipe):
+    """A tagger's part of ``run_training``: tagged sentences, their tag scheme and vocabularies,
+    the most-frequent-tag baseline on the same split, optional character LMs as features."""
+
+    kind = "tagger"
+    configs = (TaggerConfig, TaggerDataOptions, TrainConfig)
+
+    def __init__(self, train_file, dev_file, pretrained_lms: list[str] | None):
+        super().__init__(train_file, fixed={"dev_file": dev_file, "data.pretrained_lms": pretrained_lms})
+        self.dev_file = dev_file
+        self.baseline: dict | None = None
+        self.vectors: dict = {}
+        self.language_models: list = []  # a resumed run takes their weights from its checkpoint
+
+    def prepare(self, s: Session) -> Run | None:
+        if s.run is not None:
+            self.train_files, self.dev_file = s.run.files["train"], s.run.files["dev"] or None
+        elif not self.train_files:
+            raise DataError("give a training file")
+        self._read(s)
+        if s.run is not None:
+            self.words = load_tokenizer(s.out_dir, s.run.derived["tokenizer"])
+            self.chars = CharTokenizer(s.run.derived["chars"])
+        else:
+            counts = Counter(normalize_word(w) for sentence in self.sentences for w in sentence.tokens)
+            kept = sorted(w for w, c in counts.items() if c >= s.data.min_freq and w not in SPECIALS)
+            self.words = WordTokenizer(list(SPECIALS) + kept, split="whitespace")
+            self.chars = CharTokenizer.train(["".join(sentence.tokens) for sentence in self.sentences])
+        self.config = self._config(s)
+        check_network_fits(lambda: BiRNNTagger(self.config), "model.hidden_size, model.num_layers, model.word_dim, model.char_hidden")
+        if s.run is not None:
+            return None
+        return Run(kind="tagger", model=asdict(self.config), data=asdict(s.data), train=asdict(s.train),
+                   files={"train": names(self.train_files), "dev": names(self.dev_file) if self.dev_file else []},
+                   derived={"tokenizer": self.words.save(s.out_dir), "chars": self.chars.itos})
+
+    def _read(self, s: Session) -> None:
+        """The training and dev sentences, the tag scheme, the baseline (rank 0) and the tags
+        trained on, in the training scheme."""
+        data = s.data
+        read = dict(fmt=data.format, word_column=data.word_column, tag_column=data.tag_column)
+        sentences = read_sentences(self.train_files, **read)
+        if self.dev_file:
+            self.dev = read_sentences(self.dev_file, **read)
+        else:
+            sentences, self.dev = dev_split(sentences, data.dev_fraction, names(self.train_files)[0])
+        scheme = detect_scheme([x.tags for x in sentences]) if data.tag_scheme == "auto" else data.tag_scheme
+        train_scheme = "none" if scheme == "none" else data.train_scheme
+        if distributed.is_main():
+            self.baseline = most_frequent_tag(sentences, self.dev, data.tag_scheme)
+        self.sentences = [Sentence(x.tokens, convert(x.tags, scheme, train_scheme)) for x in sentences]
+        self.scheme, self.train_scheme = scheme, train_scheme
+        self.tags = sorted({t for x in self.sentences for t in x.tags})
+        s.log(f"{len(self.sentences):,} training and {len(self.dev):,} dev sentences; {len(self.tags)} tags; "
+              f"scheme {scheme}, trained as {train_scheme}")
+
+    def _config(self, s: Session) -> TaggerConfig:
+        """The network config, with the pretrained vectors' size and the character LMs read."""
+        dim = None
+        if s.data.embeddings and not s.resume:
+            self.vectors, dim = read_vectors(s.data.embeddings, self.words.stoi, normalize_word)
+            s.log(f"pretrained vectors for {len(self.vectors):,} of {self.words.vocab_size:,} words ({dim} dimensions)")
+        base = asdict(s.model or TaggerConfig(0, 0, 0))
+        if dim:
+            base["word_dim"] = dim
+        if s.data.pretrained_lms and not s.resume:
+            self.language_models = load_language_models(s.data.pretrained_lms)
+            if s.run is None:  # a fresh run records what it read (a worker has it from rank 0's run)
+                s.data = replace(s.data, pretrained_lms=[_absolute(name) for name in s.data.pretrained_lms])
+                base["contextual_lms"] = [describe(lm, name) for lm, name in zip(self.language_models, s.data.pretrained_lms)]
+                directions = ", ".join("backward" if lm.backward else "forward" for lm in self.language_models)
+                s.log(f"contextual string embeddings from {len(self.language_models)} character LMs ({directions})")
+        elif s.run is None:
+            base["contextual_lms"] = None  # only data.pretrained_lms fills them
+        return TaggerConfig(**{**base, "vocab_size": self.words.vocab_size, "num_tags": len(self.tags),
+                               "char_vocab_size": self.chars.vocab_size})
+
+    def make_task(self, s: Session) -> TaggerTask:
+        config = self.config
+        network = BiRNNTagger(config)
+        init_embedding(network.words, self.vectors)
+        if self.language_models:
+            network.contextual.load_language_models(self.language_models)
+        trainable = sum(p.numel() for p in network.parameters() if p.requires_grad)
+        info = {"parameters": trainable, "train_file": ", ".join(s.run.files["train"]), "data": asdict(s.data)}
+        frozen = sum(p.numel() for p in network.parameters()) - trainable
+        shown = f" (and {frozen:,} frozen in the language models)" if frozen else ""
+        s.log(f"{config.cell} tagger with {config.char_encoder} characters and {config.decoder} output, {trainable:,} parameters{shown}")
+        tagger = SequenceTagger(network, self.words, self.chars, self.tags, self.scheme, self.train_scheme, info=info)
+        return TaggerTask(tagger, self.sentences, self.dev, s.data, s.train.seed)
+
+    def finish(self, s: Session) -> None:
+        if self.baseline is not None:
+            record_baseline(s.out_dir, self.baseline)
+            shown = f"F1 {self.baseline['f1']:.4f}, " if "f1" in self.baseline else ""
+            s.log(f"baseline on the same split: {self.baseline['name']}, dev {shown}accuracy {self.baseline['accuracy']:.4f}")
+
+    def load(self, out_dir: Path, device: str) -> SequenceTagger:
+        return SequenceTagger.load(out_dir, device=device)
+
+
 def train_tagger(
     train_file,
     dev_file,
@@ -137,87 +224,12 @@ def train_tagger(
 
     With ``resume`` the files and options saved in ``out_dir`` are used (``train_file`` may be
     None); ``given`` works as in ``train_language_model``. ``data.pretrained_lms`` names character
-    language models whose states become word features (``seqtext.contextual``); they are copied
-    into the tagger, and a resumed run keeps the ones it started with.
+    language models whose states become word features (``seqtext.tagger.contextual``); they are
+    copied into the tagger, and a resumed run keeps the ones it started with.
     """
-    out_dir = Path(out_dir)
-    distributed.setup(resolve_device((train or TrainConfig()).device))
-    log = log if log is not None and distributed.is_main() else (lambda message: None)  # rank 0 reports
-    with prepare_run(out_dir, "tagger", resume=resume, overwrite=overwrite) as run:
-        fixed = {"--dev": dev_file, "--pretrained-lm": data.pretrained_lms if data is not None else None}
-        run, model, data, train = settle_options(out_dir, run, "tagger", (TaggerConfig, TaggerDataOptions, TrainConfig), given, train_file,
-                                                 (model, data, train), fixed)
-        if run is not None:
-            train_file, dev_file = run.files["train"], run.files["dev"] or None
-        elif not train_file:
-            raise DataError("give a training file")
-        read = dict(fmt=data.format, word_column=data.word_column, tag_column=data.tag_column)
-        sentences = read_sentences(train_file, **read)
-        if dev_file:
-            dev = read_sentences(dev_file, **read)
-        else:
-            sentences, dev = dev_split(sentences, data.dev_fraction, names(train_file)[0])
-        scheme = detect_scheme([s.tags for s in sentences]) if data.tag_scheme == "auto" else data.tag_scheme
-        train_scheme = "none" if scheme == "none" else data.train_scheme
-        baseline = None
-        if distributed.is_main():
-            baseline = most_frequent_tag(sentences, dev, data.tag_scheme)
-        sentences = [Sentence(s.tokens, convert(s.tags, scheme, train_scheme)) for s in sentences]
-        tags = sorted({t for s in sentences for t in s.tags})
-        log(f"{len(sentences):,} training and {len(dev):,} dev sentences; {len(tags)} tags; scheme {scheme}, trained as {train_scheme}")
-        if run is not None:
-            words = load_tokenizer(out_dir, run.derived["tokenizer"])
-            chars = CharTokenizer(run.derived["chars"])
-        else:
-            counts = Counter(normalize_word(w) for s in sentences for w in s.tokens)
-            words = WordTokenizer(list(SPECIALS) + sorted(w for w, c in counts.items() if c >= data.min_freq and w not in SPECIALS),
-                                  split="whitespace")
-            chars = CharTokenizer.train(["".join(s.tokens) for s in sentences])
-        vectors, dim = ({}, None)
-        if data.embeddings and not resume:
-            vectors, dim = read_vectors(data.embeddings, words.stoi, normalize_word)
-            log(f"pretrained vectors for {len(vectors):,} of {words.vocab_size:,} words ({dim} dimensions)")
-        base = asdict(model or TaggerConfig(0, 0, 0))
-        if dim:
-            base["word_dim"] = dim
-        language_models = []  # a resumed run takes their weights from its checkpoint
-        if data.pretrained_lms and not resume:
-            language_models = load_language_models(data.pretrained_lms)
-            if run is None:  # a fresh run records what it read (a worker has it from rank 0's run)
-                data = replace(data, pretrained_lms=[_absolute(name) for name in data.pretrained_lms])
-                base["contextual_lms"] = [describe(lm, name) for lm, name in zip(language_models, data.pretrained_lms)]
-                directions = ", ".join("backward" if lm.backward else "forward" for lm in language_models)
-                log(f"contextual string embeddings from {len(language_models)} character LMs ({directions})")
-        elif run is None:
-            base["contextual_lms"] = None  # only --pretrained-lm fills them
-        config = TaggerConfig(**{**base, "vocab_size": words.vocab_size, "num_tags": len(tags), "char_vocab_size": chars.vocab_size})
-        check_network_fits(lambda: BiRNNTagger(config), "--hidden, --layers, --word-dim, --char-hidden")
-        if run is None:
-            run = Run(kind="tagger", model=asdict(config), data=asdict(data), train=asdict(train),
-                      files={"train": names(train_file), "dev": names(dev_file) if dev_file else []},
-                      derived={"tokenizer": words.save(out_dir), "chars": chars.itos})
-            save_run(out_dir, run)
-        publish_run()
-        torch.manual_seed(train.seed)
-        network = BiRNNTagger(config)
-        init_embedding(network.words, vectors)
-        if language_models:
-            network.contextual.load_language_models(language_models)
-        trainable = sum(p.numel() for p in network.parameters() if p.requires_grad)
-        info = {"parameters": trainable, "train_file": ", ".join(run.files["train"]), "data": asdict(data)}
-        frozen = sum(p.numel() for p in network.parameters()) - trainable
-        shown = f" (and {frozen:,} frozen in the language models)" if frozen else ""
-        log(f"{config.cell} tagger with {config.char_encoder} characters and {config.decoder} output, {trainable:,} parameters{shown}")
-        tagger = SequenceTagger(network, words, chars, tags, scheme, train_scheme, info=info)
-        task = TaggerTask(tagger, sentences, dev, data, train.seed)
-        Trainer(task, train, out_dir, log=log).fit(resume=resume)
-        if baseline is not None:
-            record_baseline(out_dir, baseline)
-            shown = f"F1 {baseline['f1']:.4f}, " if "f1" in baseline else ""
-            log(f"baseline on the same split: {baseline['name']}, dev {shown}accuracy {baseline['accuracy']:.4f}")
-    distributed.barrier()  # the best model is written
-
-    return SequenceTagger.load(out_dir, device=train.device)
+    recipe = TaggerRecipe(train_file, dev_file, pretrained_lms=data.pretrained_lms if data is not None else None)
+    return run_training(recipe, out_dir, model=model, data=data, train=train, resume=resume, overwrite=overwrite,
+                        given=given, log=log)
 
 
 def _absolute(name: str) -> str:

@@ -72,7 +72,7 @@ def test_a_backward_model_goes_on_backwards_and_a_forward_one_refuses_to_turn(ba
     forward = train_language_model([str(corpus)], tmp_path / "forward", LMConfig(vocab_size=0, embedding_dim=8, hidden_size=8, num_layers=1),
                                    LMDataOptions(batch_size=4, bptt=16), train)
     assert not forward.backward
-    with pytest.raises(TrainingError, match="--backward"):
+    with pytest.raises(TrainingError, match="data.backward"):
         train_language_model([str(corpus)], tmp_path / "turned", data=LMDataOptions(backward=True), train=train,
                              init_from=str(tmp_path / "forward"))
 

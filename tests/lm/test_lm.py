@@ -194,7 +194,7 @@ def test_resume_after_interrupt_equals_uninterrupted_run(small_corpus, tmp_path)
         if trainer.step == 6:
             trainer.request_stop()
 
-    with pytest.raises(TrainingInterrupted, match="--resume"):
+    with pytest.raises(TrainingInterrupted, match="resume=True"):
         _run(small_corpus, tmp_path / "resumed", 14, on_step=interrupt)
     assert torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)["progress"]["step"] == 6
     _run(small_corpus, tmp_path / "resumed", None, resume=True)
