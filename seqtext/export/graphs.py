@@ -1,5 +1,6 @@
 """The exported graphs, one per model kind: each network rebuilt from plain layers that ONNX and
-TorchScript run on padded batches, with the numbers of seqtext's own packed run.
+TorchScript run on padded batches, with the numbers of seqtext's own packed run (each direction
+of a bidirectional layer runs alone, the backward one on every row reversed within its length).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def gru_twin(rnn: nn.RNN) -> nn.GRU:
     return gru.eval()
 
 
-def _rnns_as_grus(graph: nn.Module) -> nn.Module:
+def rnns_as_grus(graph: nn.Module) -> nn.Module:
     """``graph`` with every plain RNN replaced by its GRU twin (for the ONNX exporter)."""
     for module in list(graph.modules()):
         for name, child in list(module.named_children()):

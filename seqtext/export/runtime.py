@@ -45,7 +45,7 @@ class Graph:
     def __init__(self, path):
         path = str(path)
         if _is_torchscript(path):
-            import torch
+            import torch  # deferred: the backend is chosen at run time (torch for TorchScript)
 
             extra = {f"{METADATA_KEY}.json": ""}
             self.torch = torch
@@ -53,7 +53,7 @@ class Graph:
             self.session = None
             self.meta = json.loads(extra[f"{METADATA_KEY}.json"])
         else:
-            import onnxruntime
+            import onnxruntime  # deferred: the backend is chosen at run time (onnxruntime for ONNX)
 
             self.session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
             self.names = [i.name for i in self.session.get_inputs()]
@@ -73,7 +73,7 @@ class Tokenizer:
     def __init__(self, spec: dict):
         self.kind = spec["kind"]
         if self.kind == "sentencepiece":
-            import sentencepiece
+            import sentencepiece  # deferred: only SentencePiece models need it
 
             self.processor = sentencepiece.SentencePieceProcessor(model_proto=base64.b64decode(spec["model"]))
             return

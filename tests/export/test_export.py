@@ -9,6 +9,7 @@ it on real text; the tests compare what it gives with what seqtext gives in this
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 import zipfile
@@ -19,16 +20,23 @@ from click.testing import CliRunner
 
 import seqtext
 from seqtext.classifier.model import LMClassifier, RecurrentClassifier, TextClassifier
+from seqtext.cli.main import main
 from seqtext.configs import ClassifierConfig, LMConfig, TaggerConfig
 from seqtext.export.graphs import BiRecurrent
+from seqtext.export.metadata import describe as describe_export
+from seqtext.export.metadata import model_inputs, tokenizer_spec
+from seqtext.export.runtime import Tagger, Tokenizer, convert, viterbi
 from seqtext.export.writer import export
 from seqtext.lm.model import LanguageModel, RecurrentLM
 from seqtext.tagger.contextual import describe
+from seqtext.tagger.crf import CRF
 from seqtext.tagger.model import BiRNNTagger, SequenceTagger, make_batch
+from seqtext.tagger.schemes import convert as seqtext_convert
 from seqtext.text.tokenizers import (
     BOS,
     SPECIALS,
     CharTokenizer,
+    SentencePieceTokenizer,
     WordTokenizer,
     pad_batch,
 )
@@ -163,7 +171,7 @@ def test_classifier_export_matches_seqtext(fmt, loaded_without_seqtext, models):
 def test_exports_carry_their_description(exported, models):
     """Inputs and outputs are named and shaped as the metadata says, with dynamic axes, and
     the metadata holds the vocabulary and labels."""
-    import onnx
+    import onnx  # deferred: the optional export extra
 
     directory, reports = exported
     for (name, fmt), report in reports.items():
@@ -294,10 +302,6 @@ def test_padded_bidirectional_run_equals_packed_run():
 
 def test_runtime_turns_text_into_seqtext_ids():
     """The loader's tokenizer, rebuilt from the metadata alone, gives seqtext's ids and text."""
-    from seqtext.export.runtime import Tokenizer
-    from seqtext.export.writer import tokenizer_spec
-    from seqtext.text.tokenizers import SentencePieceTokenizer
-
     text = "The lazy zebra's well-known café, 1996: 你好!\n  Twice   spaced."
     corpus = "The quick brown fox jumps over the lazy dog. How vexingly quick daft zebras jump!\n" * 20
     tokenizers = [
@@ -316,10 +320,6 @@ def test_runtime_turns_text_into_seqtext_ids():
 def test_runtime_builds_seqtexts_language_model_input():
     """The loader's lm_ids and lm_at for a tagger with character LMs are seqtext's, on words
     with characters the LMs never saw, an empty word and one-word sentences."""
-    from seqtext.export.runtime import Tagger
-    from seqtext.export.writer import describe as describe_export
-    from seqtext.export.writer import model_inputs
-
     tagger = _contextual_tagger()
     sentences = [["Où", "est", "", "la", "café", "?"], ["x"], ["Angela", "Merkel", "visited", "Paris", "."]]
 
@@ -335,10 +335,6 @@ def test_runtime_builds_seqtexts_language_model_input():
 
 def test_runtime_decoding_is_seqtexts():
     """numpy Viterbi = seqtext's CRF decode; tag scheme conversion = seqtext's, repairs included."""
-    from seqtext.export.runtime import convert, viterbi
-    from seqtext.tagger.crf import CRF
-    from seqtext.tagger.schemes import convert as seqtext_convert
-
     torch.manual_seed(0)
     crf = CRF(5)
     with torch.no_grad():
@@ -350,8 +346,6 @@ def test_runtime_decoding_is_seqtexts():
     got = viterbi(emissions.numpy(), lengths.numpy(), crf.start.detach().numpy(), crf.transitions.detach().numpy(),
                   crf.end.detach().numpy())
     assert torch.equal(torch.from_numpy(got)[mask], expected[mask])
-    import random
-
     generator = random.Random(0)
     tag_set = ["O"] + [f"{p}-{k}" for p in "BIES" for k in ("PER", "LOC")]
     sequences = [[generator.choice(tag_set) for _ in range(generator.randint(1, 8))] for _ in range(300)]
@@ -362,8 +356,6 @@ def test_runtime_decoding_is_seqtexts():
 
 # -- the command ----------------------------------------------------------------------------------
 def test_cli_exports_and_reports(tmp_path):
-    from seqtext.cli.main import main
-
     result = CliRunner().invoke(main, ["export", "sentiment", "-o", str(tmp_path / "sentiment.pt")])
     assert result.exit_code == 0, result.output
     assert "largest difference from seqtext's scores" in result.output
@@ -371,8 +363,6 @@ def test_cli_exports_and_reports(tmp_path):
 
 
 def test_cli_refuses_a_name_without_format(tmp_path):
-    from seqtext.cli.main import main
-
     result = CliRunner().invoke(main, ["export", "sentiment", "-o", str(tmp_path / "model.bin")])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == ["Error: cannot tell the format from " + repr(str(tmp_path / "model.bin"))
@@ -380,8 +370,6 @@ def test_cli_refuses_a_name_without_format(tmp_path):
 
 
 def test_onnx_without_the_extra_is_one_line_naming_it(tmp_path, monkeypatch):
-    from seqtext.cli.main import main
-
     monkeypatch.setitem(sys.modules, "onnxscript", None)  # what `import onnxscript` meets when it is not installed
     result = CliRunner().invoke(main, ["export", "sentiment", "--format", "onnx", "-o", str(tmp_path / "m.onnx")])
     assert result.exit_code == 1
