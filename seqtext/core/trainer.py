@@ -118,8 +118,9 @@ class Trainer:
         self.bad_evals = 0
         self.last_eval_step = -1
         self.elapsed = 0.0  # training seconds of earlier sessions of this run
-        self.stop_requested = False
         self.finished = False
+        # Not saved:
+        self.stop_requested = False
         self.session_started: float | None = None  # when this process's part of the run began
         self.session_start_step = 0
         self.bar = None
