@@ -40,7 +40,7 @@ def main() -> None:
     result = evaluate_language_model(lm, [[text[int(len(text) * 0.9):]]])
     result["seconds"] = round(time.time() - started, 1)
     for speaker in SPEAKERS:
-        samples = lm.generate(speaker, max_length=2, temperature=1.0, num_samples=args.samples, random_seed=0)
+        samples = lm.generate(speaker, max_length=2, temperature=1.0, num_samples=args.samples, seed=0)
         result[f"newline after {speaker!r}"] = sum(s["text"].startswith("\n") for s in samples) / args.samples
     print(json.dumps(result, indent=2))
 

@@ -48,8 +48,8 @@ def timed(function):
 
 
 def generation_rate(lm, streams: int, length: int) -> float:
-    lm.generate("", max_length=20, num_samples=streams, random_seed=0)  # warm-up
-    samples, seconds = timed(lambda: lm.generate("", max_length=length, num_samples=streams, random_seed=0, temperature=0.8))
+    lm.generate("", max_length=20, num_samples=streams, seed=0)  # warm-up
+    samples, seconds = timed(lambda: lm.generate("", max_length=length, num_samples=streams, seed=0, temperature=0.8))
     return sum(s.tokens for s in samples) / seconds
 
 

@@ -166,7 +166,7 @@ def mm_bound(network: RecurrentLM, streams: int = 32, passes: int = 100) -> floa
 def stream_rate(lm, length: int, temperature: float) -> tuple[float, int]:
     """Characters per second of one stream as ``seqtext generate -n LENGTH`` makes it (through
     ``LanguageModel.stream``), timed from the first piece: loading and the seed excluded."""
-    pieces = lm.stream("", max_length=length, temperature=temperature, random_seed=0)
+    pieces = lm.stream("", max_length=length, temperature=temperature, seed=0)
     next(pieces)
     chars, start = 0, time.perf_counter()
     for piece in pieces:
@@ -177,7 +177,7 @@ def stream_rate(lm, length: int, temperature: float) -> tuple[float, int]:
 def batch_rate(lm, streams: int, length: int, temperature: float) -> float:
     """Characters per second of ``streams`` samples generated as one batch (empty seed)."""
     start = time.perf_counter()
-    samples = lm.generate("", max_length=length, num_samples=streams, temperature=temperature, random_seed=0)
+    samples = lm.generate("", max_length=length, num_samples=streams, temperature=temperature, seed=0)
     chars = sum(len(s["text"]) for s in samples)
     return chars / (time.perf_counter() - start)
 

@@ -70,7 +70,10 @@ class LibraryOption(click.Option):
         self.library_name = library_name
 
     def handle_parse_result(self, ctx, opts, args):
-        ctx.meta.setdefault(FLAGS_KEY, {})[self.library_name] = max(self.opts, key=len)
+        known = ctx.meta.setdefault(FLAGS_KEY, {})
+        known[self.library_name] = max(self.opts, key=len)
+        if self.library_name == "train.device":  # devices.resolve_device names its argument, device
+            known["device"] = known[self.library_name]
         return super().handle_parse_result(ctx, opts, args)
 
 
@@ -128,7 +131,8 @@ def config_options(*classes):
 def device_option(command):
     """``--device`` for every command that runs a network (TrainConfig.device's flag)."""
     flag = flags(TrainConfig)["device"]
-    return click.option("--device", default=default(TrainConfig, "device"), show_default=True, help=flag.help)(command)
+    return click.option("--device", default=default(TrainConfig, "device"), show_default=True, help=flag.help,
+                        cls=LibraryOption, library_name="device")(command)
 
 
 def trainer_options(command):
@@ -182,7 +186,16 @@ def with_flags(message: str, known: dict[str, str]) -> str:
     names = "|".join(map(re.escape, sorted(known, key=len, reverse=True)))
     pattern = re.compile(rf"(?<![\w./-])(?:{names})(?![\w-])")
     head, marker, tail = message.partition("config.json:")
-    return pattern.sub(lambda m: known[m.group(0)], head) + marker + tail
+    seen = set()
+
+    def flag(match):  # the first mention is the name; a later one may be a plain word ("no CUDA device")
+        name = match.group(0)
+        if name in seen:
+            return name
+        seen.add(name)
+        return known[name]
+
+    return pattern.sub(flag, head) + marker + tail
 
 
 def relaunch_if_asked(nproc: int, batch_size: int | None = None) -> None:

@@ -9,6 +9,7 @@ from typing import Iterator
 
 import torch
 
+from seqtext.configs import MAX_BEAM
 from seqtext.core.resources import check_fits
 from seqtext.errors import SeqtextError
 from seqtext.text.tokenizers import (
@@ -58,7 +59,6 @@ def _ban(logits: torch.Tensor, banned: tuple[int, ...]) -> torch.Tensor:
 
 
 PREFIX_CHUNK = 1024  # prefix tokens read per call: a seed of any length costs bounded memory
-MAX_BEAM = 64  # more beams cost time linearly and hardly ever change the best sequence
 TABLE_BYTES = 64 << 20  # largest (vocabulary x gates) table of layer-0 input gates kept for decoding
 
 _CELL_STEPS = {"lstm": torch.lstm_cell, "gru": torch.gru_cell, "rnn": torch.rnn_tanh_cell}

@@ -38,7 +38,7 @@ def _check_known_tags(gold, model) -> None:
         )
 
 
-TAG_BATCH = 64  # sentences per batch, as SequenceTagger.tag batches them
+TAG_BATCH = 64  # sentences per tag() batch while scoring; fixed, so that the figures never move
 
 
 TAG_PIECE = 16 * TAG_BATCH  # sentences per tag() call while a progress bar is kept
