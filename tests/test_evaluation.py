@@ -290,6 +290,7 @@ def _counted_report(gold, predicted, labels):
             "per_class": per_class, "confusion": confusion}
 
 
+@pytest.mark.slow
 def test_reports_match_counts_on_random_cases():
     """Per-class scores, supports, the confusion matrix (rows gold, columns predicted, in the
     model's label order) and the macro average over labels present, against plain counting."""
@@ -342,6 +343,7 @@ def test_plain_tagger_confusion_and_accuracy_are_counts(tmp_path):
     assert report["top_confusions"] == [{"gold": g, "predicted": p, "count": n} for n, g, p in errors[:15]]
 
 
+@pytest.mark.slow
 def test_tagging_piece_by_piece_gives_the_tags_of_one_call(monkeypatch):
     """evaluate_tagger tags in pieces (so that its bar moves); the pieces are whole batches of
     the length-sorted order, so the tags are exactly those of one ``tag`` call."""
@@ -376,6 +378,7 @@ def test_progress_bar_goes_to_stderr_with_a_rate(tmp_path, capsys):
         assert shown == quiet, name
 
 
+@pytest.mark.slow
 def test_evaluate_command_draws_its_bar_on_a_terminal_only(tmp_path):
     """`seqtext evaluate` with stderr on a terminal: a bar there, the JSON alone on stdout;
     --quiet: no bar. (With stderr not a terminal there is none either: the other CLI tests.)"""

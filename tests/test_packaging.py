@@ -60,6 +60,7 @@ def wheel(tmp_path_factory) -> Path:
     return built
 
 
+@pytest.mark.slow
 def test_wheel_holds_every_package_the_cli_and_the_models(wheel):
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())

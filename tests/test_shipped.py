@@ -100,6 +100,7 @@ def test_brown_generates_words():
     assert result.stdout.startswith("The jury ") and "<unk>" not in result.stdout
 
 
+@pytest.mark.slow
 def test_brown_perplexity_on_valid_text(shared_data):
     """The first 200 sentences of the Brown validation split (about 5,300 tokens), read in order."""
     lines = (shared_data / "brown" / "valid.txt").read_text(encoding="utf-8").splitlines()[:200]

@@ -56,6 +56,7 @@ def majority_share(path) -> float:
     return max(labels.count(label) for label in set(labels)) / len(labels)
 
 
+@pytest.mark.slow
 def test_beats_majority_class(sentiment_dir, split_files):
     model = seqtext.load(sentiment_dir)
     report = evaluate_classifier(model, read_examples(str(split_files[1])))
@@ -104,6 +105,7 @@ def test_explain_covers_every_token_through_the_paths_that_count(sentiment_dir):
     assert scores[6][1] == pytest.approx(sign * (column[ids[6]] / 2 + bigram(ids[5], ids[6]) / 2 / 2).item(), abs=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pooling", ["last", "mean", "max"])
 def test_every_pooling_trains(pooling, split_files, tmp_path):
     model = _train(split_files, tmp_path / pooling, pooling=pooling, steps=160, lowercase=True)
@@ -111,6 +113,7 @@ def test_every_pooling_trains(pooling, split_files, tmp_path):
     assert len(model.explain("a fine film")) == 3  # gradient x input
 
 
+@pytest.mark.slow
 def test_multi_label(tmp_path):
     rows = []
     for i in range(240):

@@ -205,6 +205,7 @@ def test_training_gives_a_word_its_kins_weight(tmp_path):
     assert weight[model.labels.index("pos")] - weight[model.labels.index("neg")] > 0.5
 
 
+@pytest.mark.slow
 def test_tempering_the_path_is_not_a_reason_to_count_the_network(bigram_model):
     """A network whose logits are the path's, scaled down and negated, lowers the held-out
     cross-entropy of an over-confident path only by tempering it; the path at a lower weight does
@@ -280,6 +281,7 @@ def test_models_saved_before_the_field_load_without_it(tmp_path):
     assert torch.equal(loaded.probabilities(texts), old.probabilities(texts))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
 def test_export_carries_the_path(bigram_model, tmp_path, fmt):
     """The exported graph computes the n-gram features from the ids itself; export checks its

@@ -78,6 +78,7 @@ def test_beam_smaller_than_samples_is_error(runner, tiny_lm_dir):
     assert result.exit_code == 1 and "cannot exceed --beam-size" in result.stderr
 
 
+@pytest.mark.slow
 def test_evaluate_json(runner, tiny_lm_dir, small_corpus):
     result = runner.invoke(main, ["evaluate", str(tiny_lm_dir), str(small_corpus), "--json"])
     assert result.exit_code == 0, result.output
@@ -127,6 +128,7 @@ def test_train_bad_inputs(runner, tmp_path):
     assert result.exit_code == 1 and "nothing to resume" in result.stderr
 
 
+@pytest.mark.slow
 def test_debug_shows_traceback(tmp_path):
     # A real process: what the user sees on stderr, not what CliRunner keeps in result.exception.
     import subprocess

@@ -8,6 +8,8 @@ import sys
 import pytest
 import torch
 
+pytestmark = pytest.mark.slow  # a browser or several processes: seconds each
+
 TINY_LM = ["--hidden", "32", "--layers", "1", "--embedding-dim", "16", "--dropout", "0", "--batch-size", "8",
            "--bptt", "32", "--warmup-steps", "2", "--quiet", "--seed", "3"]
 

@@ -391,6 +391,7 @@ print("read")
 """
 
 
+@pytest.mark.slow
 def test_readers_write_nothing_under_home_or_cache(tmp_path):
     """In a fresh process whose HOME is empty (datasets settles its cache folder on import) and
     with no HF_* variables: every reader leaves HOME and the temporary folder as they were."""

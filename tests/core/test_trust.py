@@ -332,6 +332,7 @@ PEAK_RSS = (
 )
 
 
+@pytest.mark.slow
 def test_ten_megabyte_seed_from_stdin_runs_in_bounded_memory(micro_lm, tmp_path):
     text = SHAKESPEARE.read_text(encoding="utf-8")[:20_000]
     seed = (text * (10_000_000 // len(text) + 1))[:10_000_000]
@@ -398,6 +399,7 @@ def _many_lines(path: Path, line: str, count: int) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["generate", "classify", "tag"])
 def test_closed_pipe_exits_141_with_nothing_on_stderr(kind, endless_lm, tmp_path):
     if kind == "generate":
@@ -414,6 +416,7 @@ def test_closed_pipe_exits_141_with_nothing_on_stderr(kind, endless_lm, tmp_path
     assert done.stderr == "", done.stderr
 
 
+@pytest.mark.slow
 def test_ctrl_c_writes_checkpoint_exits_130_and_resume_continues(corpus, tmp_path):
     out = tmp_path / "run"
     command = [*PYTHON_CLI, "train", "lm", str(corpus), "-o", str(out), *TINY, "--max-steps", "100000", "--epochs", "1000",
@@ -484,6 +487,7 @@ def test_cli_restores_the_warning_display(micro_lm, monkeypatch):
     assert warnings.showwarning is own_display
 
 
+@pytest.mark.slow
 def test_read_texts_leaves_the_environment_alone(corpus, tmp_path):
     """In a fresh process, so that an earlier call in this one cannot hide a first-call change.
 
@@ -512,6 +516,7 @@ def test_read_texts_leaves_the_environment_alone(corpus, tmp_path):
 
 
 # -- 10. --debug ---------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_debug_shows_the_traceback_and_plain_run_one_error_line(tmp_path):
     missing = ["generate", "x", "-m", "no-such-model"]
     debug = subprocess.run([*PYTHON_CLI, "--debug", *missing], capture_output=True, text=True, env=ENV, cwd=tmp_path,

@@ -128,6 +128,7 @@ def _max_diff(a, b) -> float:
     return float((torch.as_tensor(a, dtype=torch.float32) - torch.as_tensor(b, dtype=torch.float32)).abs().max())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
 def test_language_model_export_matches_seqtext(fmt, loaded_without_seqtext, models):
     lm = models["shakespeare"]
@@ -267,6 +268,7 @@ VARIANTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant, fmt", [(v, "torchscript") for v in VARIANTS] + [("lm-rnn-adaptive", "onnx"),
                                                                                   ("tagger-contextual", "onnx"),
                                                                                   ("classifier-lm-pair-ngrams", "onnx")])

@@ -52,6 +52,7 @@ def backward_lm(tmp_path_factory):
     ), out
 
 
+@pytest.mark.slow
 def test_a_backward_model_writes_what_comes_before_its_seed(backward_lm):
     lm, out = backward_lm
     reloaded = seqtext.load(out)
@@ -89,6 +90,7 @@ def _train_backward(tmp_path, tokenizer: str, *options: str) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_train_lm_backward_from_the_command_line(tmp_path):
     """``seqtext train lm --backward`` trains the right-to-left model, and ``seqtext generate``
     with it writes what comes before the seed."""

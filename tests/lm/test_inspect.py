@@ -105,6 +105,7 @@ def test_correlations_are_pearson():
     assert correlations(values, np.ones(200)) is None
 
 
+@pytest.mark.slow
 def test_finds_a_quote_cell_on_a_quote_heavy_probe(shakespeare):
     """Measured on seeds 0, 1, 2 of this probe: the best cell is layer 2 cell 416 each time, r =
     -0.34, -0.29, -0.32 against chance 0.08-0.11; with the quote marks blanked out of the same
@@ -120,6 +121,7 @@ def test_finds_a_quote_cell_on_a_quote_heavy_probe(shakespeare):
     assert abs(control) < 0.15  # the cell follows the quote marks, not the words around them
 
 
+@pytest.mark.slow
 def test_cli_inspect_writes_a_page(shakespeare, tmp_path):
     text = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
             "First Citizen:\nYou are all resolved rather to die than to famish?\n\nAll:\nResolved. resolved.\n")

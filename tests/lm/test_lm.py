@@ -305,6 +305,7 @@ def test_adaptive_softmax_trains_saves_and_scores(small_corpus, tmp_path):
     assert "".join(lm.stream("Before we", max_length=5, seed=0)) == one
 
 
+@pytest.mark.slow
 def test_max_time_stops_by_the_clock_and_keeps_the_best(small_corpus, tmp_path):
     import time
 
@@ -321,6 +322,7 @@ def test_max_time_stops_by_the_clock_and_keeps_the_best(small_corpus, tmp_path):
     assert time.perf_counter() - started < 60 and math.isfinite(lm.metrics["loss"])
 
 
+@pytest.mark.slow
 def test_tokenizer_auto_chooses_characters_for_a_small_corpus_and_words_for_a_large_one(small_corpus, tmp_path, monkeypatch):
     import seqtext.configs as configs
 

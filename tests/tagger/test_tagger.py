@@ -131,6 +131,7 @@ def ner_dir(ner_files, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_tagger_beats_majority_tag(ner_dir, ner_files):
     tagger = seqtext.load(ner_dir)
     gold = read_sentences(str(ner_files[1]))
@@ -149,6 +150,7 @@ def test_tagger_save_load_same_predictions(ner_dir, tmp_path):
     assert all(len(t) == len(s) for t, s in zip(tagger.tag(sentences), sentences))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("options", [{"decoder": "softmax"}, {"char_encoder": "cnn"}])
 def test_variants_train(options, ner_files, tmp_path):
     tagger = train_tagger(

@@ -77,6 +77,7 @@ def test_long_runs_are_cut_into_bounded_sentences():
     assert " ".join(pieces) == text.strip()
 
 
+@pytest.mark.slow
 def test_ten_megabyte_line_is_linear_and_flat():
     """'word ' * 2,000,000 (10 MB, one line, no sentence end): about 2 s and a tracemalloc peak
     of 1.7x the input on a 2-core machine (the 6,667 token lists of 300 shared strings)."""
@@ -98,6 +99,7 @@ def test_ten_megabyte_line_is_linear_and_flat():
     assert sentences[0] == ["word"] * MAX_SENTENCE_TOKENS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("text", [
     "Mr. Smith " * 100_000,            # a full stop the splitter must skip, over and over
     "!" * 1_000_000,                   # one run of sentence-end punctuation
