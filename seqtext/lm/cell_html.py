@@ -16,6 +16,7 @@ import numpy as np
 
 from seqtext.errors import SeqtextError
 from seqtext.lm.cells import FEATURES, CellActivations, CellFinding, text_features
+from seqtext.text.tokenizers import without_lone_surrogates
 
 LEVELS = 10  # shades per sign
 POSITIVE, NEGATIVE, FEATURE = "33,102,172", "178,24,43", "90,90,90"
@@ -125,11 +126,13 @@ def cells_page(activations: CellActivations, findings: list[CellFinding], skippe
 
 
 def write_cells_page(path, page: str) -> Path:
+    """Write ``page`` as UTF-8; a lone surrogate in the text shown (a command-line argument that
+    was not valid UTF-8, a bad JSON escape) is written as U+FFFD, as a browser would show it."""
     path = Path(path)
     if not path.parent.is_dir():
         raise SeqtextError(f"cannot write {path}: the directory {path.parent} does not exist")
     try:
-        path.write_text(page, encoding="utf-8")
+        path.write_text(without_lone_surrogates(page), encoding="utf-8")
     except OSError as err:
         raise SeqtextError(f"cannot write {path}: {err.strerror or err}") from None
     return path

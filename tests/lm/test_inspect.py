@@ -179,3 +179,15 @@ def test_library_refuses_what_it_cannot_read(shakespeare):
         cell_activations(shakespeare, "abc", state="gates")
     with pytest.raises(SeqtextError, match="unknown feature 'rhyme'"):
         interpretable_cells(cell_activations(shakespeare, "To be, or not to be."), ["rhyme"])
+
+
+def test_text_with_lone_surrogates_is_inspected_like_tag_and_classify_take_it(shakespeare, tmp_path, monkeypatch):
+    """The bytes ``ab\\xed\\xa0\\x80cd`` on a command line arrive as lone surrogates (Python's
+    surrogateescape): the findings print as JSON and the page shows U+FFFD for each."""
+    monkeypatch.setattr(seqtext, "load", lambda *args, **kwargs: shakespeare)  # the model once for the module
+    page = tmp_path / "cells.html"
+    result = CliRunner().invoke(main, ["inspect", "shakespeare", "ab\udced\udca0\udc80cd\nab cd\n", "-o", str(page), "--json"])
+    assert result.exit_code == 0, result.output
+    assert all(json.loads(line)["feature"] for line in result.stdout.splitlines())
+    shown = page.read_text(encoding="utf-8")  # valid UTF-8
+    assert shown.count("\ufffd") > 0 and shown.count("\ufffd") % 3 == 0
