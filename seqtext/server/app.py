@@ -51,7 +51,10 @@ def create_app(models: dict[str, object], settings: ServeSettings | None = None)
     settings = settings or ServeSettings()
     served = ServedModels(models, settings.batch_size)
     gate = Gate(settings.max_concurrency)
+    # No /docs or /redoc: FastAPI's pages load Swagger UI and ReDoc from a CDN, and nothing here is
+    # fetched from elsewhere at run time. /openapi.json describes the API for any viewer.
     app = FastAPI(title="seqtext", version=__version__, lifespan=partial(_lifespan, served=served), default_response_class=SafeJSON,
+                  docs_url=None, redoc_url=None,
                   description="Tag, classify and generate text with seqtext's recurrent models. "
                               "Every refusal is {\"detail\": message}.")
     app.add_middleware(BodyLimit, max_body=settings.max_body)

@@ -135,6 +135,16 @@ def test_page_and_its_files_are_served_and_self_contained(client):
         assert "http://" not in text and "https://" not in text and "//cdn" not in text, path.name
 
 
+def test_no_page_loads_anything_from_elsewhere(client):
+    """FastAPI's /docs and /redoc load Swagger UI and ReDoc from a CDN: they are not served;
+    /openapi.json is, for any viewer the user has."""
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        assert client.get(path).status_code == 404, path
+    assert client.get("/openapi.json").status_code == 200
+    for path in ("/", "/static/app.js", "/static/style.css", "/openapi.json", "/models", "/health"):
+        assert "cdn" not in client.get(path).text.lower(), path
+
+
 def test_health_models_and_openapi(client):
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["models"] == ["ner", "sentiment", "shakespeare"]
