@@ -23,12 +23,14 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-pytestmark = pytest.mark.slow  # a browser or several processes: seconds each
-
 BROWSER = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
 DRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(not (BROWSER and DRIVER), reason="no Chromium and chromedriver installed "
-                                "(Debian: apt-get install chromium chromium-driver)")
+pytestmark = [
+    pytest.mark.slow,  # a browser and a server process: seconds each
+    pytest.mark.skipif(not (BROWSER and DRIVER), reason="no Chromium and chromedriver installed "
+                       "(Debian: apt-get install chromium chromium-driver)"),
+]
+GENERATE_OPTIONS = ("max-length", "temperature", "seed")
 
 MODELS = ("ner", "pos", "sentiment", "shakespeare")
 
@@ -91,6 +93,39 @@ def run(driver, model: str, text: str) -> None:
     driver.find_element(By.ID, "run").click()
 
 
+def shown(driver, *ids: str) -> list[bool]:
+    """Whether each element is visible on the page (CSS applied), not merely in the DOM."""
+    return [driver.find_element(By.ID, name).is_displayed() for name in ids]
+
+
+def test_generation_options_show_only_for_a_language_model(server, browser):
+    """Length, Temperature and Seed are for /generate: hidden for taggers and classifiers."""
+    wait = WebDriverWait(browser, 30)
+    browser.get(server + "/")
+    wait.until(EC.element_to_be_clickable((By.ID, "run")))
+    assert shown(browser, "model", "text", "run") == [True, True, True]
+    assert not any(shown(browser, "busy"))
+    for model, visible in (("ner", False), ("sentiment", False), ("shakespeare", True), ("pos", False)):
+        Select(browser.find_element(By.ID, "model")).select_by_value(model)
+        assert shown(browser, "generate-options", *GENERATE_OPTIONS) == [visible] * 4, model
+
+
+def test_a_highlighted_span_never_wraps_inside_itself(server, browser):
+    """In a narrow window, a long entity moves to the next line whole: its mark is one box."""
+    browser.set_window_size(360, 900)
+    wait = WebDriverWait(browser, 30)
+    browser.get(server + "/")
+    wait.until(EC.element_to_be_clickable((By.ID, "run")))
+    words = "Hello there friends of mine , said the Food and Agriculture Organization of the United Nations today ."
+    run(browser, "ner", " ".join(words.split()))
+    wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, ".card.tagger mark.span")))
+    marks = browser.find_elements(By.CSS_SELECTOR, ".card.tagger mark.span")
+    longest = max(marks, key=lambda mark: len(mark.text))
+    assert len(longest.text) > 25, [m.text for m in marks]
+    assert longest.value_of_css_property("white-space") == "nowrap"
+    assert browser.execute_script("return arguments[0].getClientRects().length", longest) == 1
+
+
 def test_the_page_tags_classifies_and_streams(server, browser, tmp_path):
     wait = WebDriverWait(browser, 30)
     browser.get(server + "/")
@@ -98,25 +133,26 @@ def test_the_page_tags_classifies_and_streams(server, browser, tmp_path):
     assert [o.get_attribute("value") for o in Select(browser.find_element(By.ID, "model")).options] == list(MODELS)
 
     run(browser, "ner", "Angela Merkel visited Paris on Tuesday with the head of the United Nations.")
-    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".card.tagger mark.span")))
+    wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, ".card.tagger mark.span")))
     marks = {(m.find_element(By.CLASS_NAME, "span-text").text, m.get_attribute("data-label"))
-             for m in browser.find_elements(By.CSS_SELECTOR, ".card.tagger mark.span")}
+             for m in browser.find_elements(By.CSS_SELECTOR, ".card.tagger mark.span") if m.is_displayed()}
     assert {("Angela Merkel", "PER"), ("Paris", "LOC"), ("United Nations", "ORG")} <= marks
 
     run(browser, "pos", "I don't think so.")
-    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".token-tag")))
-    tags = [t.text for t in browser.find_elements(By.CSS_SELECTOR, ".token-tag")]
+    wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, ".token-tag")))
+    tags = [t.text for t in browser.find_elements(By.CSS_SELECTOR, ".token-tag") if t.is_displayed()]
     assert tags == ["PRON", "AUX", "PART", "VERB", "ADV", "PUNCT"]
 
     run(browser, "sentiment", "a gorgeous, witty, seductive movie.")
-    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".card.classifier .top-label")))
+    wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, ".card.classifier .top-label")))
     assert browser.find_element(By.CSS_SELECTOR, ".card.classifier .top-label").text == "positive"
-    shown = {row.get_attribute("data-label"): row.find_element(By.CLASS_NAME, "prob").text
-             for row in browser.find_elements(By.CSS_SELECTOR, ".card.classifier .bar-row")}
-    assert set(shown) == {"positive", "negative"} and shown["positive"].startswith(("99.", "100.0"))
+    probs = {row.get_attribute("data-label"): row.find_element(By.CLASS_NAME, "prob").text
+             for row in browser.find_elements(By.CSS_SELECTOR, ".card.classifier .bar-row") if row.is_displayed()}
+    assert set(probs) == {"positive", "negative"} and probs["positive"].startswith(("99.", "100.0"))
 
     # Generation: count the updates the stream makes to the page, then compare with the API.
     Select(browser.find_element(By.ID, "model")).select_by_value("shakespeare")
+    assert all(shown(browser, *GENERATE_OPTIONS))
     for field, value in (("max-length", "600"), ("seed", "3"), ("temperature", "0.8")):
         element = browser.find_element(By.ID, field)
         element.clear()
@@ -126,7 +162,7 @@ def test_the_page_tags_classifies_and_streams(server, browser, tmp_path):
         new MutationObserver(() => { window.updates += 1; })
             .observe(document.getElementById('results'), {subtree: true, childList: true, characterData: true});""")
     run(browser, "shakespeare", "ROMEO:")
-    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".card.language_model .stream-state.done")))
+    wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, ".card.language_model .stream-state.done")))
     generated = browser.find_element(By.CSS_SELECTOR, ".card.language_model .continuation").get_attribute("textContent")
     expected = httpx.post(f"{server}/generate", json={"text": "ROMEO:", "max_length": 600, "seed": 3, "temperature": 0.8},
                           timeout=30).json()[0]
