@@ -10,6 +10,7 @@ import importlib
 import socket
 
 from seqtext.errors import SeqtextError
+from seqtext.server.connections import with_head_timeout
 from seqtext.server.settings import ServeSettings
 
 __all__ = ["ServeSettings", "check_address", "create_app", "load_models", "require_extra", "serve"]
@@ -57,8 +58,11 @@ def create_app(models: dict[str, object], settings: ServeSettings | None = None)
 
 def serve(models: dict[str, object], settings: ServeSettings | None = None, host: str = "127.0.0.1", port: int = 8000,
           log_level: str = "info") -> None:
-    """Serve ``models`` with uvicorn until interrupted (Ctrl-C)."""
+    """Serve ``models`` with uvicorn until interrupted (Ctrl-C), within ``settings``' limits:
+    idle connections closed, open ones bounded, request heads and bodies read within the timeout."""
+    settings = settings or ServeSettings()
     app = create_app(models, settings)
     import uvicorn  # deferred: the optional serve extra
 
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, http=with_head_timeout(settings.timeout),
+                **settings.uvicorn_options())

@@ -57,7 +57,7 @@ def create_app(models: dict[str, object], settings: ServeSettings | None = None)
                   docs_url=None, redoc_url=None,
                   description="Tag, classify and generate text with seqtext's recurrent models. "
                               "Every refusal is {\"detail\": message}.")
-    app.add_middleware(BodyLimit, max_body=settings.max_body)
+    app.add_middleware(BodyLimit, max_body=settings.max_body, timeout=settings.timeout)
     _add_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _add_info_routes(app, served, gate, settings)

@@ -23,9 +23,12 @@ class ServeSettings:
     max_concurrency: int = 64  # requests in the server at once, computing or queued; beyond it 503
     timeout: float = 30.0  # seconds one request may take; beyond it 504
     batch_size: int = 64  # texts a model tags or classifies together, from one request or several
+    # Open connections, idle or not (uvicorn's limit_concurrency): past it, new requests get 503.
+    # None: 4 * max_concurrency + 16, room for browsers' idle keep-alive connections.
+    max_connections: int | None = None
 
     def __post_init__(self):
-        checks.positive_ints(self, "max_body", "max_text", "max_texts", "max_length", "max_concurrency", "batch_size")
+        checks.positive_ints(self, "max_body", "max_text", "max_texts", "max_length", "max_concurrency", "batch_size", "max_connections")
         if not isinstance(self.timeout, (int, float)) or not math.isfinite(self.timeout) or self.timeout <= 0:
             raise ConfigError(f"timeout must be a positive number of seconds, not {self.timeout!r}")
 
@@ -33,3 +36,20 @@ class ServeSettings:
     def default_length(self) -> int:
         """``max_length`` of a /generate request that gives none: the library's, or the cap."""
         return min(GENERATE.max_length, self.max_length)
+
+    @property
+    def connection_limit(self) -> int:
+        """Open connections the server keeps at once (``max_connections``, or its default)."""
+        return self.max_connections if self.max_connections is not None else 4 * self.max_concurrency + 16
+
+    @property
+    def keep_alive(self) -> float:
+        """Seconds an idle connection stays open after an answer: uvicorn's 5, or less under a
+        shorter ``timeout``."""
+        return min(5.0, self.timeout)
+
+    def uvicorn_options(self) -> dict:
+        """What uvicorn must enforce: idle connections closed after ``keep_alive`` seconds and
+        at most ``connection_limit`` connections. The request head's timeout is the protocol's
+        (``connections.with_head_timeout``), the body's the app's (``limits.BodyLimit``)."""
+        return {"timeout_keep_alive": self.keep_alive, "limit_concurrency": self.connection_limit}
