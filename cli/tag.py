@@ -140,12 +140,28 @@ HTML_HEAD = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>seqtext tags</title><style>
 body { font: 16px/1.5 system-ui, sans-serif; max-width: 50em; margin: 2em auto; }
 p { white-space: pre-wrap; margin: 0 0 1.2em; }
-mark { padding: 0.1em 0.3em; border-radius: 0.35em; }
+mark { padding: 0.1em 0.3em; border-radius: 0.35em; white-space: nowrap; }
 .t { display: inline-flex; flex-direction: column; align-items: center; vertical-align: top; }
 .g { font-size: 0.6em; font-weight: bold; line-height: 1.2; padding: 0 0.25em; }
 .label { font-size: 0.65em; font-weight: bold; margin-left: 0.4em; text-transform: uppercase; vertical-align: top; }
 </style></head><body>
 """
+
+
+def _write_documents(documents, fmt: str) -> None:
+    """Each tagged document as a JSON line (jsonl, displacy, hf) or a paragraph of one HTML page."""
+    marks: dict[str, str] = {}
+    inks: dict[str, str] = {}
+    as_json = {"jsonl": lambda d: d.to_dict(), "displacy": lambda d: d.to_displacy(), "hf": lambda d: d.to_hf()}.get(fmt)
+    if fmt == "html":
+        click.echo(HTML_HEAD, nl=False)
+    for document in documents:
+        if as_json is not None:
+            click.echo(json.dumps(as_json(document), ensure_ascii=False))
+        else:
+            click.echo(_html_document(document, marks, inks))
+    if fmt == "html":
+        click.echo("</body></html>")
 
 
 def _documents(tagger, lines: Iterator[str], input_format: str, scheme: str, batch_size: int):
@@ -166,7 +182,7 @@ def _documents(tagger, lines: Iterator[str], input_format: str, scheme: str, bat
 @click.argument("text", required=False)
 @click.option("-m", "--model", default="ner", help="pos, ner, chunk (with character LMs), pos-fast, ner-fast, chunk-fast (without: 4-6 times faster), a user model name, or a model directory.")
 @click.option("--input-format", type=click.Choice(["text", "tokens", "conll", "conllu"]), default="text", help="Raw text (split into sentences and tokens), one tokenized sentence per line, or CoNLL/CoNLL-U words.")
-@click.option("--format", "fmt", type=click.Choice(["inline", "conll", "jsonl", "html"]), default="inline", help="Output: word/TAG (entity spans for NER), CoNLL columns, JSON lines with character offsets and probabilities, or an HTML page.")
+@click.option("--format", "fmt", type=click.Choice(["inline", "conll", "jsonl", "html", "displacy", "hf"]), default="inline", help="Output: word/TAG (entity spans for NER), CoNLL columns, JSON lines with character offsets and probabilities, an HTML page, or JSON lines in displaCy's manual format or as the Hugging Face token-classification pipeline's entities.")
 @click.option("--tag-scheme", type=click.Choice(["iob1", "bio", "bioes"]), default=None, help="Scheme of span tags in the output (default: the training data's).")
 @click.option("--batch-size", type=click.IntRange(1), default=TAG.batch_size, help="Sentences tagged together.")
 @input_option
@@ -177,7 +193,12 @@ def tag(text, model, input_format, fmt, tag_scheme, batch_size, input_path, prog
 
     jsonl and html read raw text as one document per line (TEXT is one document), and give
     character offsets into it: jsonl writes {"text", "tokens", "spans", "sentences"} per document,
-    every token and span with start_char, end_char and its probability ("score")."""
+    every token and span with start_char, end_char and its probability ("score").
+
+    displacy and hf read the same way and write one JSON line per document: displaCy's manual
+    format {"text", "ents": [{"start", "end", "label"}]} (spacy.displacy.render(...,
+    style="ent", manual=True)), or the list of {"entity_group", "score", "word", "start", "end"}
+    that Hugging Face's token-classification pipeline gives."""
     from seqtext import load
     from seqtext.errors import SeqtextError
     from seqtext.tagger.conll import Sentence, format_conll, iter_token_lists
@@ -187,18 +208,8 @@ def tag(text, model, input_format, fmt, tag_scheme, batch_size, input_path, prog
         raise SeqtextError(f"model {model!r} is a {tagger.kind}, not a tagger")
     lines = input_lines(text, input_path, progress)
     scheme = tag_scheme or tagger.scheme
-    if fmt in ("jsonl", "html"):
-        marks: dict[str, str] = {}
-        inks: dict[str, str] = {}
-        if fmt == "html":
-            click.echo(HTML_HEAD, nl=False)
-        for document in _documents(tagger, lines, input_format, scheme, batch_size):
-            if fmt == "jsonl":
-                click.echo(json.dumps(document.to_dict(), ensure_ascii=False))
-            else:
-                click.echo(_html_document(document, marks, inks))
-        if fmt == "html":
-            click.echo("</body></html>")
+    if fmt in ("jsonl", "html", "displacy", "hf"):
+        _write_documents(_documents(tagger, lines, input_format, scheme, batch_size), fmt)
         return
     sentences = iter_token_lists(lines, input_format)
     while batch := list(islice(sentences, batch_size)):

@@ -99,6 +99,29 @@ class TaggedDocument(Result):
     spans: list[Span] = field(default_factory=list)
     sentences: list[tuple[int, int]] = field(default_factory=list)
 
+    def to_displacy(self) -> dict:
+        """The spans in displaCy's manual format, ``{"text", "ents": [{"start", "end", "label"}]}``
+        (character offsets): ``spacy.displacy.render(document.to_displacy(), style="ent",
+        manual=True)`` draws them."""
+        return {"text": self.text, "ents": [{"start": s.start_char, "end": s.end_char, "label": s.label} for s in self.spans]}
+
+    def to_hf(self) -> list[dict]:
+        """The spans as the Hugging Face token-classification pipeline gives its entities
+        (``aggregation_strategy="simple"``): ``[{"entity_group", "score", "word", "start",
+        "end"}]``. Where the tags are not span tags (``O``, ``B-X``, ...: part of speech), one
+        entry per token, its tag as the group."""
+        if self.spans or not self.tokens or _has_span_tags(self.tokens):
+            return [{"entity_group": s.label, "score": s.score, "word": s.text, "start": s.start_char, "end": s.end_char}
+                    for s in self.spans]
+        return [{"entity_group": t.tag, "score": t.score, "word": t.text, "start": t.start_char, "end": t.end_char}
+                for t in self.tokens]
+
+
+def _has_span_tags(tokens: list[Token]) -> bool:
+    """Whether the tags are span tags (``O``, ``B-PER``, ...): a document of a span tagger with
+    no span found has only ``O``."""
+    return all(t.tag == "O" or t.tag[:2] in ("B-", "I-", "E-", "S-", "L-", "U-") for t in tokens)
+
 
 @dataclass(eq=False, slots=True)
 class Classification(Result):
