@@ -64,7 +64,7 @@ def test_two_language_models_give_two_lines_per_panel(runs, tmp_path):
 
     figure = plot_runs([runs["lm_a"], runs["lm_b"]])
     axes = figure.axes
-    assert [ax.get_ylabel() for ax in axes] == ["training loss", "validation loss (nats/token)", "learning rate"]
+    assert [ax.get_ylabel() for ax in axes] == ["training loss (nats/character)", "validation loss (nats/character)", "learning rate"]
     for ax in axes:
         lines = ax.get_lines()
         assert [line.get_label() for line in lines] == ["lm_a", "lm_b"]
@@ -81,17 +81,61 @@ def test_runs_of_different_kinds_get_their_own_metric_panel(runs):
 
     figure = plot_runs([runs["lm_a"], runs["classifier"]])
     labels = [ax.get_ylabel() for ax in figure.axes]
-    assert labels == ["training loss", "validation loss (nats/token)", "validation accuracy", "learning rate"]
+    assert labels == ["training loss (nats/character)", "training loss (nats/text)", "validation loss (nats/character)",
+                      "validation accuracy", "learning rate"]
     counts = [[line.get_label() for line in ax.get_lines()] for ax in figure.axes]
-    assert counts == [["lm_a", "classifier"], ["lm_a"], ["classifier"], ["lm_a", "classifier"]]
-    accuracy = figure.axes[2].get_lines()[0].get_ydata()
+    assert counts == [["lm_a"], ["classifier"], ["lm_a"], ["classifier"], ["lm_a", "classifier"]]
+    accuracy = figure.axes[3].get_lines()[0].get_ydata()
     assert all(0.0 <= a <= 1.0 for a in accuracy) and len(accuracy) == 3
     # --metric picks the same metric for every run; one that a run never logged is refused
-    assert plot_runs([runs["lm_a"], runs["lm_b"]], metric="perplexity").axes[1].get_ylabel() == "validation perplexity"
+    assert plot_runs([runs["lm_a"], runs["lm_b"]], metric="perplexity").axes[1].get_ylabel() == "validation perplexity (per character)"
     from seqtext.errors import DataError
 
     with pytest.raises(DataError, match="classifier/log.jsonl has no validation 'perplexity'"):
         plot_runs([runs["lm_a"], runs["classifier"]], metric="perplexity")
+
+
+def _copy_run(run: Path, target: Path, tokenizer: str | None = None) -> Path:
+    shutil.copytree(run, target, ignore=shutil.ignore_patterns("checkpoint.pt", "data", "tensorboard"))
+    if tokenizer is not None:
+        config = json.loads((target / "run.json").read_text())
+        config["data"]["tokenizer"] = tokenizer
+        (target / "run.json").write_text(json.dumps(config))
+    return target
+
+
+def test_training_loss_is_drawn_at_every_logged_step(runs, tmp_path):
+    """Records without validation metrics are training steps: the training loss and the
+    learning rate are drawn at each of them, the validation metric at the evaluations."""
+    from seqtext.core.plotting import plot_runs
+
+    run = _copy_run(runs["lm_b"], tmp_path / "stepwise")
+    evaluations = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    records = []
+    for step in range(1, 21):
+        records.append({"step": step, "epoch": 1, "lr": 1e-3 * step, "train_loss": 4.5 - step / 100})
+        records += [e for e in evaluations if e["step"] == step]
+    (run / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    train, validation, lr = plot_runs([run]).axes
+    assert list(train.get_lines()[0].get_xdata()) == list(range(1, 21))
+    assert list(train.get_lines()[0].get_ydata()) == pytest.approx([4.5 - s / 100 for s in range(1, 21)])
+    assert list(lr.get_lines()[0].get_xdata()) == list(range(1, 21))
+    assert list(validation.get_lines()[0].get_xdata()) == [5, 10, 15, 20]
+    (run / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records[:4]))  # not evaluated yet: training only
+    assert [ax.get_ylabel() for ax in plot_runs([run]).axes] == ["training loss (nats/character)", "learning rate"]
+
+
+def test_a_character_and_a_word_model_get_one_loss_axis_per_unit(runs, tmp_path):
+    from seqtext.core.plotting import plot_runs
+
+    word = _copy_run(runs["lm_b"], tmp_path / "words", tokenizer="word")
+    pieces = _copy_run(runs["lm_b"], tmp_path / "pieces", tokenizer="sentencepiece")
+    figure = plot_runs([runs["lm_a"], word, pieces])
+    assert [ax.get_ylabel() for ax in figure.axes] == [
+        "training loss (nats/character)", "training loss (nats/word)", "training loss (nats/piece)",
+        "validation loss (nats/character)", "validation loss (nats/word)", "validation loss (nats/piece)", "learning rate"]
+    assert [[line.get_label() for line in ax.get_lines()] for ax in figure.axes] == [
+        ["lm_a"], ["words"], ["pieces"], ["lm_a"], ["words"], ["pieces"], ["lm_a", "words", "pieces"]]
 
 
 def test_cli_plot(runs, tmp_path):
@@ -99,7 +143,7 @@ def test_cli_plot(runs, tmp_path):
     result = CliRunner().invoke(main, ["plot", str(runs["lm_a"]), str(runs["classifier"]), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert f"wrote {out}" in result.output
-    assert _png_size(out) == (960, 1152)  # four panels at the default 120 dpi
+    assert _png_size(out) == (960, 1440)  # five panels at the default 120 dpi
 
 
 def _error(args) -> str:
