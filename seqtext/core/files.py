@@ -6,17 +6,24 @@ written by ``Dataset.save_to_disk`` are read through the ``datasets`` library, s
 (``streaming=True``) or memory-mapped (``load_from_disk``), never converted into an Arrow cache:
 the one file ``datasets`` writes while streaming, a lock, goes to a temporary folder removed
 afterwards (``local_datasets``), so no seqtext command writes under ``~/.cache``. A check of our
-own gives a one-line error naming the file and line for the usual problems: no such file, not
-UTF-8, empty. The readers of tagged and labelled data are ``seqtext.tagger.conll`` and
-``seqtext.classifier.data``; the LM's token-id streams are ``seqtext.lm.corpus``.
+own gives a one-line error naming the file and line for the usual problems: no such file (or
+one that is no regular file: a FIFO, a symbolic link loop), not UTF-8, empty. A line of nothing
+but whitespace and invisible characters (a byte-order mark, a zero-width space) is a blank line
+wherever it stands (``is_blank``), as real files hold such lines where they mean none. The
+readers of tagged and labelled data are ``seqtext.tagger.conll`` and ``seqtext.classifier.data``;
+the LM's token-id streams are ``seqtext.lm.corpus``.
 """
 
 from __future__ import annotations
 
 import codecs
+import errno
 import glob
 import logging
+import os
+import stat
 import tempfile
+import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +36,38 @@ TEXT_SUFFIXES = {".jsonl": "json", ".json": "json", ".csv": "csv", ".tsv": "csv"
 DATA_KINDS = {**TEXT_SUFFIXES, ".parquet": "parquet"}
 CHUNK_BYTES = 1 << 20  # read at once by check_text_file
 BOM = "\ufeff"
+# What a file that is there but no regular file is, by its stat mode, for messages.
+SPECIAL_FILES = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+                 (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def is_blank(line: str) -> bool:
+    """Whether ``line`` holds nothing but whitespace and invisible format characters (Unicode
+    category Cf: a byte-order mark U+FEFF, a zero-width space U+200B, joiners, direction marks):
+    such a line separates sentences and documents as an empty one does. A visible character
+    usually comes first, so a line of text costs one look-up."""
+    return all(char.isspace() or unicodedata.category(char) == "Cf" for char in line)
+
+
+def check_regular_file(path: Path, what: str = "file") -> None:
+    """A one-line DataError unless ``path`` is a regular file (or a link to one), saying what
+    it is instead: missing, a symbolic link loop or a dangling link, a FIFO, a device."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise DataError(f"{path}: a symbolic link loop (following its links leads back to them); give a {what}") from None
+        if err.errno == errno.ENOENT and path.is_symlink():
+            raise DataError(f"{path}: a symbolic link to {os.readlink(path)}, which does not exist") from None
+        if err.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise DataError(f"{path}: no such {what}") from None
+        raise DataError(f"{path}: cannot read it ({err.strerror})") from None
+    if stat.S_ISDIR(mode):
+        raise DataError(f"{path} is a directory; give a {what}")
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in SPECIAL_FILES if test(mode)), "a special file")
+        raise DataError(f"{path} is not a regular file but {kind}; give a {what}")
 
 
 def expand_paths(patterns: list[str] | str) -> list[Path]:
@@ -47,8 +86,7 @@ def expand_paths(patterns: list[str] | str) -> list[Path]:
             path = Path(match)
             if path.is_dir():
                 raise DataError(f"{path} is a directory; give files or a glob such as '{path}/*.txt'")
-            if not path.is_file():
-                raise DataError(f"{path}: no such file")
+            check_regular_file(path)
             files.append(path)
     return files
 
@@ -84,7 +122,7 @@ def check_text_file(path: Path) -> None:
                 ) from None
             if at_start and text:
                 text, at_start = text.removeprefix(BOM), False
-            if blank and text.strip():
+            if blank and not is_blank(text):
                 blank = False
             if not chunk:
                 break
@@ -227,7 +265,7 @@ def read_texts(
         pieces.append(text)
         if ends:
             document = "".join(pieces)
-            if document.strip():
+            if not is_blank(document):
                 texts.append(document)
     if not texts:
         raise DataError(f"{', '.join(map(str, corpus_targets(patterns)))}: no text found")
@@ -296,7 +334,7 @@ def _text_pieces(path: Path, by_line: bool, on_bytes) -> Iterator[tuple[str, boo
                 if on_bytes is not None:
                     on_bytes(len(line.encode("utf-8")))
                 line = line.rstrip("\r\n")
-                if line.strip():
+                if not is_blank(line):
                     yield line, True, True
             return
         pending, size, first = [], 0, True
@@ -334,7 +372,7 @@ def _dataset_rows(target: Path, text_column: str) -> Iterator[tuple[str, bool, b
                 text = row.get(text_column)
                 if text is None and text_column not in row:
                     raise DataError(f"{target}: no column {text_column!r}; columns are {', '.join(row)} (use data.text_column)")
-                if isinstance(text, str) and text.strip():
+                if isinstance(text, str) and not is_blank(text):
                     yield text, True, True
         except datasets_errors(local.module) as err:
             raise DataError(f"cannot read {target} as {_kind_name(target)}: {datasets_reason(err)}") from None

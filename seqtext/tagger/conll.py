@@ -2,7 +2,9 @@
 
 Every problem is reported with the file and line: a row with too few columns, a tag column that
 does not exist, an empty file, bytes that are not UTF-8. Each sentence keeps the file and line it
-starts at, so that later checks (a tag that is no span tag, say) can point there too.
+starts at, so that later checks (a tag that is no span tag, say) can point there too. A line of
+only whitespace and invisible characters (a tab, a byte-order mark) ends a sentence as an empty
+line does (``is_blank``): public benchmark files hold both.
 
 CoNLL-U is read by the ``conllu`` package, sentence by sentence (``parse_incr``); it keeps no
 line numbers, so ``_NumberedLines`` notes them on the way in. The CoNLL-2000/2003 column files
@@ -43,6 +45,7 @@ from seqtext.core.files import (
     data_files_in,
     datasets_errors,
     datasets_reason,
+    is_blank,
     is_saved_dataset,
     local_datasets,
 )
@@ -194,7 +197,7 @@ def _usual_width(file: Path) -> int:
     widths: Counter[int] = Counter()
     with open(file, encoding="utf-8-sig") as lines:
         for line in lines:
-            if line.strip() and not line.startswith("-DOCSTART-"):
+            if not is_blank(line) and not line.startswith("-DOCSTART-"):
                 widths[len(line.split())] += 1
     return max(widths, key=lambda width: (widths[width], width), default=0)
 
@@ -214,7 +217,7 @@ def _read_columns(
     tokens, tags, start = [], [], 0
     for number, line in enumerate(lines, 1):
         line = line.rstrip("\n").rstrip("\r")
-        if not line.strip():
+        if is_blank(line):
             if tokens:
                 yield Sentence(tokens, tags, str(file), start)
                 tokens, tags = [], []
@@ -233,14 +236,8 @@ def _read_columns(
                     f"{file}, line {number}: 1 column, so no tag; a CoNLL file has a word and its tag(s) "
                     f"on each line and a blank line after each sentence"
                 )
-        try:
-            word = columns[word_column]
-            tag = columns[tag_column] if need_tags else None
-        except IndexError:
-            raise DataError(
-                f"{file}, line {number}: {len(columns)} column(s), no column {tag_column if need_tags else word_column} "
-                f"(choose with data.word_column/data.tag_column)"
-            ) from None
+        word = _column(columns, word_column, "data.word_column", file, number)
+        tag = _column(columns, tag_column, "data.tag_column", file, number) if need_tags else None
         if not tokens:
             start = number
         tokens.append(word)
@@ -251,6 +248,15 @@ def _read_columns(
             tokens, tags = [], []
     if tokens:
         yield Sentence(tokens, tags, str(file), start)
+
+
+def _column(columns: list[str], index: int, name: str, file, number: int) -> str:
+    """``columns[index]``, or a DataError naming the column asked for and how many there are."""
+    if -len(columns) <= index < len(columns):
+        return columns[index]
+    width = len(columns)
+    raise DataError(f"{file}, line {number}: no column {index} for {name}: the line has {width} "
+                    f"column{'s' if width != 1 else ''}, numbered 0 to {width - 1} (or -1 to -{width} from the end)")
 
 
 class _NumberedLines:
@@ -267,14 +273,14 @@ class _NumberedLines:
     def __iter__(self) -> Iterator[str]:
         rows = None
         for number, line in enumerate(self.lines, 1):
-            stripped = line.strip()
-            if not stripped:
+            if is_blank(line):
                 rows = None
+                line = "\n"  # conllu ends a sentence only at a line that strip() empties
             else:
                 if rows is None:
                     rows = []
                     self.blocks.append(rows)
-                if not stripped.startswith("#"):  # conllu's test for a comment, after its strip()
+                if not line.strip().startswith("#"):  # conllu's test for a comment, after its strip()
                     rows.append((number, line))
             yield line
             if rows and self.max_rows is not None and len(rows) >= self.max_rows:
@@ -341,7 +347,7 @@ def _conllu_error(file, rows: list[tuple[int, str]], err: ParseException) -> Dat
 def _read_jsonl(lines: Iterable[str], file, need_tags: bool) -> Iterator[Sentence]:
     expected = 'expected {"tokens": ["word", ...], "tags": ["tag", ...]}'
     for number, line in enumerate(lines, 1):
-        if not line.strip():
+        if is_blank(line):
             continue
         try:
             record = json.loads(line)
@@ -372,6 +378,8 @@ def iter_token_lists(lines: Iterable[str], input_format: str = "text") -> Iterat
     lines = _without_bom(lines)
     if input_format == "tokens":
         for line in lines:
+            if is_blank(line):
+                continue
             words = (match.group() for match in NONSPACE.finditer(line))
             while piece := list(islice(words, MAX_TOKENS)):
                 yield piece
@@ -386,11 +394,11 @@ def iter_token_lists(lines: Iterable[str], input_format: str = "text") -> Iterat
         # lines is split at a line break, so memory stays flat on text without blank lines.
         paragraph = []
         for line in lines:
-            if line.strip() and len(paragraph) < MAX_PARAGRAPH:
+            if not is_blank(line) and len(paragraph) < MAX_PARAGRAPH:
                 paragraph.append(line)
                 continue
             yield from _pieces(tokenize_text("".join(paragraph)))
-            paragraph = [line] if line.strip() else []
+            paragraph = [] if is_blank(line) else [line]
         yield from _pieces(tokenize_text("".join(paragraph)))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from seqtext.core.progress import progress_bar
 from seqtext.errors import DataError
-from seqtext.tagger.schemes import convert, detect_scheme, split_tag
+from seqtext.tagger.schemes import convert, quiet_seqeval, scheme_of, split_tag
 
 
 def _check_span_tags(gold, model) -> None:
@@ -64,8 +64,9 @@ def evaluate_tagger(model, gold, gold_scheme: str | None = None, progress: bool 
     conlleval computes them (seqeval, default mode); for plain tags the most frequent confusions.
 
     Span tags are compared in one scheme (BIO) whatever scheme the gold file uses: the gold
-    scheme is detected from the file unless ``gold_scheme`` is given, so token accuracy is the
-    same for the same annotation written as IOB1, BIO or BIOES.
+    scheme is detected from the file unless ``gold_scheme`` is given (and then checked: an
+    ``S-`` tag is no IOB1 tag), so token accuracy is the same for the same annotation written as
+    IOB1, BIO or BIOES. The gold tags are checked here, so seqeval's warnings stay silent.
     """
     # Deferred: seqeval brings scikit-learn (~1 s to import), and seqtext.load() imports this module.
     from seqeval.metrics import accuracy_score, classification_report
@@ -74,17 +75,18 @@ def evaluate_tagger(model, gold, gold_scheme: str | None = None, progress: bool 
         raise DataError("no sentences to evaluate")
     if model.spans:
         _check_span_tags(gold, model)
-        if gold_scheme is None:
-            gold_scheme = detect_scheme([s.tags for s in gold])
-            gold_scheme = "bio" if gold_scheme == "none" else gold_scheme  # all O
+        gold_scheme = scheme_of(gold, gold_scheme or "auto")
+        gold_scheme = "bio" if gold_scheme == "none" else gold_scheme  # all O
         references = [convert(s.tags, gold_scheme, "bio") for s in gold]
     else:
         _check_known_tags(gold, model)
         references = [list(s.tags) for s in gold]
     predicted = _tag_all(model, [s.tokens for s in gold], "bio" if model.spans else None, progress)
-    result = {"sentences": len(gold), "tokens": sum(map(len, predicted)), "accuracy": accuracy_score(references, predicted)}
-    if model.spans:
-        report = classification_report(references, predicted, output_dict=True, zero_division=0)
+    with quiet_seqeval():
+        accuracy = accuracy_score(references, predicted)
+        report = classification_report(references, predicted, output_dict=True, zero_division=0) if model.spans else None
+    result = {"sentences": len(gold), "tokens": sum(map(len, predicted)), "accuracy": accuracy}
+    if report is not None:
         micro = report.pop("micro avg")
         result.update(precision=micro["precision"], recall=micro["recall"], f1=micro["f1-score"])
         result["per_type"] = {
