@@ -175,8 +175,22 @@ def test_bits_per_character_is_nll_per_character(tiny_lm_dir, shakespeare_text):
     result = evaluate_language_model(lm, documents, batch_size=16)
     totals = score_documents(lm.network, [frame(texts, lm) for texts in documents], 16)
     characters = sum(len(text) for texts in documents for text in texts)
-    assert result["bits_per_character"] == totals["nll"] / characters / math.log(2)
+    assert result["unknown_tokens"] == 0  # every character of the held-out text was seen in training
+    assert result["bits_per_character"] == result["bits_per_character_unk_free"] == totals["nll"] / characters / math.log(2)
     assert result["cross_entropy"] == totals["nll"] / totals["tokens"]
+
+
+def test_a_word_models_unknown_words_pay_for_their_spelling():
+    """<unk> names no word: bits per character adds the bits to spell each word the model calls
+    <unk> (its characters and an end mark, uniform over the vocabulary's characters), so that a
+    word model's figure leaves nothing out; the figure without them keeps another name."""
+    brown = seqtext.load("brown", device="cpu")
+    assert "zzqxv" not in brown.tokenizer.stoi and "the" in brown.tokenizer.stoi
+    result = evaluate_language_model(brown, [["the zzqxv of the house", "zzqxv again"]])
+    assert result["unknown_tokens"] == 2
+    spelled = 2 * (len("zzqxv") + 1) * math.log2(len(brown.tokenizer.alphabet()) + 1)
+    assert result["bits_per_character"] == pytest.approx(result["bits_per_character_unk_free"] + spelled / result["characters"])
+    assert result["bits_per_character"] > result["bits_per_character_unk_free"] + 1
 
 
 def test_long_document_scores_as_token_by_token_reading(tiny_lm_dir, shakespeare_text):

@@ -12,7 +12,7 @@ import torch
 from torch.nn import functional as F
 
 from seqtext.core import devices
-from seqtext.core.files import corpus_targets, is_plain_text, read_texts
+from seqtext.core.files import corpus_targets, is_blank, is_plain_text, read_texts
 from seqtext.core.progress import progress_bar
 from seqtext.errors import DataError
 from seqtext.text.tokenizers import BOS, EOS, PAD
@@ -130,8 +130,24 @@ def lm_documents(files, text_column: str = "text", line_based: bool = False) -> 
             documents.append(read_texts([str(path)], text_column, by_line=line_based))
         else:
             for text in read_texts([str(path)], text_column):
-                documents.append([line for line in text.splitlines() if line.strip()] if line_based else [text])
+                documents.append([line for line in text.splitlines() if not is_blank(line)] if line_based else [text])
     return [d for d in documents if d]
+
+
+def unknown_cost(tokenizer, documents: list[list[str]]) -> tuple[int, float]:
+    """How many tokens of ``documents`` the model can only call ``<unk>``, and the bits it takes
+    to spell them: each character, and an end mark, uniform over the characters of the model's
+    vocabulary. ``<unk>`` names no word, so without this a word model's bits per character
+    would leave every rare word out; a tokenizer without ``<unk>`` (SentencePiece with byte
+    fallback) owes nothing."""
+    unknown = spelled = 0
+    for texts in documents:
+        for text in texts:
+            pieces = tokenizer.unknown_pieces(text)
+            unknown += len(pieces)
+            spelled += sum(len(piece) + 1 for piece in pieces)
+    per_char = math.log2(len(tokenizer.alphabet()) + 1) if unknown else 0.0
+    return unknown, spelled * per_char
 
 
 def evaluate_language_model(model, documents: list[list[str]], batch_size: int = 16, progress: bool = False) -> dict:
@@ -156,6 +172,7 @@ def evaluate_language_model(model, documents: list[list[str]], batch_size: int =
     else:
         chars = sum(len(text) for texts in documents for text in texts)
     words = sum(len(text.split()) for texts in documents for text in texts)
+    unknown, spelled = unknown_cost(tokenizer, documents)
     result = {
         "documents": len(documents),
         "tokens": count,
@@ -163,7 +180,9 @@ def evaluate_language_model(model, documents: list[list[str]], batch_size: int =
         "words": words,
         "cross_entropy": nll / count,
         "perplexity": safe_exp(nll / count),
-        "bits_per_character": nll / max(chars, 1) / math.log(2),
+        "bits_per_character": (nll / math.log(2) + spelled) / max(chars, 1),
+        "bits_per_character_unk_free": nll / max(chars, 1) / math.log(2),
+        "unknown_tokens": unknown,
         "word_perplexity": safe_exp(nll / max(words, 1)),
     }
     if tokenizer.line_based and count > totals["eos"]:

@@ -20,6 +20,7 @@ import sentencepiece
 import torch
 
 from seqtext.core import modeldir
+from seqtext.core.files import is_blank
 from seqtext.errors import DataError, ModelError
 
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
@@ -55,6 +56,14 @@ class Tokenizer:
     def unknown(self, text: str) -> list[str]:
         """The pieces of ``text`` this tokenizer will map to ``<unk>``, in order, unique."""
         return []
+
+    def unknown_pieces(self, text: str) -> list[str]:
+        """Every piece of ``text`` that becomes ``<unk>``, in order, repeats kept."""
+        return []
+
+    def alphabet(self) -> set[str]:
+        """The characters the vocabulary's tokens are made of."""
+        return set()
 
     def pieces(self, text: str) -> list[str]:
         """The text of each token ``encode`` gives, for showing per-token scores."""
@@ -106,6 +115,12 @@ class _VocabTokenizer(Tokenizer):
 
     def unknown(self, text: str) -> list[str]:
         return list(dict.fromkeys(p for p in self.split(text) if p not in self.stoi))
+
+    def unknown_pieces(self, text: str) -> list[str]:
+        return [p for p in self.split(text) if p not in self.stoi]
+
+    def alphabet(self) -> set[str]:
+        return {char for token in self.itos[len(SPECIALS):] for char in token}
 
     def pieces(self, text: str) -> list[str]:
         return self.split(text)
@@ -260,7 +275,7 @@ class SentencePieceTokenizer(Tokenizer):
         if model_type not in ("bpe", "unigram"):
             raise DataError(f"unknown SentencePiece model type {model_type!r}: use 'bpe' or 'unigram'")
         # SentencePiece learns from sentences; long lines are cut to keep training memory flat.
-        lines = (without_lone_surrogates(line[:4096]) for text in texts for line in text.splitlines() if line.strip())
+        lines = (without_lone_surrogates(line[:4096]) for text in texts for line in text.splitlines() if not is_blank(line))
         # Memory stays bounded on a corpus of any size: SentencePiece keeps a random sample of
         # at most this many sentences (reservoir sampling over the stream).
         model = io.BytesIO()
