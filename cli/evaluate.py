@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from seqtext.cli.options import device_option
+from seqtext.cli.options import LibraryOption, device_option
 from seqtext.configs import EVALUATE_FORMATS
 
 # The library is imported inside the command (torch costs over a second): `seqtext --help` stays fast.
@@ -41,12 +41,12 @@ def _print_report(result: dict) -> None:
 @click.command()
 @click.argument("model")
 @click.argument("files", nargs=-1, required=True)
-@click.option("--text-column", default="text", help="Column holding the text in JSONL/CSV files.")
-@click.option("--label-column", default="label", help="Column holding the label (classifiers).")
+@click.option("--text-column", cls=LibraryOption, library_name="data.text_column", default="text", help="Column holding the text in JSONL/CSV files.")
+@click.option("--label-column", cls=LibraryOption, library_name="data.label_column", default="label", help="Column holding the label (classifiers).")
 @click.option("--format", "fmt", type=click.Choice(EVALUATE_FORMATS), default="auto", help="Input format (classifiers and taggers); auto goes by the file.")
-@click.option("--tag-column", default="-1", help="Taggers: CoNLL tag column, or upos/xpos for CoNLL-U; JSONL, Parquet and saved datasets: the column of tag lists (default tags, e.g. ner_tags; ClassLabel numbers are read as their names).")
-@click.option("--tag-scheme", type=click.Choice(["auto", "iob1", "bio", "bioes"]), default="auto", help="Taggers: scheme of the gold tags (default: the model's training data's).")
-@click.option("--batch-size", type=click.IntRange(1), default=16, help="Documents (language models) scored together: changes the speed, never the figures.")
+@click.option("--tag-column", cls=LibraryOption, library_name="data.tag_column", default="-1", help="Taggers: CoNLL tag column, or upos/xpos for CoNLL-U; JSONL, Parquet and saved datasets: the column of tag lists (default tags, e.g. ner_tags; ClassLabel numbers are read as their names).")
+@click.option("--tag-scheme", cls=LibraryOption, library_name="data.tag_scheme", type=click.Choice(["auto", "iob1", "bio", "bioes"]), default="auto", help="Taggers: scheme of the gold tags (default: the model's training data's).")
+@click.option("--batch-size", cls=LibraryOption, library_name="batch_size", type=click.IntRange(1), default=16, help="Documents (language models) scored together: changes the speed, never the figures.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @click.option("--quiet", is_flag=True, help="No progress bar (there is none either when stderr is not a terminal).")
 @device_option
