@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
 import math
 import os
+import re
 import types
 import typing
 from pathlib import Path
@@ -61,6 +63,37 @@ def temporary_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
+def write_failure(path, err: BaseException) -> str:
+    """One line that names the file that could not be written and says why in the user's words:
+    a full disk or a file size limit (``ulimit -f``: Python ignores SIGXFSZ, so the write fails
+    with EFBIG) rather than torch's ``enforce fail at inline_container.cc`` or numpy's
+    ``300000 requested and 20479 written``."""
+    code = getattr(err, "errno", None)
+    if code is None:  # safetensors: "... I/O error: File too large (os error 27)"
+        found = re.search(r"os error (\d+)", str(err))
+        code = int(found[1]) if found else None
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        reason = "no space left on the device"
+    elif code == errno.EFBIG:
+        reason = "file too large: a file size limit (ulimit -f) was reached"
+    elif isinstance(err, OSError) and err.strerror:
+        reason = err.strerror
+    else:  # a short write that says no more (numpy, torch's zip writer)
+        reason = "only part of it could be written: is the disk full, or a file size limit (ulimit -f) reached?"
+    return f"cannot write {path} ({reason})"
+
+
+@contextlib.contextmanager
+def writing(path, also: tuple[type[BaseException], ...] = ()):
+    """Around the writes of ``path``: an OSError, a SafetensorError or one of ``also`` (torch's
+    writer raises RuntimeError) becomes one SeqtextError naming ``path`` (``write_failure``).
+    Only writes belong inside: a failed read must not be reported as a failed write."""
+    try:
+        yield
+    except (OSError, SafetensorError, *also) as err:
+        raise SeqtextError(write_failure(path, err)) from None
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path):
     """A temporary path beside ``path`` to write to; when the block ends without an error it
@@ -70,13 +103,14 @@ def atomic_path(path: Path):
     tmp = temporary_path(path)
     try:
         yield tmp
-        os.replace(tmp, path)
+        with writing(path):
+            os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, writing(path):
         tmp.write_bytes(data)
 
 
@@ -102,7 +136,8 @@ def save_model(
     if weights_dtype not in DTYPES:
         raise ModelError(f"unknown weights dtype {weights_dtype!r}: choose from {', '.join(DTYPES)}")
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    with writing(directory):
+        directory.mkdir(parents=True, exist_ok=True)
     tied = set(getattr(network, "tied_keys", []))
     dtype = DTYPES[weights_dtype]
     state = {
@@ -110,10 +145,11 @@ def save_model(
         for key, value in network.state_dict().items()
         if key not in tied
     }
-    with atomic_path(directory / WEIGHTS_FILE) as tmp:
+    with atomic_path(directory / WEIGHTS_FILE) as tmp, writing(directory / WEIGHTS_FILE):
         save_file(state, str(tmp), metadata={"format": "pt"})
         os.chmod(tmp, 0o644)  # safetensors writes 0600; a shipped or shared model must be readable
-    tokenizer_settings = tokenizer.save(directory)
+    with writing(f"the tokenizer's files in {directory}"):
+        tokenizer_settings = tokenizer.save(directory)
     config = {
         "format_version": FORMAT_VERSION,
         "kind": kind,
@@ -121,12 +157,41 @@ def save_model(
         "model": model_config,
         "tokenizer": tokenizer_settings,
         "weights_dtype": weights_dtype,
-        "info": info or {},
+        "info": shared_info(info or {}),
         **(extra or {}),
     }
     write_json(directory / METRICS_FILE, metrics)
     write_json(directory / CONFIG_FILE, config)
     return directory
+
+
+# -- what a model directory tells of its sources ------------------------------------------------
+# The ``info`` entries (at any depth) that name the files or models a model was made from.
+SOURCE_KEYS = ("train_files", "train_file", "val_files", "dev_file", "init_from", "pretrained_lms", "embeddings")
+
+
+def shared_name(source: str) -> str:
+    """What a model directory or an export records of a file or model it was made from: a model
+    name as it is, a path by its last part (``/data/conll2003/train.txt`` -> ``train.txt``).
+    These are published; where the files lay on the machine that trained the model is not
+    theirs to tell (run.json keeps the full paths a resumed run needs)."""
+    text = str(source)
+    return re.split(r"[\\/]", text.rstrip("/\\"))[-1] or text
+
+
+def shared_info(info: dict) -> dict:
+    """``info`` with every path under SOURCE_KEYS reduced to its ``shared_name`` (a tagger's
+    ``train_file`` is a comma-joined list)."""
+    shared = {}
+    for key, value in info.items():
+        if isinstance(value, dict):
+            value = shared_info(value)
+        elif key in SOURCE_KEYS and isinstance(value, str):
+            value = ", ".join(shared_name(part) for part in value.split(", ")) if key == "train_file" else shared_name(value)
+        elif key in SOURCE_KEYS and isinstance(value, list):
+            value = [shared_name(part) if isinstance(part, str) else part for part in value]
+        shared[key] = value
+    return shared
 
 
 class SavedModel:
@@ -170,8 +235,13 @@ class SavedModel:
 
 
 # -- reading -------------------------------------------------------------------------------
+MAX_JSON_DEPTH = 100  # no file seqtext writes nests a tenth as deep
+
+
 def read_json(path: Path):
-    """The parsed file, or a ModelError that says which file and where it breaks."""
+    """The parsed file, or a ModelError that says which file and where it breaks. JSON nested
+    deeper than MAX_JSON_DEPTH is refused: Python's parser gives up with a RecursionError near a
+    thousand levels, and whatever read a value nested just under that would fail the same way."""
     path = Path(path)
     try:
         text = path.read_bytes().decode("utf-8")
@@ -179,10 +249,30 @@ def read_json(path: Path):
         raise ModelError(f"{path}: cannot read ({err.strerror or err})") from None
     except UnicodeDecodeError:
         raise ModelError(f"{path}: not valid JSON (not UTF-8 text)") from None
+    too_deep = f"{path}: JSON nested more than {MAX_JSON_DEPTH} levels deep (no seqtext file nests so deep)"
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as err:
         raise ModelError(f"{path}: not valid JSON ({err.msg} at line {err.lineno} column {err.colno})") from None
+    except RecursionError:
+        raise ModelError(too_deep) from None
+    if json_depth(value) > MAX_JSON_DEPTH:
+        raise ModelError(too_deep)
+    return value
+
+
+def json_depth(value) -> int:
+    """How deep lists and objects nest in a parsed JSON value (0 for a number or string),
+    counted without recursion."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        value, depth = pending.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def read_metrics(directory: Path) -> dict:
@@ -202,7 +292,11 @@ def read_config(directory: Path, expected_kind: str | None = None) -> dict:
     clear line rather than later with a ``KeyError``."""
     directory = Path(directory)
     path = directory / CONFIG_FILE
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except OSError as err:  # is_file passes on only "no such file": a name too long, a directory not to be entered
+        raise ModelError(f"{path}: cannot read ({err.strerror or err})") from None
+    if not found:
         raise ModelError(f"{directory} is not a model directory (no {CONFIG_FILE})")
     return check_config(directory, read_json(path), expected_kind)
 

@@ -35,8 +35,16 @@ def resolve(name_or_path) -> Path:
 
     A bare name is looked up among the shipped models, then the user's, and tried as a
     directory only when no model has that name: a folder that happens to be called ``ner`` in
-    the current directory must not replace the shipped tagger.
+    the current directory must not replace the shipped tagger. A name the file system cannot
+    even look up (too long, a directory it may not enter) is a ModelError too.
     """
+    try:
+        return _resolve(name_or_path)
+    except OSError as err:  # Path.is_dir and exists pass on only "no such file"
+        raise ModelError(f"{_shown(name_or_path)}: cannot look for a model there ({err.strerror or err})") from None
+
+
+def _resolve(name_or_path) -> Path:
     if is_bare_name(name_or_path):
         name = str(name_or_path)
         for base in (SHIPPED_DIR, user_model_dir()):
@@ -44,14 +52,20 @@ def resolve(name_or_path) -> Path:
                 return base / name
         if not Path(name).is_dir():
             known = ", ".join(m["name"] for m in list_models()) or "none"
-            raise ModelError(f"no model named {name!r} (known models: {known})")
+            raise ModelError(f"no model named {_shown(name)!r} (known models: {known})")
         return Path(name)
     path = Path(name_or_path).expanduser()
     if not path.exists():
-        raise ModelError(f"{path}: no such model directory")
+        raise ModelError(f"{_shown(path)}: no such model directory")
     if not path.is_dir():
-        raise ModelError(f"{path} is not a model directory (it is a file)")
+        raise ModelError(f"{_shown(path)} is not a model directory (it is a file)")
     return path
+
+
+def _shown(name, most: int = 80) -> str:
+    """A name or path short enough for a one-line message."""
+    text = str(name)
+    return text if len(text) <= most else f"{text[:most]}... ({len(text):,} characters)"
 
 
 def list_models() -> list[dict]:

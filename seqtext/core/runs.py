@@ -22,8 +22,8 @@ from pathlib import Path
 
 from seqtext.configs import settle_by_kind
 from seqtext.core import distributed
-from seqtext.core.modeldir import METRICS_FILE, read_metrics, write_json
-from seqtext.errors import TrainingError
+from seqtext.core.modeldir import METRICS_FILE, read_metrics, write_json, writing
+from seqtext.errors import SeqtextError, TrainingError
 
 RUN_FILE = "run.json"
 LOCK_FILE = ".seqtext.lock"
@@ -62,6 +62,8 @@ def load_run(out_dir: Path, kind: str | None = None) -> Run:
         saved = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise TrainingError(f"{path}: not valid JSON ({err}); the run cannot be resumed") from None
+    except RecursionError:
+        raise TrainingError(f"{path}: JSON nested too deep to be a run file; the run cannot be resumed") from None
     if not isinstance(saved, dict):
         raise TrainingError(f"{path}: expected a JSON object, found {type(saved).__name__}")
     known = {f.name for f in fields(Run)}
@@ -164,8 +166,12 @@ def _take_lock(out_dir: Path) -> Path:
                 raise TrainingError(f"{lock} is not a lock file seqtext wrote; remove it") from None
             lock.unlink(missing_ok=True)  # stale: its process is gone
             continue
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(me, handle)
+        try:
+            with writing(lock), os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(me, handle)
+        except SeqtextError:
+            lock.unlink(missing_ok=True)
+            raise
         return lock
     raise TrainingError(f"{out_dir}: could not take the lock {lock}")
 

@@ -8,9 +8,9 @@ stopped.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-import os
 import pickle
 import signal
 import threading
@@ -25,7 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from seqtext.configs import EPOCHS_OTHERWISE, TrainConfig
-from seqtext.core import distributed
+from seqtext.core import distributed, modeldir
 from seqtext.core.batching import Task, mix_seed
 from seqtext.core.devices import autocast, grad_scaler, resolve_device
 from seqtext.core.tensorboard_log import (
@@ -33,7 +33,7 @@ from seqtext.core.tensorboard_log import (
     clear_events,
     summary_writer_class,
 )
-from seqtext.errors import TrainingError, TrainingInterrupted
+from seqtext.errors import SeqtextError, TrainingError, TrainingInterrupted
 
 CHECKPOINT_FILE = "checkpoint.pt"
 LOG_FILE = "log.jsonl"
@@ -174,9 +174,22 @@ class Trainer:
         }
         if not self.main:  # every rank gathered the task state above; rank 0 writes
             return
-        tmp = self.checkpoint_path.with_name(f".{CHECKPOINT_FILE}.{os.getpid()}.tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, self.checkpoint_path)
+        with self._writes_or_stops():  # torch's zip writer reports a short write as a RuntimeError
+            with modeldir.atomic_path(self.checkpoint_path) as tmp, modeldir.writing(self.checkpoint_path, also=(RuntimeError,)):
+                torch.save(state, tmp)
+
+    @contextlib.contextmanager
+    def _writes_or_stops(self):
+        """Around the run's writes: one that fails (a full disk, a file size limit) stops the run
+        with one line naming the file and what is left to resume from."""
+        try:
+            yield
+        except SeqtextError as err:
+            if self.checkpoint_path.is_file():
+                then = f"the last good checkpoint is kept in {self.checkpoint_path}: make room, then continue with resume=True"
+            else:
+                then = "it had no checkpoint yet: make room, then start again with overwrite=True"
+            raise TrainingError(f"{err}; training stopped, {then}") from None
 
     def load_checkpoint(self) -> None:
         if not self.checkpoint_path.is_file():
@@ -218,8 +231,9 @@ class Trainer:
     def write_log(self, record: dict) -> None:
         if not self.main:
             return
-        with open(self.out_dir / LOG_FILE, "a", encoding="utf-8") as log:
-            log.write(json.dumps(record) + "\n")
+        with self._writes_or_stops(), modeldir.writing(self.out_dir / LOG_FILE):
+            with open(self.out_dir / LOG_FILE, "a", encoding="utf-8") as log:
+                log.write(json.dumps(record) + "\n")
         if self.config.tensorboard:
             if self.events is None:
                 self.events = TensorBoardLog(self.out_dir, resume_step=self.session_start_step)
@@ -246,6 +260,8 @@ class Trainer:
                 if self.config.tensorboard:
                     clear_events(self.out_dir)
         if self._done() or self.epoch >= self.config.epochs:
+            if self.best is None:  # stopped before its first evaluation: no model was saved
+                raise self._nothing_saved()
             self.log("this run had already finished; nothing to do (extend it with --epochs, --max-steps or --patience)")
             self.finished = True
             self.save_checkpoint()
@@ -266,6 +282,25 @@ class Trainer:
             if previous_handler is not None:
                 signal.signal(signal.SIGINT, previous_handler)
         return self.best_metrics
+
+    def _nothing_saved(self) -> TrainingError:
+        """A resumed run that its limits end at once but that stopped (Ctrl-C) before its first
+        evaluation: no model was saved yet, so say so and how to go on to one."""
+        c = self.config
+        if c.max_steps is not None and self.step >= c.max_steps:
+            limit, reached = f"train.max_steps {c.max_steps}", f"{self.step}"
+        elif c.max_time is not None and self.elapsed >= c.max_time:
+            limit, reached = f"train.max_time {c.max_time:g}", f"{self.elapsed:.0f} s"
+        else:
+            limit, reached = f"train.epochs {c.epochs}", f"{self.epoch}"
+        due = (self.step // c.eval_every + 1) * c.eval_every if c.eval_every else (self.epoch + 1) * self.steps_per_epoch
+        if c.epochs * self.steps_per_epoch > self.step:  # the run's last step evaluates too
+            due = min(due, c.epochs * self.steps_per_epoch)
+        return TrainingError(
+            f"{self.out_dir} stopped at step {self.step}, before its first evaluation (due at step {due}), so no model was "
+            f"saved yet, and {limit} ends the run there; resume with a larger one (over {reached}), or without it, to train on "
+            f"to an evaluation"
+        )
 
     def _progress_bar(self):
         if not self.config.progress or not self.main:
@@ -426,7 +461,8 @@ class Trainer:
                 **metrics,
             }
             if self.main:
-                self.task.save(self.out_dir, self.best_metrics)
+                with self._writes_or_stops():
+                    self.task.save(self.out_dir, self.best_metrics)
         else:
             self.bad_evals += 1
             if self.config.schedule == "plateau":

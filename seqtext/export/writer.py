@@ -158,7 +158,7 @@ def _write_torchscript(graph: nn.Module, meta: dict, path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         scripted = torch.jit.script(graph)
-        with modeldir.atomic_path(path) as tmp:
+        with modeldir.atomic_path(path) as tmp, modeldir.writing(path, also=(RuntimeError,)):  # torch's zip writer: RuntimeError
             torch.jit.save(scripted, str(tmp), _extra_files={f"{METADATA_KEY}.json": json.dumps(meta, ensure_ascii=False)})
 
 
@@ -211,7 +211,8 @@ def export(model, path, fmt: str) -> ExportReport:
     seconds = time.perf_counter() - started
     difference = _verify(model, path, fmt)
     runtime = path.parent / RUNTIME_NAME
-    shutil.copyfile(export_runtime.__file__, runtime)
+    with modeldir.writing(runtime):
+        shutil.copyfile(export_runtime.__file__, runtime)
     return ExportReport(path, runtime, fmt, model.kind, seconds, path.stat().st_size, difference)
 
 
@@ -226,6 +227,10 @@ def _check_target(path, fmt: str) -> Path:
         raise SeqtextError(f"{path} is a directory: give the file to write, e.g. {path / ('model.' + ('onnx' if fmt == 'onnx' else 'pt'))}")
     if not path.parent.is_dir():
         raise SeqtextError(f"{path.parent}: no such directory")
+    probe = modeldir.temporary_path(path)  # a place that takes no new files (/proc, read-only): refused before the work
+    with modeldir.writing(path):
+        probe.touch()
+        probe.unlink()
     return path
 
 

@@ -23,21 +23,24 @@ def auto_unit(patterns) -> str:
 def encode_documents(pieces, tokenizer: Tokenizer, path: Path, backward: bool = False) -> np.ndarray:
     """Encode streamed ``(text, starts, ends)`` pieces into the id file ``path`` (each document
     framed as ``<bos> ... <eos>``), chunk by chunk, and return it memory-mapped; ``backward``
-    turns every document right to left (``reverse_ids``)."""
+    turns every document right to left (``reverse_ids``). A write that fails (a full disk) is
+    one SeqtextError naming ``path``, and no part of the file is left behind."""
     dtype = id_dtype(tokenizer.vocab_size)
     encode = getattr(tokenizer, "encode_array", None) or tokenizer.encode
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with modeldir.atomic_path(path) as tmp, open(tmp, "wb") as out:
-        written = 0
-        for text, starts, ends in pieces:
-            ids = np.asarray(encode(text), dtype=dtype)
-            if starts:
-                np.asarray([BOS], dtype=dtype).tofile(out)
-            ids.tofile(out)
-            if ends:
-                np.asarray([EOS], dtype=dtype).tofile(out)
-            written += len(ids) + starts + ends
+    with modeldir.writing(path.parent):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    with modeldir.atomic_path(path) as tmp:
+        with modeldir.writing(path):
+            out = open(tmp, "wb")
+        with out:
+            written = 0
+            for text, starts, ends in pieces:  # reading the corpus: outside the write guard
+                ids = np.asarray(encode(text), dtype=dtype)
+                framed = np.concatenate([np.full(int(starts), BOS, dtype), ids, np.full(int(ends), EOS, dtype)])
+                with modeldir.writing(path):
+                    framed.tofile(out)
+                written += len(framed)
         if written == 0:
             raise DataError("no text found in the corpus")
     if backward:
@@ -51,7 +54,7 @@ def reverse_ids(path: Path, dtype: np.dtype, chunk: int = 1 << 22) -> np.ndarray
     path = Path(path)
     source = np.memmap(path, dtype=dtype, mode="r")
     with modeldir.atomic_path(path) as tmp:
-        with open(tmp, "wb") as out:
+        with modeldir.writing(path), open(tmp, "wb") as out:
             for end in range(len(source), 0, -chunk):
                 piece = np.array(source[max(0, end - chunk) : end][::-1])
                 bos, eos = piece == BOS, piece == EOS
