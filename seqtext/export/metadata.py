@@ -36,6 +36,7 @@ import dataclasses
 import torch
 
 from seqtext import __version__
+from seqtext.core.modeldir import shared_info, shared_name
 from seqtext.tagger.model import make_batch
 from seqtext.text.tokenizers import (
     BOS,
@@ -87,9 +88,9 @@ def describe(model, fmt: str) -> dict:
         "seqtext_version": __version__,
         "graph": fmt,
         "kind": model.kind,
-        "model": dataclasses.asdict(model.network.config),
+        "model": _shared_model(dataclasses.asdict(model.network.config)),
         "tokenizer": tokenizer_spec(model.tokenizer),
-        "info": model.info,
+        "info": shared_info(model.info),  # file names, not where they lay (a model saved before recorded paths)
     }
     if model.kind == "language_model":
         _describe_language_model(model, meta)
@@ -98,6 +99,14 @@ def describe(model, fmt: str) -> dict:
     else:
         _describe_classifier(model, meta)
     return meta
+
+
+def _shared_model(config: dict) -> dict:
+    """A tagger's character LMs by name (``shared_name``), as in the info."""
+    if config.get("contextual_lms"):
+        config["contextual_lms"] = [{**lm, "source": shared_name(lm["source"])} if isinstance(lm.get("source"), str) else lm
+                                    for lm in config["contextual_lms"]]
+    return config
 
 
 def _describe_language_model(model, meta: dict) -> None:

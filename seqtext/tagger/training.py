@@ -12,6 +12,7 @@ import torch
 from seqtext.configs import TaggerDataOptions
 from seqtext.core import distributed
 from seqtext.core.batching import BucketedTask
+from seqtext.core.modeldir import shared_name
 from seqtext.core.recipe import Recipe, Session, run_training
 from seqtext.core.registry import is_bare_name
 from seqtext.core.resources import check_network_fits
@@ -175,7 +176,8 @@ class TaggerRecipe(Recipe):
             self.language_models = load_language_models(s.data.pretrained_lms)
             if s.run is None:  # a fresh run records what it read (a worker has it from rank 0's run)
                 s.data = replace(s.data, pretrained_lms=[_absolute(name) for name in s.data.pretrained_lms])
-                base["contextual_lms"] = [describe(lm, name) for lm, name in zip(self.language_models, s.data.pretrained_lms)]
+                # The model directory names them; run.json keeps where they are.
+                base["contextual_lms"] = [describe(lm, shared_name(name)) for lm, name in zip(self.language_models, s.data.pretrained_lms)]
                 directions = ", ".join("backward" if lm.backward else "forward" for lm in self.language_models)
                 s.log(f"contextual string embeddings from {len(self.language_models)} character LMs ({directions})")
         elif s.run is None:
