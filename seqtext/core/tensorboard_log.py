@@ -31,8 +31,11 @@ def scalar_tags(record: dict) -> dict[str, float]:
     ``train/lr``, ``val_X`` -> ``val/X``, ``epoch`` and ``elapsed_s`` as they are. Only numbers
     are kept (a metric that is not a number has no curve)."""
     tags = {}
+    evaluation = any(key.startswith("val_") for key in record)
     for key, value in record.items():
         if key == "step" or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if evaluation and key in ("train_loss", "lr"):  # the training records draw these curves, step by step
             continue
         if key == "lr":
             tag = "train/lr"

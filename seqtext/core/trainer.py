@@ -37,6 +37,7 @@ from seqtext.errors import SeqtextError, TrainingError, TrainingInterrupted
 
 CHECKPOINT_FILE = "checkpoint.pt"
 LOG_FILE = "log.jsonl"
+LOG_EVERY = 10  # steps between training-loss records in log.jsonl
 
 
 def decay_groups(network: torch.nn.Module) -> tuple[list, list]:
@@ -126,6 +127,7 @@ class Trainer:
         self.bar = None
         self.events = None  # TensorBoardLog with train.tensorboard, opened at the first record (rank 0)
         self._running = [0.0, 0.0]  # summed training loss and items since the last evaluation
+        self._window = [0.0, 0.0]  # the same since the last logged training step
         if config.tensorboard:  # every rank: a missing package is one error before any training
             summary_writer_class()
 
@@ -384,11 +386,23 @@ class Trainer:
         self.epoch_step += 1
         if self.config.max_time is not None and self.step % 10 == 0:
             self._fit_schedule_to_time()
-        self._running[0] += distributed.all_sum(total.item(), self.device)
-        self._running[1] += weight
+        summed = distributed.all_sum(total.item(), self.device)
+        for sums in (self._running, self._window):
+            sums[0] += summed
+            sums[1] += weight
+        if self.step % LOG_EVERY == 0:
+            self._log_training(lr)
         if bar is not None:
             bar.update(1)
             bar.set_postfix(epoch=self.epoch + 1, loss=f"{loss.item() / self.world:.3f}", lr=f"{lr:.2e}", refresh=False)
+
+    def _log_training(self, lr: float) -> None:
+        """A log.jsonl record of the mean training loss over the last LOG_EVERY steps (no val_
+        keys: that is how readers tell it from an evaluation), for curves of every step."""
+        total, items = self._window
+        self._window = [0.0, 0.0]
+        if items:
+            self.write_log({"step": self.step, "epoch": self.epoch + 1, "lr": lr, "train_loss": total / items})
 
     def _apply(self, loss: torch.Tensor) -> None:
         """Backward, clip and step; in fp16 through the gradient scaler."""

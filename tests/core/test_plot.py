@@ -65,12 +65,13 @@ def test_two_language_models_give_two_lines_per_panel(runs, tmp_path):
     figure = plot_runs([runs["lm_a"], runs["lm_b"]])
     axes = figure.axes
     assert [ax.get_ylabel() for ax in axes] == ["training loss (nats/character)", "validation loss (nats/character)", "learning rate"]
-    for ax in axes:
+    for ax, steps in zip(axes, ([10, 20], [5, 10, 15, 20], [10, 20])):  # training loss and rate: every logged step
         lines = ax.get_lines()
         assert [line.get_label() for line in lines] == ["lm_a", "lm_b"]
-        assert all(list(line.get_xdata()) == [5, 10, 15, 20] for line in lines)
-    logged = [json.loads(line)["val_loss"] for line in (runs["lm_a"] / "log.jsonl").read_text().splitlines()]
-    assert list(axes[1].get_lines()[0].get_ydata()) == pytest.approx(logged)
+        assert all(list(line.get_xdata()) == steps for line in lines)
+    records = [json.loads(line) for line in (runs["lm_a"] / "log.jsonl").read_text().splitlines()]
+    assert list(axes[0].get_lines()[0].get_ydata()) == pytest.approx([r["train_loss"] for r in records if "val_loss" not in r])
+    assert list(axes[1].get_lines()[0].get_ydata()) == pytest.approx([r["val_loss"] for r in records if "val_loss" in r])
     out = save_plot([runs["lm_a"], runs["lm_b"]], tmp_path / "curves.png", dpi=100)
     assert _png_size(out) == (800, 720)  # 8 x 7.2 inches (three panels) at 100 dpi
     assert out.stat().st_size > 20_000
@@ -110,7 +111,7 @@ def test_training_loss_is_drawn_at_every_logged_step(runs, tmp_path):
     from seqtext.core.plotting import plot_runs
 
     run = _copy_run(runs["lm_b"], tmp_path / "stepwise")
-    evaluations = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    evaluations = [r for r in map(json.loads, (run / "log.jsonl").read_text().splitlines()) if "val_loss" in r]
     records = []
     for step in range(1, 21):
         records.append({"step": step, "epoch": 1, "lr": 1e-3 * step, "train_loss": 4.5 - step / 100})
@@ -197,10 +198,12 @@ def test_tensorboard_events_hold_the_logged_scalars(runs):
     tags = set(events.Tags()["scalars"])
     assert {"train/loss", "train/lr", "val/loss", "val/perplexity", "val/fresh_loss", "epoch", "elapsed_s"} <= tags
     logged = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
-    for tag, key in (("val/loss", "val_loss"), ("train/loss", "train_loss"), ("train/lr", "lr")):
+    evaluations = [r for r in logged if "val_loss" in r]
+    steps = [r for r in logged if "val_loss" not in r]  # training records: these draw train/ curves
+    for tag, key, records in (("val/loss", "val_loss", evaluations), ("train/loss", "train_loss", steps), ("train/lr", "lr", steps)):
         scalars = events.Scalars(tag)
-        assert [s.step for s in scalars] == [r["step"] for r in logged]
-        assert [s.value for s in scalars] == pytest.approx([r[key] for r in logged], rel=1e-6)
+        assert records and [s.step for s in scalars] == [r["step"] for r in records]
+        assert [s.value for s in scalars] == pytest.approx([r[key] for r in records], rel=1e-6)
     assert not (runs["lm_b"] / "tensorboard").exists()  # only when asked for
 
 
