@@ -30,7 +30,7 @@ from seqtext.tagger.model import (
     move_batch,
     normalize_word,
 )
-from seqtext.tagger.schemes import convert, detect_scheme
+from seqtext.tagger.schemes import convert, scheme_of
 from seqtext.tagger.scoring import evaluate_tagger
 from seqtext.text.tokenizers import (
     SPECIALS,
@@ -153,7 +153,7 @@ class TaggerRecipe(Recipe):
             self.dev = read_sentences(self.dev_file, **read)
         else:
             sentences, self.dev = dev_split(sentences, data.dev_fraction, names(self.train_files)[0])
-        scheme = detect_scheme([x.tags for x in sentences]) if data.tag_scheme == "auto" else data.tag_scheme
+        scheme = scheme_of(sentences, data.tag_scheme)
         train_scheme = "none" if scheme == "none" else data.train_scheme
         if distributed.is_main():
             self.baseline = most_frequent_tag(sentences, self.dev, data.tag_scheme)

@@ -134,7 +134,7 @@ class _VocabTokenizer(Tokenizer):
 
     def save(self, directory: Path) -> dict:
         path = Path(directory) / VOCAB_FILE
-        path.write_text(json.dumps(self.itos, ensure_ascii=False), encoding="utf-8")
+        modeldir.write_atomic(path, json.dumps(self.itos, ensure_ascii=False).encode("utf-8"))
         return {"kind": self.kind, "file": VOCAB_FILE, **self._settings()}
 
     @staticmethod
@@ -367,20 +367,14 @@ def load_tokenizer(directory: Path, settings: dict) -> Tokenizer:
     if not isinstance(kind, str) or kind not in TOKENIZERS:
         raise ModelError(f"{where}: unknown tokenizer kind {kind!r} (known: {', '.join(TOKENIZERS)})")
     path = _tokenizer_file(directory, settings.get("file"))
-    data = _read_file(path)
     if kind == "sentencepiece":
         try:
-            return SentencePieceTokenizer(data)
+            return SentencePieceTokenizer(_read_file(path))
         except (RuntimeError, IndexError):  # protobuf parse failure; an empty model has no ids
             raise ModelError(f"{path}: not a SentencePiece model") from None
         except ModelError as err:
             raise ModelError(f"{path}: {err}") from None
-    try:
-        tokens = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ModelError(f"{path}: not valid JSON (not UTF-8 text)") from None
-    except json.JSONDecodeError as err:
-        raise ModelError(f"{path}: not valid JSON ({err.msg} at line {err.lineno} column {err.colno})") from None
+    tokens = modeldir.read_json(path)  # the same checks as config.json: UTF-8, valid, not nested too deep
     problem = vocabulary_problem(tokens)
     if problem:
         raise ModelError(f"{path}: {problem}")
