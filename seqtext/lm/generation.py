@@ -45,8 +45,11 @@ def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float | None) 
     if top_p is not None and top_p < 1.0:
         ordered, order = torch.sort(logits, dim=-1, descending=True)
         probs = ordered.softmax(-1)
-        # Drop a token when the mass before it already reaches p; the top token always stays.
+        # Drop a token when the mass before it already reaches p. The top token always stays,
+        # set here rather than left to the comparison: a p below float32's smallest number
+        # (1e-300) compares as 0, which would drop every token.
         drop = probs.cumsum(-1) - probs >= top_p
+        drop[..., 0] = False
         ordered = ordered.masked_fill(drop, float("-inf"))
         logits = torch.full_like(logits, float("-inf")).scatter(-1, order, ordered)
     return logits
@@ -295,12 +298,60 @@ def _check_finite(logits: torch.Tensor) -> None:
         raise SeqtextError("the model gives scores that are not finite numbers (are its weights NaN or infinite?)")
 
 
-def check_memory(num_samples: int, beam_size: int, max_length: int, network) -> None:
-    """Refuse a request that could never fit in memory, with the estimate, before allocating."""
+# Bytes a decoding call holds beside its tensors, measured (tests/core/test_memory.py): each
+# sample's token list, text and Generation, and each generated token's list slot, its character
+# and, past id 256, its own int object.
+PYTHON_PER_STREAM = 256
+PYTHON_PER_TOKEN = {"small vocabulary": 16, "large vocabulary": 96}
+
+
+def _sampling_copies(temperature: float, top_k: int | None, top_p: float | None, vocab_size: int) -> float:
+    """How many (N, V) float32 tensors a sampling step holds at its peak, the logits included:
+    softmax and multinomial take one each; top-k filtering copies the logits; top-p sorts them
+    (values and int64 indices) and keeps five more (measured: 6.3 beside the logits)."""
+    if temperature == 0:
+        return 1
+    filtered = top_k is not None and top_k < vocab_size
+    if top_p is not None and top_p < 1.0:
+        return 1 + filtered + 6.3
+    return 3 + filtered
+
+
+def decoding_bytes(network, streams: int, max_length: int, prefix_length: int = 1, copies: float = 3,
+                   kernel: bool | None = None) -> int:
+    """Estimated peak memory of decoding ``streams`` streams of ``max_length`` tokens after a
+    seed of ``prefix_length`` tokens: the step kernel's (or the general path's) buffers per
+    stream and ``copies`` (N, V) float32 tensors (``_sampling_copies``), the kernel's prepared
+    weights, the seed's first chunk through the network, and the Python objects of the result."""
     config = network.config
-    streams = max(num_samples, 2 * beam_size)
-    per_stream = 4 * (2 * config.num_layers * config.hidden_size + 3 * config.vocab_size) + 64 * max_length
-    check_fits(streams * per_stream, f"{streams:,} streams of {max_length:,} tokens")
+    H, E, V, G = config.hidden_size, config.embedding_dim, config.vocab_size, _GATES[config.cell]
+    if kernel is None:
+        kernel = network.decoder is not None and all(p.dtype == torch.float32 for p in network.parameters())
+    table = config.vocab_size * G * H * 4 <= TABLE_BYTES
+    floats, weights = copies * V + (E if network.projection is not None else 0), 0
+    for n in range(config.num_layers):
+        inputs = E if n == 0 else H
+        floats += G * H * (2 if config.cell == "gru" else 1) + H + (H if config.cell == "lstm" else 0)
+        if kernel and n == 0 and table:
+            weights += V * G * H
+        else:
+            floats += inputs if n == 0 or config.cell != "gru" else 0  # [x; h], or a GRU's x
+            weights += G * H * (inputs + H) if kernel else 0
+    if not kernel:  # the general path: the state before and after a step, a cell's gates, and
+        # two (N, V) tensors more (an adaptive softmax's clusters, or logits cast to float32)
+        floats += 2 * (2 if config.cell == "lstm" else 1) * config.num_layers * H + G * H + 2 * V
+    chunk = min(max(prefix_length, 1), PREFIX_CHUNK)
+    seed = chunk * (E + (G + 2) * H * config.num_layers + 2 * V)
+    unit = "small vocabulary" if V <= 257 else "large vocabulary"
+    python = streams * (PYTHON_PER_STREAM + max_length * PYTHON_PER_TOKEN[unit])
+    return int(4 * (streams * floats + weights + seed) + python)
+
+
+def check_memory(network, streams: int, max_length: int, prefix_length: int = 1, copies: float = 3,
+                 kernel: bool | None = None) -> None:
+    """Refuse a request that could never fit in memory, with the estimate, before allocating."""
+    needed = decoding_bytes(network, streams, max_length, prefix_length, copies, kernel)
+    check_fits(needed, f"{streams:,} streams of {max_length:,} tokens")
 
 
 def select_state(state, index: torch.Tensor):
@@ -333,7 +384,8 @@ def sample(
     if num_samples < 1:
         raise SeqtextError(f"num_samples must be at least 1, not {num_samples}")
     network.eval()
-    check_memory(num_samples, 1, max_length, network)
+    check_memory(network, num_samples, max_length, len(prefix),
+                 _sampling_copies(temperature, top_k, top_p, network.config.vocab_size))
     stepper = Stepper(network)
     logits, state = stepper.prefix(prefix)
     _check_finite(logits)
@@ -392,7 +444,9 @@ def beam_search(network, prefix: list[int], max_length: int, beam_size: int, ban
     if not 1 <= beam_size <= MAX_BEAM:
         raise SeqtextError(f"beam_size must be between 1 and {MAX_BEAM}, not {beam_size}")
     network.eval()
-    check_memory(1, beam_size, max_length, network)
+    # beams step on the general path; each holds its log-probabilities, its candidates and what
+    # topk over all of them takes (measured: 9 to 14 (N, V) float32 tensors in all)
+    check_memory(network, beam_size, max_length, len(prefix), copies=10, kernel=False)
     stepper = Stepper(network)
     logits, state = stepper.prefix(prefix)
     _check_finite(logits)

@@ -6,6 +6,7 @@ L layers.
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from pathlib import Path
 from typing import Iterator
@@ -15,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from seqtext.configs import GENERATE, MAX_SEED, LMConfig
+from seqtext.configs import GENERATE, MAX_BEAM, MAX_SEED, LMConfig
 from seqtext.core import modeldir
 from seqtext.core.registry import resolve
 from seqtext.errors import ConfigError, ModelError, SeqtextError, SeqtextWarning
@@ -176,6 +177,70 @@ def window(streams: np.ndarray, start: int, bptt: int) -> tuple[torch.Tensor, to
     return chunk[:, :-1], targets_of(chunk[:, 1:])
 
 
+class ArgumentError(SeqtextError, TypeError):
+    """A Python argument of the wrong type: a TypeError, as Python's own are, and a
+    SeqtextError, so that the command line and the server report it in one line."""
+
+
+def _type_name(value) -> str:
+    return "None" if value is None else type(value).__name__
+
+
+def check_text(value, name: str) -> str:
+    """``value`` if it is a string; anything else (bytes, a list, None) is refused by ``name``."""
+    if not isinstance(value, str):
+        raise ArgumentError(f"{name} must be a string, not {_type_name(value)} ({repr(value)[:40]})")
+    return value
+
+
+def check_whole(value, name: str, low: int, high: int | None = None, optional: bool = False) -> None:
+    """``value`` is a whole number (not a bool) from ``low`` to ``high`` (None too if ``optional``):
+    a TypeError for another type, a ValueError (ConfigError) outside the range, naming ``name``."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ArgumentError(f"{name} must be a whole number{' or None' if optional else ''}, not {_type_name(value)} "
+                            f"({repr(value)[:40]})")
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ConfigError(f"{name} must be {bound}, not {value}")
+
+
+def check_number(value, name: str, optional: bool = False) -> None:
+    """``value`` is a real number (not a bool), or None if ``optional``; its range is the caller's."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ArgumentError(f"{name} must be a number{' or None' if optional else ''}, not {_type_name(value)} "
+                            f"({repr(value)[:40]})")
+
+
+def check_flag(value, name: str) -> None:
+    if not isinstance(value, bool):
+        raise ArgumentError(f"{name} must be True or False, not {_type_name(value)} ({repr(value)[:40]})")
+
+
+def check_stop(stop) -> tuple[str, ...]:
+    """The stop strings as a tuple: one string is one stop string (never its characters)."""
+    if isinstance(stop, str):
+        return (stop,)
+    if isinstance(stop, (list, tuple)) and all(isinstance(s, str) for s in stop):
+        return tuple(stop)
+    raise ArgumentError(f"stop must be a string or a list of strings, not {_type_name(stop)} ({repr(stop)[:40]})")
+
+
+def _check_sampling(text, max_length, temperature, top_k, top_p, seed, allow_unk) -> str:
+    """generate()'s and stream()'s arguments checked at the call, by name, before any work."""
+    check_text(text, "text")
+    check_whole(max_length, "max_length", 0)
+    check_number(temperature, "temperature")
+    check_whole(top_k, "top_k", 1, optional=True)
+    check_number(top_p, "top_p", optional=True)
+    check_whole(seed, "seed", 0, MAX_SEED, optional=True)
+    check_flag(allow_unk, "allow_unk")
+    return text
+
+
 _UNSET = object()  # random_seed not given
 
 
@@ -275,6 +340,9 @@ class LanguageModel(modeldir.SavedModel):
         generator's return value (``StopIteration.value``) is the whole ``Generation``.
         ``seed``: the random seed (``random_seed`` is its old, deprecated name)."""
         text, seed = _seed_arguments(text, seed, random_seed)
+        _check_sampling(text, max_length, temperature, top_k, top_p, seed, allow_unk)
+        stop = check_stop(stop)
+        generation.check_options(temperature, top_k, top_p, max_length)  # at the call, not at the first next()
         return self._stream(text, max_length, temperature, top_k, top_p, stop, seed, allow_unk)
 
     def _stream(self, text: str, max_length: int, temperature: float, top_k: int | None, top_p: float | None,
@@ -321,6 +389,10 @@ class LanguageModel(modeldir.SavedModel):
         before ``text``, in reading order.
         """
         text, seed = _seed_arguments(text, seed, random_seed)
+        _check_sampling(text, max_length, temperature, top_k, top_p, seed, allow_unk)
+        check_whole(beam_size, "beam_size", 1, MAX_BEAM)
+        check_whole(num_samples, "num_samples", 1)
+        stop = check_stop(stop)
         if stop:
             self._forbid_backward("stop at a string")
         ids = self._prefix(text)
@@ -353,6 +425,8 @@ class LanguageModel(modeldir.SavedModel):
         tokens = sequence[: sequence.index(EOS)] if ended else list(sequence)
         text = self.tokenizer.decode(tokens[::-1]) + (self.tokenizer.joiner if tokens else "")  # text + seed reads right
         return Generation(text, len(tokens), "eos" if ended else "length")
+
+    __call__ = generate  # ``lm(text)`` generates, as a Hugging Face pipeline is called
 
 
 def load_language_model(name_or_path, option: str = "data.pretrained_lms"):
