@@ -4,8 +4,8 @@ labels). Shapes: B batch, T tokens, E embedding size, H hidden size, C classes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import torch
 from torch import nn
@@ -15,8 +15,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from seqtext.classifier.ngrams import NgramLinear
 from seqtext.configs import CLASSIFY, POOLINGS, ClassifierConfig
 from seqtext.core import devices, modeldir
-from seqtext.errors import ModelError, SeqtextError
-from seqtext.lm.model import CELLS, LMBody, embedding_layer
+from seqtext.errors import ConfigError, ModelError, SeqtextError
+from seqtext.lm.model import CELLS, ArgumentError, LMBody, check_number, check_text, check_whole, embedding_layer
 from seqtext.results import Classification
 from seqtext.text.tokenizers import (
     BOS,
@@ -288,6 +288,7 @@ class TextClassifier(modeldir.SavedModel):
     def probabilities(self, texts: list[str]) -> torch.Tensor:
         """(N, C): softmax over classes, or one sigmoid per label for multi-label models."""
         self.network.eval()
+        _check_texts(texts)
         ids, lengths = pad_batch([self.encode(t) for t in texts])
         with devices.autocast(self.device):
             logits = self.network(ids.to(self.device), lengths).float()
@@ -299,16 +300,29 @@ class TextClassifier(modeldir.SavedModel):
         iterator that reads it lazily in batches, so input of any length classifies in constant
         memory, in input order. ``label`` is the most probable class (None for multi-label
         models, whose ``labels`` are those with probability at least ``threshold``); ``probs``
-        the softmax (or per-label sigmoid) probabilities."""
+        the softmax (or per-label sigmoid) probabilities. Arguments of the wrong type are refused
+        at the call (a TypeError naming them); an iterable's items, as they are read."""
+        check_whole(batch_size, "batch_size", 1)
+        check_number(threshold, "threshold")
+        if not 0 <= threshold <= 1:
+            raise ConfigError(f"threshold must be from 0 to 1, not {threshold}")
         if isinstance(texts, str):
             return self._predict_batch([texts], threshold)[0]
         if isinstance(texts, (list, tuple)):
+            _check_texts(texts)
             return list(self._predict_lazily(texts, batch_size, threshold))
+        if isinstance(texts, (bytes, bytearray, Mapping)) or not isinstance(texts, Iterable):
+            raise ArgumentError(f"texts must be a string, a list of strings or an iterable of strings (a file, a "
+                                f"generator), not {type(texts).__name__} ({repr(texts)[:40]})")
         return self._predict_lazily(texts, batch_size, threshold)
+
+    __call__ = predict  # ``sentiment(texts)``, as spaCy's ``nlp(text)`` and a Hugging Face pipeline
 
     def _predict_lazily(self, texts: Iterable[str], batch_size: int, threshold: float) -> Iterator[Classification]:
         batch: list[str] = []
-        for text in texts:
+        for index, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise ArgumentError(f"texts[{index}] must be a string, not {type(text).__name__} ({repr(text)[:40]})")
             batch.append(text)
             if len(batch) == batch_size:
                 yield from self._predict_batch(batch, threshold)
@@ -335,7 +349,7 @@ class TextClassifier(modeldir.SavedModel):
         through the n-gram path (``NgramLinear.token_scores``), each scaled by the weight it
         has in the model's logits. A model whose n-gram path does not count and that pools by
         attention shows its attention weights instead."""
-        ids = self.encode(text)
+        ids = self.encode(check_text(text, "text"))
         if not ids:
             return []
         pieces = self.tokenizer.pieces(text)[: len(ids)]
@@ -364,6 +378,15 @@ class TextClassifier(modeldir.SavedModel):
         if ngram_weight:
             scores += ngram_weight * ngrams.token_scores(ids, target).float()
         return list(zip(pieces, scores.cpu().tolist()))
+
+
+def _check_texts(texts) -> None:
+    """``texts`` is a list (or tuple) of strings, or the first item that is not is named."""
+    if not isinstance(texts, (list, tuple)):
+        raise ArgumentError(f"texts must be a list of strings, not {type(texts).__name__} ({repr(texts)[:40]})")
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise ArgumentError(f"texts[{index}] must be a string, not {type(text).__name__} ({repr(text)[:40]})")
 
 
 def class_weights(label_ids: list[list[int]], num_classes: int, multi_label: bool) -> torch.Tensor:

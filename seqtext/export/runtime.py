@@ -34,6 +34,17 @@ PAD, UNK, BOS, EOS = 0, 1, 2, 3
 DIGITS = re.compile(r"\d")
 
 
+def _refuse(name: str, wanted: str, value) -> None:
+    raise TypeError(f"{name} must be {wanted}, not {type(value).__name__} ({repr(value)[:40]})")
+
+
+def _check_whole(value, name: str, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        _refuse(name, "a whole number", value)
+    if value < low:
+        raise ValueError(f"{name} must be at least {low}, not {value}")
+
+
 def _is_torchscript(path) -> bool:
     return zipfile.is_zipfile(path)  # TorchScript files are zip archives; ONNX files are protobuf
 
@@ -133,6 +144,13 @@ class LanguageModel:
         text), else sampled with numpy's generator. ``<pad>``, ``<bos>`` and ``<unk>`` are never
         generated; ``<eos>`` ends the text. A backward model (``"backward"`` in the metadata)
         reads the seed right to left and returns the text before it, in reading order."""
+        if not isinstance(seed, str):
+            _refuse("seed", "a string (the text to continue)", seed)
+        _check_whole(max_length, "max_length", 0)
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.floating)):
+            _refuse("temperature", "a number", temperature)
+        if not 0 <= temperature < float("inf"):
+            raise ValueError(f"temperature must be 0 (greedy) or more, not {temperature}")
         rng = np.random.default_rng(random_seed)
         backward = self.meta.get("backward", False)
         seed_ids = self.tokenizer.encode(seed)
@@ -214,7 +232,13 @@ class Tagger:
         return [row[:n].tolist() for row, n in zip(decoded, lengths)]
 
     def tag(self, sentences: list[list[str]], scheme: str | None = None) -> list[list[str]]:
-        """Tags per token list, in ``scheme`` (default: the training data's, as seqtext gives them)."""
+        """Tags per token list, in ``scheme`` (default: the training data's, as seqtext gives them).
+        A list of strings is refused, as seqtext refuses it: it would be tagged letter by letter."""
+        if not isinstance(sentences, (list, tuple)):
+            _refuse("sentences", "a list of token lists", sentences)
+        for sentence in sentences:
+            if not isinstance(sentence, (list, tuple)) or not all(isinstance(token, str) for token in sentence):
+                _refuse("sentences", "a list of token lists, e.g. [['Angela', 'Merkel']]", sentence)
         results: list[list[str]] = [[] for _ in sentences]
         real = [i for i, s in enumerate(sentences) if s]
         if real:
@@ -238,7 +262,17 @@ class Classifier:
         return logits, probs
 
     def predict(self, texts: list[str], threshold: float = 0.5) -> list:
-        """A label per text, or for multi-label models the list of labels at ``threshold``."""
+        """A label per text, or for multi-label models the list of labels at ``threshold``; one
+        string gives its own label (as seqtext's ``predict``), never one per character."""
+        if isinstance(texts, str):
+            return self.predict([texts], threshold)[0]
+        if not isinstance(texts, (list, tuple)):
+            _refuse("texts", "a string or a list of strings", texts)
+        for index, text in enumerate(texts):
+            if not isinstance(text, str):
+                _refuse(f"texts[{index}]", "a string", text)
+        if not texts:
+            return []
         _, probs = self.probabilities(texts)
         if self.meta["multi_label"]:
             return [[label for label, p in zip(self.labels, row) if p >= threshold] for row in probs]

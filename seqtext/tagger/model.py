@@ -17,7 +17,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from seqtext.configs import TAG, TaggerConfig
 from seqtext.core import devices, modeldir
 from seqtext.errors import ModelError, SeqtextError
-from seqtext.lm.model import CELLS, embedding_layer
+from seqtext.lm.model import CELLS, ArgumentError, check_whole, embedding_layer
 from seqtext.results import Span, TaggedDocument, Token
 from seqtext.tagger.contextual import ContextualFeatures
 from seqtext.tagger.crf import CRF
@@ -225,6 +225,7 @@ class SequenceTagger(modeldir.SavedModel):
         Sentences are sorted by length into batches and returned in input order. Raw text
         goes to ``predict``; a list of strings here is refused, never read as characters."""
         _check_token_lists(sentences, "tag")
+        check_whole(batch_size, "batch_size", 1)
         scheme = self._output_scheme(scheme)
         results: list[list[str]] = [[] for _ in sentences]
         for chunk in _length_batches(sentences, batch_size, by_characters=self.network.contextual is not None):
@@ -252,19 +253,24 @@ class SequenceTagger(modeldir.SavedModel):
           every tag sequence that does (for a softmax tagger, over the independent per-token
           distributions). Not a product of token marginals: those are not independent.
         """
+        check_whole(batch_size, "batch_size", 1)
         if isinstance(text, str):
             return self._documents([text], scheme, batch_size)[0]
         if isinstance(text, (list, tuple)) and all(isinstance(t, str) for t in text):
             return self._documents(list(text), scheme, batch_size)
-        raise SeqtextError(
-            "predict() takes a string or a list of strings (raw text); for token lists use predict_tokens()"
+        raise ArgumentError(
+            f"text must be a string or a list of strings (raw text), not {repr(text)[:40]}; for token lists use "
+            f"predict_tokens()"
         )
+
+    __call__ = predict  # ``ner(text)``, as spaCy's ``nlp(text)``
 
     def predict_tokens(self, sentences: list[list[str]], scheme: str | None = None,
                        batch_size: int = TAG.batch_size) -> list[TaggedDocument]:
         """Tag pre-tokenized input: one ``TaggedDocument`` per token list, whose ``text`` is the
         tokens joined by single spaces (what the offsets index). Each list is one sentence."""
         _check_token_lists(sentences, "predict_tokens")
+        check_whole(batch_size, "batch_size", 1)
         texts, offsets = [], []
         for tokens in sentences:
             spans, position = [], 0
@@ -402,12 +408,13 @@ def _check_token_lists(sentences, method: str) -> None:
     """A list of strings given where token lists belong would be tagged character by character
     (a string is a list of characters): refuse it, and say where raw text goes."""
     if isinstance(sentences, str) or not isinstance(sentences, (list, tuple)):
-        raise SeqtextError(f"{method}() takes a list of token lists; for raw text use predict(text)")
+        raise ArgumentError(f"sentences: {method}() takes a list of token lists, not {repr(sentences)[:40]}; for raw "
+                            f"text use predict(text)")
     for sentence in sentences:
         if not isinstance(sentence, (list, tuple)) or not all(isinstance(token, str) for token in sentence):
             shown = repr(sentence)[:40]
-            raise SeqtextError(
-                f"{method}() takes a list of token lists, e.g. [['Angela', 'Merkel']], not {shown}; "
+            raise ArgumentError(
+                f"sentences: {method}() takes a list of token lists, e.g. [['Angela', 'Merkel']], not {shown}; "
                 f"for raw text use predict(text)"
             )
 
