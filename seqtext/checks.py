@@ -1,4 +1,4 @@
-"""Checks the config dataclasses run on themselves, so that a bad value is refused where it is
+"""Checks of values and arguments: those the config dataclasses run on themselves, so that a bad value is refused where it is
 set (an option, a Python call, a hand-edited config.json) with its name, not deep inside torch.
 
 A message names a field as ``section.field`` (``model.hidden_size``) when its dataclass has a
@@ -7,8 +7,9 @@ A message names a field as ``section.field`` (``model.hidden_size``) when its da
 from __future__ import annotations
 
 import math
+import numbers
 
-from seqtext.errors import ConfigError
+from seqtext.errors import ArgumentError, ConfigError
 
 
 def _label(config, name: str) -> str:
@@ -47,3 +48,41 @@ def path_list(config, name: str) -> None:
     if value is not None:
         value = [value] if isinstance(value, str) or hasattr(value, "__fspath__") else list(value)
         setattr(config, name, [str(item) for item in value] or None)
+
+
+def type_name(value) -> str:
+    return "None" if value is None else type(value).__name__
+
+
+def check_text(value, name: str) -> str:
+    """``value`` if it is a string; anything else (bytes, a list, None) is refused by ``name``."""
+    if not isinstance(value, str):
+        raise ArgumentError(f"{name} must be a string, not {type_name(value)} ({repr(value)[:40]})")
+    return value
+
+
+def check_whole(value, name: str, low: int, high: int | None = None, optional: bool = False) -> None:
+    """``value`` is a whole number (not a bool) from ``low`` to ``high`` (None too if ``optional``):
+    a TypeError for another type, a ValueError (ConfigError) outside the range, naming ``name``."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ArgumentError(f"{name} must be a whole number{' or None' if optional else ''}, not {type_name(value)} "
+                            f"({repr(value)[:40]})")
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ConfigError(f"{name} must be {bound}, not {value}")
+
+
+def check_number(value, name: str, optional: bool = False) -> None:
+    """``value`` is a real number (not a bool), or None if ``optional``; its range is the caller's."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ArgumentError(f"{name} must be a number{' or None' if optional else ''}, not {type_name(value)} "
+                            f"({repr(value)[:40]})")
+
+
+def check_flag(value, name: str) -> None:
+    if not isinstance(value, bool):
+        raise ArgumentError(f"{name} must be True or False, not {type_name(value)} ({repr(value)[:40]})")

@@ -32,3 +32,8 @@ class SeqtextWarning(UserWarning):
 class ConfigError(SeqtextError, ValueError):
     """An option value that no model or run can use (a ValueError too, so that code building
     a config from a file can report it with the file's name)."""
+
+
+class ArgumentError(SeqtextError, TypeError):
+    """A Python argument of the wrong type: a TypeError, as Python's own are, and a
+    SeqtextError, so that the command line and the server report it in one line."""

@@ -12,11 +12,12 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from seqtext.checks import check_number, check_text, check_whole
 from seqtext.classifier.ngrams import NgramLinear
 from seqtext.configs import CLASSIFY, POOLINGS, ClassifierConfig
 from seqtext.core import devices, modeldir
-from seqtext.errors import ConfigError, ModelError, SeqtextError
-from seqtext.lm.model import CELLS, ArgumentError, LMBody, check_number, check_text, check_whole, embedding_layer
+from seqtext.errors import ArgumentError, ConfigError, ModelError, SeqtextError
+from seqtext.lm.model import CELLS, LMBody, embedding_layer
 from seqtext.results import Classification
 from seqtext.text.tokenizers import (
     BOS,

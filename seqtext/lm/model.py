@@ -6,7 +6,6 @@ L layers.
 
 from __future__ import annotations
 
-import numbers
 import warnings
 from pathlib import Path
 from typing import Iterator
@@ -16,10 +15,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from seqtext.checks import check_flag, check_number, check_text, check_whole, type_name
 from seqtext.configs import GENERATE, MAX_BEAM, MAX_SEED, LMConfig
 from seqtext.core import modeldir
 from seqtext.core.registry import resolve
-from seqtext.errors import ConfigError, ModelError, SeqtextError, SeqtextWarning
+from seqtext.errors import ArgumentError, ConfigError, ModelError, SeqtextError, SeqtextWarning
 from seqtext.lm import generation
 from seqtext.results import Generation
 from seqtext.text.tokenizers import BOS, EOS, PAD, UNK, Tokenizer, load_model_tokenizer
@@ -177,56 +177,13 @@ def window(streams: np.ndarray, start: int, bptt: int) -> tuple[torch.Tensor, to
     return chunk[:, :-1], targets_of(chunk[:, 1:])
 
 
-class ArgumentError(SeqtextError, TypeError):
-    """A Python argument of the wrong type: a TypeError, as Python's own are, and a
-    SeqtextError, so that the command line and the server report it in one line."""
-
-
-def _type_name(value) -> str:
-    return "None" if value is None else type(value).__name__
-
-
-def check_text(value, name: str) -> str:
-    """``value`` if it is a string; anything else (bytes, a list, None) is refused by ``name``."""
-    if not isinstance(value, str):
-        raise ArgumentError(f"{name} must be a string, not {_type_name(value)} ({repr(value)[:40]})")
-    return value
-
-
-def check_whole(value, name: str, low: int, high: int | None = None, optional: bool = False) -> None:
-    """``value`` is a whole number (not a bool) from ``low`` to ``high`` (None too if ``optional``):
-    a TypeError for another type, a ValueError (ConfigError) outside the range, naming ``name``."""
-    if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ArgumentError(f"{name} must be a whole number{' or None' if optional else ''}, not {_type_name(value)} "
-                            f"({repr(value)[:40]})")
-    if value < low or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise ConfigError(f"{name} must be {bound}, not {value}")
-
-
-def check_number(value, name: str, optional: bool = False) -> None:
-    """``value`` is a real number (not a bool), or None if ``optional``; its range is the caller's."""
-    if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ArgumentError(f"{name} must be a number{' or None' if optional else ''}, not {_type_name(value)} "
-                            f"({repr(value)[:40]})")
-
-
-def check_flag(value, name: str) -> None:
-    if not isinstance(value, bool):
-        raise ArgumentError(f"{name} must be True or False, not {_type_name(value)} ({repr(value)[:40]})")
-
-
 def check_stop(stop) -> tuple[str, ...]:
     """The stop strings as a tuple: one string is one stop string (never its characters)."""
     if isinstance(stop, str):
         return (stop,)
     if isinstance(stop, (list, tuple)) and all(isinstance(s, str) for s in stop):
         return tuple(stop)
-    raise ArgumentError(f"stop must be a string or a list of strings, not {_type_name(stop)} ({repr(stop)[:40]})")
+    raise ArgumentError(f"stop must be a string or a list of strings, not {type_name(stop)} ({repr(stop)[:40]})")
 
 
 def _check_sampling(text, max_length, temperature, top_k, top_p, seed, allow_unk) -> str:

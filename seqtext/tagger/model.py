@@ -14,10 +14,11 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from seqtext.checks import check_whole
 from seqtext.configs import TAG, TaggerConfig
 from seqtext.core import devices, modeldir
-from seqtext.errors import ModelError, SeqtextError
-from seqtext.lm.model import CELLS, ArgumentError, check_whole, embedding_layer
+from seqtext.errors import ArgumentError, ModelError, SeqtextError
+from seqtext.lm.model import CELLS, embedding_layer
 from seqtext.results import Span, TaggedDocument, Token
 from seqtext.tagger.contextual import ContextualFeatures
 from seqtext.tagger.crf import CRF
