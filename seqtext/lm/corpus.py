@@ -26,7 +26,6 @@ def encode_documents(pieces, tokenizer: Tokenizer, path: Path, backward: bool = 
     turns every document right to left (``reverse_ids``). A write that fails (a full disk) is
     one SeqtextError naming ``path``, and no part of the file is left behind."""
     dtype = id_dtype(tokenizer.vocab_size)
-    encode = getattr(tokenizer, "encode_array", None) or tokenizer.encode
     path = Path(path)
     with modeldir.writing(path.parent):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -35,17 +34,38 @@ def encode_documents(pieces, tokenizer: Tokenizer, path: Path, backward: bool = 
             out = open(tmp, "wb")
         with out:
             written = 0
-            for text, starts, ends in pieces:  # reading the corpus: outside the write guard
-                ids = np.asarray(encode(text), dtype=dtype)
-                framed = np.concatenate([np.full(int(starts), BOS, dtype), ids, np.full(int(ends), EOS, dtype)])
+            for framed in _framed(pieces, tokenizer):  # reading the corpus: outside the write guard
                 with modeldir.writing(path):
-                    framed.tofile(out)
+                    framed.astype(dtype).tofile(out)
                 written += len(framed)
         if written == 0:
             raise DataError("no text found in the corpus")
     if backward:
         return reverse_ids(path, dtype)
     return np.memmap(path, dtype=dtype, mode="r")
+
+
+def _framed(pieces, tokenizer: Tokenizer, block_chars: int = 1 << 20):
+    """The ids of streamed ``(text, starts, ends)`` pieces, each document framed as ``<bos> ...
+    <eos>``, in arrays of about ``block_chars`` characters: pieces that are whole documents (the
+    lines of a line-based corpus) are encoded together (``Tokenizer.encode_lines``)."""
+    encode = getattr(tokenizer, "encode_array", None) or tokenizer.encode
+    lines, size = [], 0
+    for text, starts, ends in pieces:
+        if starts and ends:
+            lines.append(text)
+            size += len(text)
+            if size >= block_chars:
+                yield tokenizer.encode_lines(lines)
+                lines, size = [], 0
+            continue
+        if lines:
+            yield tokenizer.encode_lines(lines)
+            lines, size = [], 0
+        ids = np.asarray(encode(text), dtype=np.int64)
+        yield np.concatenate([np.full(int(starts), BOS, np.int64), ids, np.full(int(ends), EOS, np.int64)])
+    if lines:
+        yield tokenizer.encode_lines(lines)
 
 
 def reverse_ids(path: Path, dtype: np.dtype, chunk: int = 1 << 22) -> np.ndarray:

@@ -89,3 +89,17 @@ def test_save_load_gives_identical_encoding(kind, tmp_path, shakespeare_text):
     sample = shakespeare_text[30_000:31_000]
     assert again.encode(sample) == tok.encode(sample)
     assert again.vocab_size == tok.vocab_size
+
+
+@pytest.mark.parametrize("split", ["regex", "whitespace"])
+@pytest.mark.parametrize("lowercase", [False, True])
+def test_word_lines_encode_at_once_as_one_at_a_time(split, lowercase):
+    """encode_lines (one split and one lookup over many lines) gives the ids of encoding each
+    line on its own, framed <bos> ... <eos>, whatever the line holds."""
+    from seqtext.text.tokenizers import Tokenizer
+
+    lines = ["Don't stop—café's “quoted” text.", "x\u00a0y z", "tab\there", "  lead and trail  ", "a\x0bb",
+             "12,345.67 $", "UPPER lower Mixed", "ok", "rare-word it's", "\u2028sep"]
+    tokenizer = WordTokenizer.train(lines[:6], split=split, lowercase=lowercase)
+    assert tokenizer.encode_lines(lines).tolist() == Tokenizer.encode_lines(tokenizer, lines).tolist()
+    assert tokenizer.encode_lines(["one"]).tolist() == [BOS, *tokenizer.encode("one"), EOS]
