@@ -64,10 +64,14 @@ def imports(path: Path):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield alias.name, id(node) in inside, node.lineno
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names = [f"{node.module}.{a.name}" for a in node.names] if node.module == "seqtext" else [node.module]
-            for name in names:
-                yield name, id(node) in inside, node.lineno
+        elif isinstance(node, ast.ImportFrom):
+            assert not node.level, f"{path}:{node.lineno}: a relative import (write seqtext's modules in full)"
+            for alias in node.names:  # `from seqtext.lm import model` imports the module seqtext.lm.model
+                name = f"{node.module}.{alias.name}"
+                yield (name if name in MODULES or node.module == "seqtext" else node.module), id(node) in inside, node.lineno
+
+
+MODULES = {module_name(p) for p in library_files()}
 
 
 def layer(unit: str) -> int:
