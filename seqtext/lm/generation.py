@@ -16,9 +16,7 @@ from seqtext.text.tokenizers import (
     BOS,
     EOS,
     PAD,
-    CharTokenizer,
     Tokenizer,
-    WordTokenizer,
 )
 
 
@@ -497,9 +495,7 @@ class StreamDecoder:
         self.tokenizer = tokenizer
         self.stop = tuple(s for s in stop if s)
         self.joiner = tokenizer.joiner
-        # the separator between two pieces, where decode(ids) == separator.join(non-empty pieces)
-        self.separator = {CharTokenizer.decode: "", WordTokenizer.decode: " "}.get(getattr(type(tokenizer), "decode", None))
-        self.pieces = 0
+        self.pieces = tokenizer.stream_joiner(started=True)  # None: the text is the whole sequence decoded
         self.ids: list[int] = []
         self.text = ""
         self.emitted = 0
@@ -518,15 +514,10 @@ class StreamDecoder:
             return self._flush(len(self.text))
         self.ids.append(token)
         before = len(self.text)
-        if self.separator is None:
+        if self.pieces is None:
             self.text, before = self.joiner + self.tokenizer.decode(self.ids), 0
         else:
-            piece = self.tokenizer.decode([token])
-            if len(self.ids) == 1:
-                self.text = self.joiner
-            if piece:
-                self.text += (self.separator if self.pieces else "") + piece
-                self.pieces += 1
+            self.text += self.pieces.add(self.tokenizer.decode([token]))
         for stop in self.stop:
             at = self.text.find(stop, max(0, before - len(stop) + 1))  # earlier text held no stop
             if at != -1:

@@ -78,6 +78,12 @@ class Tokenizer:
         """Every piece of ``text`` that becomes ``<unk>``, in order, repeats kept."""
         return []
 
+    def stream_joiner(self, started: bool = False):
+        """What puts the text of generated tokens together one at a time (``add(piece)`` gives
+        what to append), for tokenizers whose text only grows at the end; None where only
+        decoding the whole sequence gives the text. ``started``: text comes before the first."""
+        return None
+
     def encode_lines(self, lines: list[str]) -> np.ndarray:
         """Each line as its own document, ``<bos> ... <eos>``, one after the other (int64)."""
         return np.asarray([i for line in lines for i in (BOS, *self.encode(line), EOS)], dtype=np.int64)
@@ -185,6 +191,9 @@ class CharTokenizer(_VocabTokenizer):
     def decode(self, ids: Iterable[int]) -> str:
         return "".join(self._pieces(ids))
 
+    def stream_joiner(self, started: bool = False):
+        return _Concatenate()
+
     def encode_array(self, text: str):
         """``encode`` as a numpy array, vectorised over code points: no Python loop per character,
         so a corpus of any size encodes at the speed of a table lookup."""
@@ -215,10 +224,47 @@ class CharTokenizer(_VocabTokenizer):
         return cls(cls._vocabulary(found, min_freq, max_size))
 
 
+class _Concatenate:
+    def add(self, piece: str) -> str:
+        return piece
+
+
+# Detokenizing words: tokens that attach to the word before them, and tokens the next one
+# attaches to (PTB quotes `` and '' included, as in Brown and CoNLL text).
+NO_SPACE_BEFORE = frozenset({",", ".", ";", ":", "!", "?", "%", ")", "]", "}", "...", "''", "'", "n't", "'s", "'re",
+                             "'ve", "'ll", "'d", "'m", "n’t", "’s", "’re", "’ve", "’ll", "’d", "’m"})
+NO_SPACE_AFTER = frozenset({"(", "[", "{", "``", "$", "#", "£", "€"})
+
+
+class WordJoiner:
+    """Puts word tokens together as text, one at a time: a space before each, except before
+    punctuation and clitics, after an opening bracket, and inside a pair of double quotes.
+    ``started``: text comes before the first token (a seed), so it gets its space too."""
+
+    def __init__(self, started: bool = False):
+        self.previous = "" if started else None
+        self.quote_open = False
+
+    def add(self, piece: str) -> str:
+        if not piece:
+            return ""
+        previous, self.previous = self.previous, piece
+        if previous is None:
+            space = False
+        elif piece == '"':
+            space = not self.quote_open and previous not in NO_SPACE_AFTER  # an opening quote: a space before it
+        else:
+            opened = previous == '"' and self.quote_open
+            space = not (piece.lower() in NO_SPACE_BEFORE or previous in NO_SPACE_AFTER or opened)
+        if piece == '"':
+            self.quote_open = not self.quote_open
+        return (" " if space else "") + piece
+
+
 class WordTokenizer(_VocabTokenizer):
     """Words and punctuation marks (``split="regex"``) or whitespace-separated tokens
-    (``split="whitespace"``, for corpora that are tokenized already). Decoding joins tokens
-    with single spaces, so the round trip keeps the tokens, not the original spacing."""
+    (``split="whitespace"``, for corpora that are tokenized already). Decoding puts the
+    tokens back together as text (``WordJoiner``); the original spacing is not kept."""
 
     kind = "word"
     line_based = True
@@ -240,7 +286,13 @@ class WordTokenizer(_VocabTokenizer):
         return WORD_PATTERN.findall(text)
 
     def decode(self, ids: Iterable[int]) -> str:
-        return " ".join(self._pieces(ids))
+        """The tokens as text: spaces between words, none before punctuation and clitics or
+        inside quotes and brackets (``WordJoiner``), the inverse of the word splitter."""
+        joiner = WordJoiner()
+        return "".join(joiner.add(piece) for piece in self._pieces(ids))
+
+    def stream_joiner(self, started: bool = False):
+        return WordJoiner(started)
 
     def encode_lines(self, lines: list[str]) -> np.ndarray:
         """``encode_lines`` of the base class, with one regular-expression pass and one table

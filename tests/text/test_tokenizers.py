@@ -63,7 +63,17 @@ def test_char_min_freq_and_max_size():
 def test_word_split_keeps_punctuation_and_clitic_words():
     tok = WordTokenizer.train(["Don't stop, well-known (yes)!"])
     assert tok.split("Don't stop, well-known (yes)!") == ["Don't", "stop", ",", "well-known", "(", "yes", ")", "!"]
-    assert tok.decode(tok.encode("stop , yes")) == "stop , yes"
+    assert tok.decode(tok.encode("stop , yes")) == "stop, yes"  # decoding undoes the split (no space before ",")
+
+
+def test_word_decoding_reads_as_text():
+    """The inverse of the word splitter: no space before punctuation and clitics, quotes and
+    brackets attached to what they enclose (#23 item 5)."""
+    text = 'He said " it is n\'t , done . " ( yes ) `` ok \'\' $ 5 % and it \'s fine ...'
+    tok = WordTokenizer(list(SPECIALS) + sorted(set(text.split())), split="whitespace")
+    assert tok.decode(tok.encode(text)) == 'He said "it isn\'t, done." (yes) ``ok\'\' $5% and it\'s fine...'
+    tok = WordTokenizer.train(["Don't stop, well-known (yes)!"])
+    assert tok.decode(tok.encode("Don't stop, well-known (yes)!")) == "Don't stop, well-known (yes)!"
 
 
 def test_word_whitespace_split_and_lowercase():
