@@ -44,7 +44,7 @@ from seqtext.configs import ClassifierConfig, ClassifierDataOptions, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
-CONFIGS = {  # name -> overrides of (model, data, train[, seqtext.ngrams constants])
+CONFIGS = {  # name -> overrides of (model, data, train[, seqtext.classifier.ngrams constants])
     "default": ({}, {}, {}),
     "rnn-only": ({"ngram_buckets": 0}, {}, {}),
     "c1": ({}, {}, {}, {"L2_C": 1.0}),

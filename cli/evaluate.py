@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import sys
 
@@ -11,6 +13,23 @@ from seqtext.cli.options import LibraryOption, device_option
 from seqtext.configs import EVALUATE_FORMATS
 
 # The library is imported inside the command (torch costs over a second): `seqtext --help` stays fast.
+
+
+@functools.cache
+def _library_defaults() -> dict:
+    """``evaluate_files``'s keyword defaults: the one place they are written."""
+    from seqtext.api import evaluate_files  # torch: only for this command or its --help
+
+    return {name: p.default for name, p in inspect.signature(evaluate_files).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
+class EvaluateOption(LibraryOption):
+    """An option whose default is ``evaluate_files``'s keyword of the same name, read when it is
+    wanted, so that `seqtext --help` does not load the library."""
+
+    def get_default(self, ctx, call=True):
+        return _library_defaults()[self.name]
 
 
 def _print_report(result: dict) -> None:
@@ -41,12 +60,12 @@ def _print_report(result: dict) -> None:
 @click.command()
 @click.argument("model")
 @click.argument("files", nargs=-1, required=True)
-@click.option("--text-column", cls=LibraryOption, library_name="data.text_column", default="text", help="Column holding the text in JSONL/CSV files.")
-@click.option("--label-column", cls=LibraryOption, library_name="data.label_column", default="label", help="Column holding the label (classifiers).")
-@click.option("--format", "fmt", type=click.Choice(EVALUATE_FORMATS), default="auto", help="Input format (classifiers and taggers); auto goes by the file.")
-@click.option("--tag-column", cls=LibraryOption, library_name="data.tag_column", default="-1", help="Taggers: CoNLL tag column, or upos/xpos for CoNLL-U; JSONL, Parquet and saved datasets: the column of tag lists (default tags, e.g. ner_tags; ClassLabel numbers are read as their names).")
-@click.option("--tag-scheme", cls=LibraryOption, library_name="data.tag_scheme", type=click.Choice(["auto", "iob1", "bio", "bioes"]), default="auto", help="Taggers: scheme of the gold tags (default: the model's training data's).")
-@click.option("--batch-size", cls=LibraryOption, library_name="batch_size", type=click.IntRange(1), default=16, help="Documents (language models) scored together: changes the speed, never the figures.")
+@click.option("--text-column", cls=EvaluateOption, library_name="data.text_column", help="Column holding the text in JSONL/CSV files.")
+@click.option("--label-column", cls=EvaluateOption, library_name="data.label_column", help="Column holding the label (classifiers).")
+@click.option("--format", "fmt", cls=EvaluateOption, library_name="fmt", type=click.Choice(EVALUATE_FORMATS), help="Input format (classifiers and taggers); auto goes by the file.")
+@click.option("--tag-column", cls=EvaluateOption, library_name="data.tag_column", help="Taggers: CoNLL tag column, or upos/xpos for CoNLL-U; JSONL, Parquet and saved datasets: the column of tag lists (default tags, e.g. ner_tags; ClassLabel numbers are read as their names).")
+@click.option("--tag-scheme", cls=EvaluateOption, library_name="data.tag_scheme", type=click.Choice(["auto", "iob1", "bio", "bioes"]), help="Taggers: scheme of the gold tags (default: the model's training data's).")
+@click.option("--batch-size", cls=EvaluateOption, library_name="batch_size", type=click.IntRange(1), help="Documents (language models) scored together: changes the speed, never the figures.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @click.option("--quiet", is_flag=True, help="No progress bar (there is none either when stderr is not a terminal).")
 @device_option

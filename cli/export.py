@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from seqtext.errors import SeqtextError
+
 # The library is imported inside the command (torch costs over a second): `seqtext --help` stays fast.
 
 SUFFIXES = {".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript", ".torchscript": "torchscript"}
@@ -24,7 +26,6 @@ def export(model, fmt, output):
     export is run on sample text and compared with seqtext's own scores before it is reported.
     """
     from seqtext import load
-    from seqtext.errors import SeqtextError
     from seqtext.export.writer import export as export_model
 
     if fmt is None:

@@ -1,4 +1,4 @@
-"""``seqtext generate``: continue a seed text with a language model."""
+"""``seqtext generate``: continue a text with a language model."""
 
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ import click
 
 from seqtext.cli.options import SEED, FiniteFloat, LibraryOption, device_option
 from seqtext.configs import GENERATE, MAX_BEAM
+from seqtext.errors import SeqtextError
 
 # The library is imported inside the command (torch costs over a second): `seqtext --help` stays fast.
 # Options the library's messages name by their keyword (top_p) are LibraryOptions: the error shows the flag.
 
 
 @click.command()
-@click.argument("seed", required=False, default="")
+@click.argument("text", required=False, default="")
 @click.option("-m", "--model", default="shakespeare", help="Shipped model name, user model name, or model directory.")
-@click.option("-n", "--max-length", cls=LibraryOption, library_name="max_length", type=click.IntRange(0), default=GENERATE.max_length, help="Most tokens to generate after the seed.")
+@click.option("-n", "--max-length", cls=LibraryOption, library_name="max_length", type=click.IntRange(0), default=GENERATE.max_length, help="Most tokens to generate after TEXT.")
 @click.option("-t", "--temperature", cls=LibraryOption, library_name="temperature", type=FiniteFloat(0, 1000), default=GENERATE.temperature, help="Sampling temperature; 0 means greedy.")
 @click.option("-k", "--top-k", cls=LibraryOption, library_name="top_k", type=click.IntRange(1), default=GENERATE.top_k, help="Sample only from the k most likely tokens.")
 @click.option("-p", "--top-p", cls=LibraryOption, library_name="top_p", type=FiniteFloat(0, 1, min_open=True), default=GENERATE.top_p, help="Sample from the smallest set of tokens whose probability reaches p (nucleus sampling).")
@@ -26,20 +27,19 @@ from seqtext.configs import GENERATE, MAX_BEAM
 @click.option("--seed", "random_seed", type=SEED, default=GENERATE.seed, help="Random seed, for reproducible samples.")
 @click.option("--stop", multiple=True, help="End a sample at this string (repeatable); the string itself is not printed.")
 @click.option("--allow-unk", is_flag=True, cls=LibraryOption, library_name="allow_unk", default=GENERATE.allow_unk, help="Let the model generate <unk> (by default it never does).")
-@click.option("--format", "fmt", type=click.Choice(["text", "jsonl"]), default="text", help="Plain text, or one JSON object per sample.")
+@click.option("--format", "fmt", type=click.Choice(["text", "jsonl"]), default="text", help="Plain text, or one JSON object per sample: sample, prompt (TEXT; also written as seed, its old name, for one more release), text (generated), tokens, finish.")
 @device_option
-def generate(seed, model, max_length, temperature, top_k, top_p, beam_size, num_samples, random_seed, stop, allow_unk, fmt, device):
-    """Continue SEED with a language model until its end token or --max-length.
+def generate(text, model, max_length, temperature, top_k, top_p, beam_size, num_samples, random_seed, stop, allow_unk, fmt, device):
+    """Continue TEXT with a language model until its end token or --max-length.
 
-    SEED may be '-' to read it from standard input; without SEED the model starts from scratch.
+    TEXT may be '-' to read it from standard input; without TEXT the model starts from scratch.
     One sample in text format is printed as it is generated. A backward model (train lm
-    --backward) writes the text before SEED, printed in reading order once it is done.
+    --backward) writes the text before TEXT, printed in reading order once it is done.
     """
     from seqtext import load
-    from seqtext.errors import SeqtextError
 
-    if seed == "-":
-        seed = sys.stdin.read()
+    if text == "-":
+        text = sys.stdin.read()
     lm = load(model, device=device)
     if getattr(lm, "kind", None) != "language_model":
         raise SeqtextError(f"model {model!r} is a {lm.kind}, not a language model")
@@ -49,21 +49,21 @@ def generate(seed, model, max_length, temperature, top_k, top_p, beam_size, num_
         raise click.BadParameter("this model writes right to left (train lm --backward), so it cannot stop at a string",
                                  param_hint="--stop")
     if fmt == "text" and num_samples == 1 and beam_size == 1 and not backward:
-        click.echo(seed, nl=False)
-        for piece in lm.stream(seed, max_length=max_length, temperature=temperature, top_k=top_k, top_p=top_p, stop=stop,
+        click.echo(text, nl=False)
+        for piece in lm.stream(text, max_length=max_length, temperature=temperature, top_k=top_k, top_p=top_p, stop=stop,
                                seed=random_seed, allow_unk=allow_unk):
             click.echo(piece, nl=False)
         click.echo()
         return
-    samples = lm.generate(seed, max_length=max_length, temperature=temperature, top_k=top_k, top_p=top_p, beam_size=beam_size,
+    samples = lm.generate(text, max_length=max_length, temperature=temperature, top_k=top_k, top_p=top_p, beam_size=beam_size,
                           num_samples=num_samples, stop=stop, seed=random_seed, allow_unk=allow_unk)
     for index, sample in enumerate(samples):
         if fmt == "jsonl":
-            record = {"sample": index, "seed": seed, **sample.to_dict()}
-            if backward:  # the text comes before the seed
+            record = {"sample": index, "prompt": text, "seed": text, **sample.to_dict()}  # seed: prompt's old name
+            if backward:  # the generated text comes before the prompt
                 record["backward"] = True
             click.echo(json.dumps(record, ensure_ascii=False))
         else:
             if index:
                 click.echo("-" * 40)
-            click.echo(sample.text + seed if backward else seed + sample.text)
+            click.echo(sample.text + text if backward else text + sample.text)

@@ -24,6 +24,7 @@ from seqtext import __version__
 from seqtext.cli import classify, evaluate, export, generate, models, plot, serve, tag, train
 from seqtext.cli import inspect as inspect_command
 from seqtext.cli.options import FLAGS_KEY, with_flags
+from seqtext.errors import SeqtextError, TrainingInterrupted
 
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
@@ -48,8 +49,6 @@ class SeqtextGroup(click.Group):
     instead), Ctrl-C into exit 130 and a closed pipe into a quiet exit 141."""
 
     def invoke(self, ctx):
-        from seqtext.errors import SeqtextError, TrainingInterrupted
-
         with warnings.catch_warnings():  # restores the process's own warning display afterwards
             warnings.showwarning = _show_warning
             try:

@@ -18,10 +18,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from seqtext.core.runs import RUN_FILE
+from seqtext.core.trainer import LOG_FILE
 from seqtext.errors import DataError, SeqtextError
 
-LOG_FILE = "log.jsonl"  # what seqtext.trainer writes (not imported: that would load torch)
-RUN_FILE = "run.json"
 INSTALL_HINT = 'pip install "seqtext[plot]"'
 # What each validation metric means on a y axis; {unit} is the run's loss unit.
 METRIC_LABELS = {
@@ -142,8 +142,10 @@ def read_run(path) -> RunLog:
             raise DataError(f"{log} line {number}: not valid JSON ({getattr(err, 'msg', 'nested too deep')}); the log is damaged") from None
         if not isinstance(record, dict) or not isinstance(record.get("step"), int) or isinstance(record.get("step"), bool):
             raise DataError(f"{log} line {number}: not a seqtext log record (an object with a whole-number step)")
-        evaluated = any(key.startswith("val_") for key in record)
-        (evaluations if evaluated else steps)[record["step"]] = record
+        if any(key.startswith("val_") for key in record):
+            evaluations[record["step"]] = record
+        elif any(_is_number(record.get(key)) for key in ("train_loss", "lr")):  # not the trainer's plan record
+            steps[record["step"]] = record
     if not evaluations and not steps:
         raise DataError(f"{log} is empty: the run has not finished an evaluation yet")
     return RunLog(path.name, path, [evaluations[s] for s in sorted(evaluations)], [steps[s] for s in sorted(steps)],

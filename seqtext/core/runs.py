@@ -22,7 +22,8 @@ from pathlib import Path
 
 from seqtext.configs import settle_by_kind
 from seqtext.core import distributed
-from seqtext.core.modeldir import METRICS_FILE, read_metrics, write_json, writing
+from seqtext.core.modeldir import CONFIG_FILE, METRICS_FILE, WEIGHTS_FILE, read_metrics, write_json, writing
+from seqtext.core.trainer import CHECKPOINT_FILE, LOG_FILE
 from seqtext.errors import SeqtextError, TrainingError
 
 RUN_FILE = "run.json"
@@ -32,7 +33,7 @@ RUN_FORMAT = 1
 RESUME_OVERRIDES = ("train.epochs", "train.max_steps", "train.patience", "train.max_time", "train.progress", "train.device",
                     "train.tensorboard")
 # Everything a run writes; overwrite removes these and nothing else.
-RUN_OUTPUTS = (RUN_FILE, "checkpoint.pt", "log.jsonl", "config.json", "model.safetensors", "metrics.json",
+RUN_OUTPUTS = (RUN_FILE, CHECKPOINT_FILE, LOG_FILE, CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE,
                "vocab.json", "sentencepiece.model", "data", "tensorboard")
 
 
@@ -103,7 +104,7 @@ def apply_resume_options(run: Run, given: dict, configs: dict) -> None:
     for qualified, label in given.items():
         section, name = qualified.split(".", 1)
         config = configs.get(section)
-        if config is None or not hasattr(config, name):
+        if config is None or name not in {f.name for f in fields(config)}:
             continue
         value = getattr(config, name)
         saved = getattr(run, section).get(name)

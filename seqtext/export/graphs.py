@@ -258,7 +258,7 @@ class TaggerGraph(nn.Module):
 
 
 class ContextualTaggerGraph(TaggerGraph):
-    """A tagger with character LMs (``train tagger --pretrained-lm``): two more inputs, each
+    """A tagger with character LMs (``data.pretrained_lms``): two more inputs, each
     LM's character ids and the positions of the words' states, stacked over the LMs."""
 
     def __init__(self, network, decode: bool):
@@ -287,7 +287,7 @@ class ClassifierGraph(nn.Module):
         self.attention = network.attention if network.attention is not None else nn.Identity()
         self.head = network.head
         self.multi_label = network.config.multi_label
-        self.has_ngrams = getattr(network, "ngrams", None) is not None
+        self.has_ngrams = network.ngrams is not None
         self.ngrams = network.ngrams if self.has_ngrams else nn.Identity()
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor):

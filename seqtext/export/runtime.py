@@ -32,6 +32,10 @@ import numpy as np
 METADATA_KEY = "seqtext"
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 DIGITS = re.compile(r"\d")
+# Word models' text as seqtext writes it (seqtext.text.tokenizers.WordJoiner, copied here).
+NO_SPACE_BEFORE = frozenset({",", ".", ";", ":", "!", "?", "%", ")", "]", "}", "...", "''", "'", "n't", "'s", "'re",
+                             "'ve", "'ll", "'d", "'m", "n’t", "’s", "’re", "’ve", "’ll", "’d", "’m"})
+NO_SPACE_AFTER = frozenset({"(", "[", "{", "``", "$", "#", "£", "€"})
 
 
 def _refuse(name: str, wanted: str, value) -> None:
@@ -110,7 +114,35 @@ class Tokenizer:
         ids = [int(i) for i in ids if i not in (PAD, BOS, EOS)]
         if self.kind == "sentencepiece":
             return self.processor.decode(ids)
-        return ("" if self.kind == "char" else " ").join(self.itos[i] for i in ids)
+        if self.kind == "char":
+            return "".join(self.itos[i] for i in ids)
+        joiner = WordJoiner()
+        return "".join(joiner.add(self.itos[i]) for i in ids)
+
+
+class WordJoiner:
+    """Puts word tokens together as text, one at a time: a space before each, except before
+    punctuation and clitics, after an opening bracket, and inside a pair of double quotes.
+    ``started``: text comes before the first token (a seed), so it gets its space too."""
+
+    def __init__(self, started: bool = False):
+        self.previous = "" if started else None
+        self.quote_open = False
+
+    def add(self, piece: str) -> str:
+        if not piece:
+            return ""
+        previous, self.previous = self.previous, piece
+        if previous is None:
+            space = False
+        elif piece == '"':
+            space = not self.quote_open and previous not in NO_SPACE_AFTER  # an opening quote: a space before it
+        else:
+            opened = previous == '"' and self.quote_open
+            space = not (piece.lower() in NO_SPACE_BEFORE or previous in NO_SPACE_AFTER or opened)
+        if piece == '"':
+            self.quote_open = not self.quote_open
+        return (" " if space else "") + piece
 
 
 def pad(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -168,9 +200,13 @@ class LanguageModel:
                 break
             made.append(token)
             scores, state = self.scores(np.array([[token]]), state)
-        text = self.tokenizer.decode(made[::-1] if backward else made)
-        joiner = " " if made and self.tokenizer.kind == "word" else ""  # as seqtext: seed + text, or text + seed
-        return text + joiner if backward else joiner + text
+        word = self.tokenizer.kind == "word"
+        if backward:  # as seqtext: text + seed
+            return self.tokenizer.decode(made[::-1]) + (" " if made and word else "")
+        if word:  # as seqtext: seed + text, the first word spaced from the seed as the rest
+            joiner = WordJoiner(started=True)
+            return "".join(joiner.add(self.tokenizer.itos[token]) for token in made)
+        return self.tokenizer.decode(made)
 
 
 class Tagger:
@@ -286,7 +322,7 @@ def load(path):
     return kinds[graph.meta["kind"]](graph)
 
 
-# -- decoding and tag schemes (seqtext's crf.py and tagschemes.py, in numpy and plain Python) --
+# -- decoding and tag schemes (seqtext.tagger.crf and seqtext.tagger.schemes, in numpy and plain Python) --
 def viterbi(emissions: np.ndarray, lengths: np.ndarray, start, transitions, end) -> np.ndarray:
     """The best tag sequence per row of (B, T, C) emissions under the CRF's scores: (B, T)."""
     batch, length, num_tags = emissions.shape

@@ -104,7 +104,7 @@ def cell_activations(model, text: str, state: str = "cell") -> CellActivations:
     """Run the character language model ``model`` over ``text`` from a fresh state after
     ``<bos>`` (where generation starts too) and record every cell of every layer after each
     character. Characters the model has never seen are read as ``<unk>``, with a warning. A
-    backward model (``train lm --backward``) reads the text right to left, as it learnt it; the
+    backward model (``data.backward``) reads the text right to left, as it learnt it; the
     rows stay in reading order (row i: the state after the text's character i, seen from the right)."""
     check_character_model(model)
     if state not in ("cell", "hidden"):

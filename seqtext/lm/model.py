@@ -32,13 +32,8 @@ EMBEDDING_INIT = 0.1  # small embeddings start uniform in +-EMBEDDING_INIT
 
 def embedding_layer(num_embeddings: int, embedding_dim: int, small: bool, padding_idx: int | None = None) -> nn.Embedding:
     """An embedding whose rows start ``small`` (uniform in +-EMBEDDING_INIT) or at nn.Embedding's
-    N(0, 1). A word LM's and a word classifier's start small (``small_embeddings`` in their
-    configs), as in pytorch/examples and AWD-LSTM: the few
-    learning-rate steps that move the row of a word seen a handful of times are a large share of
-    a norm of about 1, but noise beside N(0, 1)'s sqrt(E) (16 for 256 dimensions), where a large
-    vocabulary's rare words kept their random vectors. Measured: the 20-minute review LM of the
-    pretraining benchmark, validation perplexity 189.9 -> 176.7; a classifier's network alone on
-    SST-2 slices of 3,000 sentences, held-out accuracy +5.3 points (benchmarks/classifier_defaults.py)."""
+    N(0, 1). Word LMs and word classifiers start small (``small_embeddings``), as in pytorch/examples
+    and AWD-LSTM: a rare word's few updates then move its vector (docs/studies/defaults.md)."""
     embedding = nn.Embedding(num_embeddings, embedding_dim, padding_idx=padding_idx)
     if small:
         with torch.no_grad():
@@ -211,7 +206,7 @@ def _seed_arguments(text, seed, random_seed) -> tuple[str, int | None]:
             raise SeqtextError("give the text once: as `text`, not also as `seed`")
         text, seed = seed, None
     if random_seed is not _UNSET:
-        warnings.warn("random_seed is now seed, as on the command line (--seed) and the server", DeprecationWarning,
+        warnings.warn("random_seed is now seed, as on the command line and the server", DeprecationWarning,
                       stacklevel=3)
         if seed is not None and seed != random_seed:
             raise SeqtextError(f"seed ({seed}) and random_seed ({random_seed}) differ: give seed only")
@@ -234,7 +229,7 @@ class LanguageModel(modeldir.SavedModel):
         self.tokenizer = tokenizer
         self.metrics = metrics or {}
         self.info = info or {}
-        self.backward = backward  # learnt the text right to left (``train lm --backward``)
+        self.backward = backward  # learnt the text right to left (``data.backward``)
 
     def extra_config(self) -> dict:
         return {"backward": True} if self.backward else {}
@@ -260,13 +255,13 @@ class LanguageModel(modeldir.SavedModel):
 
     def reading_ids(self, text: str) -> list[int]:
         """``text``'s token ids in the order the model reads them: right to left for a backward
-        model (``train lm --backward``), as its corpus was (``seqtext.lm.corpus.reverse_ids``)."""
+        model (``data.backward``), as its corpus was (``seqtext.lm.corpus.reverse_ids``)."""
         ids = self.tokenizer.encode(text)
         return ids[::-1] if self.backward else ids
 
     def _forbid_backward(self, what: str) -> None:
         if self.backward:
-            raise SeqtextError(f"this model writes right to left (train lm --backward), so it cannot {what}; ask for "
+            raise SeqtextError(f"this model writes right to left (data.backward), so it cannot {what}; ask for "
                                f"the whole text at once (generate(), or \"stream\": false when served): it is the "
                                f"text before the seed, in reading order")
 
@@ -342,7 +337,7 @@ class LanguageModel(modeldir.SavedModel):
         string; the text is cut before it) or ``length`` (``max_length`` tokens).
         Beam search returns the ``num_samples`` best beams, best first. ``<unk>`` is not
         generated unless ``allow_unk``. ``seed`` is the random seed (``random_seed`` is its old,
-        deprecated name). A backward model (``train lm --backward``) returns the text that comes
+        deprecated name). A backward model (``data.backward``) returns the text that comes
         before ``text``, in reading order.
         """
         text, seed = _seed_arguments(text, seed, random_seed)

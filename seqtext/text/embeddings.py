@@ -27,6 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from seqtext import checks
+from seqtext.configs import MAX_SEED, WORD_SPLITS, option
 from seqtext.core.files import corpus_bytes, stream_documents
 from seqtext.core.modeldir import atomic_path, temporary_path
 from seqtext.errors import ConfigError, DataError
@@ -38,20 +39,25 @@ MIN_LR_SHARE = 1e-4  # the learning rate never falls below this share of ``lr`` 
 
 @dataclass
 class EmbeddingOptions:
-    """How ``train_embeddings`` learns; the defaults are word2vec's for skip-gram."""
+    """How ``train_embeddings`` learns; the defaults are word2vec's for skip-gram. Each field's
+    ``Flag`` is its ``seqtext train embeddings`` option (cli/embeddings.py builds them from it)."""
 
-    dim: int = 100
-    window: int = 5  # context words on each side, at most
-    negatives: int = 5  # noise words per (word, context) pair
-    min_count: int = 5  # rarer words get no vector
-    epochs: int = 5
-    subsample: float = 1e-3  # words more frequent than this share of the corpus are thinned out (0: off)
-    lr: float = 0.025
-    batch_size: int = 1024  # (word, context) pairs per update
-    seed: int = 0
-    word_split: str = "regex"  # or "whitespace" for tokenized text
-    lowercase: bool = False
-    text_column: str = "text"
+    text_column: str = option("text", "Column holding the text in JSONL/CSV files.")
+    word_split: str = option("regex", "Split off punctuation, or split on whitespace only (pre-tokenized text).",
+                             choices=WORD_SPLITS)
+    lowercase: bool = option(False, "Lower-case the text (taggers look words up in lower case).")
+    min_count: int = option(5, "Words seen fewer times get no vector.", low=1)
+    dim: int = option(100, "Vector size (the tagger's --word-dim or the classifier's --embedding-dim follows it).", low=2)
+    window: int = option(5, "Context words on each side, at most (each word draws its own window from 1 to this).", low=1)
+    negatives: int = option(5, "Noise words per (word, context) pair.", low=1)
+    epochs: int = option(5, "Passes over the text.", low=1)
+    subsample: float = option(1e-3, "Thin out words more frequent than this share of the text (0: off).", low=0, high=1,
+                              high_open=True)
+    lr: float = option(0.025, "Starting learning rate (plain SGD, falling linearly to nearly 0).", low=0, high=10,
+                       low_open=True)
+    batch_size: int = option(1024, "(word, context) pairs per update.", low=1)
+    seed: int = option(0, "Random seed; the same seed gives the same vectors on the same machine and thread count.", low=0,
+                       high=MAX_SEED)
 
     def __post_init__(self):
         checks.positive_ints(self, "window", "negatives", "min_count", "epochs", "batch_size")
@@ -61,7 +67,7 @@ class EmbeddingOptions:
         checks.fractions(self, "subsample")
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and 0 < self.lr <= 10):
             raise ConfigError(f"lr must be a number above 0 and at most 10, not {self.lr!r}")
-        checks.choice(self, "word_split", ("regex", "whitespace"))
+        checks.choice(self, "word_split", WORD_SPLITS)
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"seed must be a whole number of 0 or more, not {self.seed!r}")
 

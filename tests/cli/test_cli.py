@@ -20,7 +20,8 @@ def test_help_lists_commands_and_defaults(runner):
     for command in ("generate", "evaluate", "models", "train"):
         assert command in result.output
     result = runner.invoke(main, ["generate", "--help"])
-    assert result.exit_code == 0 and "default: 500" in result.output and "--top-p" in result.output
+    shown = " ".join(result.output.split())  # as read, whatever the wrapping
+    assert result.exit_code == 0 and "[default: 500; x>=0]" in shown and "--top-p" in shown
     assert runner.invoke(main, ["train", "lm", "--help"]).exit_code == 0
 
 
@@ -36,10 +37,11 @@ def test_generate_text_and_jsonl(runner, tiny_lm_dir):
     result = runner.invoke(main, ["generate", "ROMEO:", "-m", str(tiny_lm_dir), "-n", "20", "-s", "3", "--format", "jsonl", "--seed", "1"])
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert result.exit_code == 0 and len(lines) == 3
-    assert {"sample", "seed", "text", "tokens", "finish"} <= set(lines[0])
+    assert {"sample", "prompt", "seed", "text", "tokens", "finish"} <= set(lines[0])
+    assert lines[0]["prompt"] == lines[0]["seed"] == "ROMEO:"  # seed: the prompt's old name, kept for one release
 
 
-def test_generate_seed_from_stdin_and_beam(runner, tiny_lm_dir):
+def test_generate_text_from_stdin_and_beam(runner, tiny_lm_dir):
     result = runner.invoke(main, ["generate", "-", "-m", str(tiny_lm_dir), "-n", "10", "-t", "0"], input="KING:")
     assert result.exit_code == 0 and result.stdout.startswith("KING:")
     result = runner.invoke(main, ["generate", "KING:", "-m", str(tiny_lm_dir), "-n", "10", "-b", "3", "-s", "2", "--format", "jsonl"])

@@ -70,7 +70,7 @@ def test_two_language_models_give_two_lines_per_panel(runs, tmp_path):
         assert [line.get_label() for line in lines] == ["lm_a", "lm_b"]
         assert all(list(line.get_xdata()) == steps for line in lines)
     records = [json.loads(line) for line in (runs["lm_a"] / "log.jsonl").read_text().splitlines()]
-    assert list(axes[0].get_lines()[0].get_ydata()) == pytest.approx([r["train_loss"] for r in records if "val_loss" not in r])
+    assert list(axes[0].get_lines()[0].get_ydata()) == pytest.approx([r["train_loss"] for r in records if "train_loss" in r and "val_loss" not in r])
     assert list(axes[1].get_lines()[0].get_ydata()) == pytest.approx([r["val_loss"] for r in records if "val_loss" in r])
     out = save_plot([runs["lm_a"], runs["lm_b"]], tmp_path / "curves.png", dpi=100)
     assert _png_size(out) == (800, 720)  # 8 x 7.2 inches (three panels) at 100 dpi
@@ -199,7 +199,7 @@ def test_tensorboard_events_hold_the_logged_scalars(runs):
     assert {"train/loss", "train/lr", "val/loss", "val/perplexity", "val/fresh_loss", "epoch", "elapsed_s"} <= tags
     logged = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     evaluations = [r for r in logged if "val_loss" in r]
-    steps = [r for r in logged if "val_loss" not in r]  # training records: these draw train/ curves
+    steps = [r for r in logged if "train_loss" in r and "val_loss" not in r]  # training records: these draw train/ curves
     for tag, key, records in (("val/loss", "val_loss", evaluations), ("train/loss", "train_loss", steps), ("train/lr", "lr", steps)):
         scalars = events.Scalars(tag)
         assert records and [s.step for s in scalars] == [r["step"] for r in records]

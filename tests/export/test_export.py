@@ -22,6 +22,7 @@ import seqtext
 from seqtext.classifier.model import LMClassifier, RecurrentClassifier, TextClassifier
 from seqtext.cli.main import main
 from seqtext.configs import ClassifierConfig, LMConfig, TaggerConfig
+from seqtext.export import runtime
 from seqtext.export.graphs import BiRecurrent
 from seqtext.export.metadata import describe as describe_export
 from seqtext.export.metadata import model_inputs, tokenizer_spec
@@ -32,6 +33,7 @@ from seqtext.tagger.contextual import describe
 from seqtext.tagger.crf import CRF
 from seqtext.tagger.model import BiRNNTagger, SequenceTagger, make_batch
 from seqtext.tagger.schemes import convert as seqtext_convert
+from seqtext.text import tokenizers
 from seqtext.text.tokenizers import (
     BOS,
     SPECIALS,
@@ -317,6 +319,16 @@ def test_runtime_turns_text_into_seqtext_ids():
         ids = tokenizer.encode(text)
         assert rebuilt.encode(text) == ids, tokenizer.kind
         assert rebuilt.decode([BOS] + ids) == tokenizer.decode([BOS] + ids), tokenizer.kind
+
+
+def test_runtime_joins_words_as_seqtext():
+    """Its copy of seqtext's word joiner: the same tables, the same text around quotes, brackets,
+    currency signs and clitics."""
+    assert runtime.NO_SPACE_BEFORE == tokenizers.NO_SPACE_BEFORE and runtime.NO_SPACE_AFTER == tokenizers.NO_SPACE_AFTER
+    text = 'He said " don\'t ( go ) " , paid $ 5 ; `` fine \'\' .'
+    tokenizer = WordTokenizer.train([text], split="whitespace")
+    ids = tokenizer.encode(text)
+    assert Tokenizer(tokenizer_spec(tokenizer)).decode(ids) == tokenizer.decode(ids) == 'He said "don\'t (go)", paid $5; ``fine\'\'.'
 
 
 def test_runtime_builds_seqtexts_language_model_input():
