@@ -8,7 +8,7 @@ import json
 
 import click
 
-from seqtext.cli.options import device_option
+from seqtext.cli.options import LibraryOption, device_option
 from seqtext.cli.tag import input_lines, input_option
 from seqtext.configs import CLASSIFY
 
@@ -45,7 +45,7 @@ def _echo_csv(row: list) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "jsonl", "csv"]), default="text", help="Output format.")
 @click.option("--explain", is_flag=True, help="Show which tokens moved the decision most, highlighted.")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=CLASSIFY.threshold, help="Multi-label models: a label is given from this probability on.")
-@click.option("--batch-size", type=click.IntRange(1), default=CLASSIFY.batch_size, help="Texts classified together.")
+@click.option("--batch-size", type=click.IntRange(1), cls=LibraryOption, library_name="batch_size", default=CLASSIFY.batch_size, help="Texts classified together.")
 @input_option
 @device_option
 def classify(text, model, probs, fmt, explain, threshold, batch_size, input_path, progress, device):

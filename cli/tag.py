@@ -13,7 +13,7 @@ from typing import Iterable, Iterator
 
 import click
 
-from seqtext.cli.options import device_option
+from seqtext.cli.options import LibraryOption, device_option
 from seqtext.configs import TAG
 
 # The library is imported inside the functions (torch costs over a second): `seqtext --help` stays fast.
@@ -184,7 +184,7 @@ def _documents(tagger, lines: Iterator[str], input_format: str, scheme: str, bat
 @click.option("--input-format", type=click.Choice(["text", "tokens", "conll", "conllu"]), default="text", help="Raw text (split into sentences and tokens), one tokenized sentence per line, or CoNLL/CoNLL-U words.")
 @click.option("--format", "fmt", type=click.Choice(["inline", "conll", "jsonl", "html", "displacy", "hf"]), default="inline", help="Output: word/TAG (entity spans for NER), CoNLL columns, JSON lines with character offsets and probabilities, an HTML page, or JSON lines in displaCy's manual format or as the Hugging Face token-classification pipeline's entities.")
 @click.option("--tag-scheme", type=click.Choice(["iob1", "bio", "bioes"]), default=None, help="Scheme of span tags in the output (default: the training data's).")
-@click.option("--batch-size", type=click.IntRange(1), default=TAG.batch_size, help="Sentences tagged together.")
+@click.option("--batch-size", type=click.IntRange(1), cls=LibraryOption, library_name="batch_size", default=TAG.batch_size, help="Sentences tagged together.")
 @input_option
 @device_option
 def tag(text, model, input_format, fmt, tag_scheme, batch_size, input_path, progress, device):

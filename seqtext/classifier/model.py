@@ -16,6 +16,7 @@ from seqtext.checks import check_number, check_text, check_whole
 from seqtext.classifier.ngrams import NgramLinear
 from seqtext.configs import CLASSIFY, POOLINGS, ClassifierConfig
 from seqtext.core import devices, modeldir
+from seqtext.core.resources import GATES, check_fits
 from seqtext.errors import ArgumentError, ConfigError, ModelError, SeqtextError
 from seqtext.lm.model import CELLS, LMBody, embedding_layer
 from seqtext.results import Classification
@@ -287,10 +288,15 @@ class TextClassifier(modeldir.SavedModel):
 
     @torch.inference_mode()
     def probabilities(self, texts: list[str]) -> torch.Tensor:
-        """(N, C): softmax over classes, or one sigmoid per label for multi-label models."""
+        """(N, C): softmax over classes, or one sigmoid per label for multi-label models. A batch
+        that could never fit in memory (``classifying_bytes``) is refused before it is built."""
         self.network.eval()
         _check_texts(texts)
-        ids, lengths = pad_batch([self.encode(t) for t in texts])
+        encoded = [self.encode(t) for t in texts]
+        width = max(map(len, encoded), default=0)
+        check_fits(classifying_bytes(self.network.config, len(encoded), width),
+                   f"classifying {len(encoded):,} text(s) of up to {width:,} tokens at once (batch_size)")
+        ids, lengths = pad_batch(encoded)
         with devices.autocast(self.device):
             logits = self.network(ids.to(self.device), lengths).float()
         return (logits.sigmoid() if self.multi_label else logits.softmax(-1)).cpu()
@@ -379,6 +385,30 @@ class TextClassifier(modeldir.SavedModel):
         if ngram_weight:
             scores += ngram_weight * ngrams.token_scores(ids, target).float()
         return list(zip(pieces, scores.cpu().tolist()))
+
+
+# Bytes per text of its ``Classification`` (the probabilities' dict, the labels) beside the
+# tensors, and int64 work per token of the n-gram path (bigram hashes, sorting, masks): measured.
+PYTHON_PER_TEXT = 600
+NGRAM_FLOATS_PER_TOKEN = 40
+
+
+def classifying_bytes(config: ClassifierConfig, texts: int, width: int) -> int:
+    """Estimated peak memory of classifying ``texts`` texts of up to ``width`` tokens as one
+    batch, measured (tests/core/test_memory.py): per padded position, the embeddings and their
+    packed copy, each layer's outputs and half of its gates (the packed kernel's work), the
+    padded output and the pooling's copy of it; a ULMFiT classifier's encoders run one after
+    the other over <bos> text <eos>, the first's memory half reused; the n-gram path's work."""
+    H, E, C, G = config.hidden_size, config.embedding_dim, config.num_classes, GATES[config.cell]
+    if config.encoder == "lm":
+        cells = texts * (width + 2)
+        floats = cells * (E + (config.num_layers + 2) * H) * (1 + (len(config.directions or [1]) - 1) / 2) + 2 * cells
+    else:
+        cells = texts * max(width, 1)
+        floats = cells * (2 * E + config.num_layers * (G * H // 2 + 2 * H) + 4 * H)
+    if config.ngram_buckets:
+        floats += texts * width * (NGRAM_FLOATS_PER_TOKEN + 2 * C)
+    return int(4 * floats + texts * (PYTHON_PER_TEXT + 16 * C))
 
 
 def _check_texts(texts) -> None:

@@ -25,6 +25,17 @@ def gib(n: float) -> str:
     return f"{n / 2**30:,.1f} GiB"
 
 
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}  # gate blocks per recurrent cell
+
+
+def recurrent_floats(inputs: int, hidden: int, layers: int, cell: str, directions: int = 1) -> int:
+    """Floats per time step (of each sequence) that a recurrent stack's forward pass over packed
+    or whole sequences holds at its peak, measured on the CPU (tests/core/test_memory.py): its
+    input copied once, and per layer its output (``directions * hidden``) and the input
+    projection of the whole sequence for one direction at a time (``G * hidden``)."""
+    return inputs + layers * (GATES[cell] * hidden + directions * hidden)
+
+
 def check_fits(needed: int, what: str) -> None:
     """Raise a SeqtextError when ``needed`` bytes exceed this machine's memory."""
     available = total_memory()

@@ -17,6 +17,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from seqtext.checks import check_whole
 from seqtext.configs import TAG, TaggerConfig
 from seqtext.core import devices, modeldir
+from seqtext.core.resources import GATES, check_fits, recurrent_floats
 from seqtext.errors import ArgumentError, ModelError, SeqtextError
 from seqtext.lm.model import CELLS, embedding_layer
 from seqtext.results import Span, TaggedDocument, Token
@@ -34,6 +35,12 @@ from seqtext.text.tokenizers import (
 )
 
 DIGITS = re.compile(r"\d")
+MAX_WORD_CHARS = 50  # characters of a word the character encoder reads
+# Span probabilities are computed this many bytes of (S, C, C) float64 work at a time.
+SPAN_CHUNK_BYTES = 1 << 26
+# Bytes per token of the results' Python objects beside the tensors, measured
+# (tests/core/test_memory.py): tag lists for ``tag``, Tokens with offsets and scores for ``predict``.
+PYTHON_PER_TOKEN = {False: 150, True: 600}
 
 
 def normalize_word(word: str) -> str:
@@ -157,6 +164,44 @@ def make_batch(sentences: list[list[str]], words: Tokenizer, chars: CharTokenize
     return batch
 
 
+def tagging_bytes(config: TaggerConfig, sentences: list[list[str]], scores: bool = True) -> int:
+    """Estimated peak memory of tagging ``sentences`` as one batch (``scores``: with marginals
+    and span probabilities, as ``predict`` gives them), from the batch's shape before any of it
+    is built: B x T padded word positions, the distinct word forms' characters (the character
+    encoder reads each once), each sentence's text for the character LMs. Measured
+    (tests/core/test_memory.py): the largest phase's peak and a third of the others', whose
+    freed memory the next phase, shaped otherwise, reuses only in part."""
+    rows, width = len(sentences), max(map(len, sentences), default=0)
+    cells, tokens = rows * width, sum(map(len, sentences))
+    lengths = [min(len(form), MAX_WORD_CHARS) or 1 for form in {word for sentence in sentences for word in sentence}]
+    padded_chars = len(lengths) * max(lengths, default=0)
+    C, H, Dc, Hc = config.num_tags, config.hidden_size, config.char_dim, config.char_hidden
+    char_dim = {"lstm": 2 * Hc, "cnn": Hc, "none": 0}[config.char_encoder]
+    lms = [entry["model"] for entry in config.contextual_lms or []]
+    inputs = config.word_dim + char_dim + sum(lm["hidden_size"] for lm in lms)
+    # The word level: the words' input vectors, the Bi-RNN, its padded output, the emissions;
+    # then the CRF's float64 forward, backward and marginals (or Viterbi's pointers alone).
+    phases = [cells * (inputs + recurrent_floats(inputs, H, config.num_layers, config.cell, 2)
+                       + 2 * H + C), cells * (14 * C if scores else 2 * C)]
+    if config.char_encoder == "lstm":  # embedded (W, L, Dc), the packed characters through a Bi-LSTM
+        phases.append(padded_chars * Dc + sum(lengths) * (Dc + 2 * GATES["lstm"] * Hc + 2 * Hc))
+    elif config.char_encoder == "cnn":
+        phases.append(padded_chars * (2 * Dc + 2 * Hc))
+    if lms:  # one LM at a time over the padded text (<bos> first; the fused kernel), and its outputs at the words
+        columns = max((sum(map(len, sentence)) + len(sentence) for sentence in sentences), default=0) + 1
+        phases.append(rows * columns * max(lm["embedding_dim"] + (lm["num_layers"] + 1) * lm["hidden_size"] for lm in lms)
+                      + cells * 2 * sum(lm["hidden_size"] for lm in lms))
+    floats = max(phases) + (sum(phases) - max(phases)) / 3
+    return int(4 * floats + tokens * PYTHON_PER_TOKEN[scores])
+
+
+def check_batch(config: TaggerConfig, sentences: list[list[str]], scores: bool = True) -> None:
+    """Refuse a batch that could never fit in memory, with the estimate, before allocating."""
+    width = max(map(len, sentences), default=0)
+    check_fits(tagging_bytes(config, sentences, scores),
+               f"tagging {len(sentences):,} sentence(s) of up to {width:,} tokens at once (batch_size)")
+
+
 def move_batch(batch: dict, device: torch.device) -> dict:
     """The batch's tensors on ``device``, except the lengths, which packing wants on the CPU."""
     return {key: value if key.endswith("lengths") else value.to(device) for key, value in batch.items()}
@@ -201,8 +246,10 @@ class SequenceTagger(modeldir.SavedModel):
         return cls(network, words, CharTokenizer(config["chars"]), config["tags"], config.get("scheme", "none"),
                    config.get("train_scheme", "none"), modeldir.read_metrics(directory), config.get("info", {}))
 
-    def _batch(self, sentences: list[list[str]]) -> dict:
-        """``make_batch`` for this tagger's vocabularies and language models, on its device."""
+    def _batch(self, sentences: list[list[str]], scores: bool = False) -> dict:
+        """``make_batch`` for this tagger's vocabularies and language models, on its device,
+        once the memory tagging it needs (``check_batch``) is known to fit."""
+        check_batch(self.network.config, sentences, scores)
         return move_batch(make_batch(sentences, self.tokenizer, self.chars, contextual=self.network.contextual), self.device)
 
     def predict_ids(self, sentences: list[list[str]]) -> list[list[int]]:
@@ -316,7 +363,7 @@ class SequenceTagger(modeldir.SavedModel):
         self.network.eval()
         results: list = [([], [], []) for _ in sentences]
         for chunk in _length_batches(sentences, batch_size, by_characters=self.network.contextual is not None):
-            batch = self._batch([sentences[i] for i in chunk])
+            batch = self._batch([sentences[i] for i in chunk], scores=True)
             with devices.autocast(self.device):
                 emissions = self.network(batch)
             mask = batch["mask"]
@@ -339,11 +386,19 @@ class SequenceTagger(modeldir.SavedModel):
         return results
 
     def _span_log_probs(self, chain: CRF, emissions, mask, fb, spans) -> list[float]:
+        """log p of each ``(row, type, start, end)`` span, a bounded number of spans at a time:
+        each holds (C+1, C) float64 tables and the work on them (about 7 KB for 17 tags)."""
         kinds, enter, inside, leave = self._span_transitions()
-        device = emissions.device
-        index = torch.tensor([kinds[kind] for _, kind, _, _ in spans], device=device)
-        rows, starts, ends = (torch.tensor([span[field] for span in spans], device=device) for field in (0, 2, 3))
-        return chain.span_log_probs(emissions, mask, fb, rows, starts, ends, enter[index], inside[index], leave[index]).cpu().tolist()
+        device, emissions = emissions.device, emissions.double()  # once, not per chunk (CRF.span_log_probs is exact)
+        step = max(1, SPAN_CHUNK_BYTES // (64 * (len(self.tags) + 1) ** 2))
+        log_probs: list[float] = []
+        for first in range(0, len(spans), step):
+            part = spans[first : first + step]
+            index = torch.tensor([kinds[kind] for _, kind, _, _ in part], device=device)
+            rows, starts, ends = (torch.tensor([span[field] for span in part], device=device) for field in (0, 2, 3))
+            log_probs += chain.span_log_probs(emissions, mask, fb, rows, starts, ends, enter[index], inside[index],
+                                              leave[index]).cpu().tolist()
+        return log_probs
 
     def _independent_chain(self) -> CRF:
         if self._zero_chain is None:

@@ -1,6 +1,6 @@
 """Memory estimates hold (#24 item 8): the estimate a request is refused by is within a factor of
-1.5 of the peak it measurably reaches, and a request that could never fit is refused before
-anything is allocated.
+1.5 of the peak it measurably reaches (generate, tag, classify), and a request that could never
+fit is refused before anything is allocated.
 
 The peak is measured in a fresh Python process (so that no memory freed by earlier tests is
 reused): its peak resident set (VmHWM, reset through /proc/self/clear_refs after the model is
@@ -14,11 +14,18 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+from click.testing import CliRunner
 
+from seqtext.classifier import model as classifier_model
+from seqtext.classifier.model import ClassifierConfig, RecurrentClassifier, TextClassifier
+from seqtext.cli.main import main
 from seqtext.errors import SeqtextError
 from seqtext.lm import generation
 from seqtext.lm.model import LanguageModel, LMConfig, RecurrentLM
-from seqtext.text.tokenizers import CharTokenizer
+from seqtext.tagger import model as tagger_model
+from seqtext.tagger.model import BiRNNTagger, SequenceTagger, TaggerConfig
+from seqtext.text.tokenizers import CharTokenizer, WordTokenizer
 
 MEASURE = r"""
 import json, re, sys
@@ -96,3 +103,192 @@ def test_many_streams_are_refused_before_anything_is_allocated(monkeypatch):
     with pytest.raises(SeqtextError, match=r"^10,000,000 streams of 3 tokens would need about [\d.]+ GiB"):
         lm.generate("a", num_samples=10_000_000, max_length=3)
     assert generation.decoding_bytes(lm.network, 10_000_000, 3) > 16 << 30
+
+
+MEASURE_TAG = r"""
+import json, random, re, sys
+import torch
+from seqtext.lm.model import LanguageModel, LMConfig, RecurrentLM
+from seqtext.tagger import model as tagger_model
+from seqtext.tagger.contextual import describe
+from seqtext.tagger.model import BiRNNTagger, SequenceTagger, TaggerConfig
+from seqtext.text.tokenizers import CharTokenizer, WordTokenizer
+
+torch.set_num_threads(1)
+case = json.loads(sys.argv[1])
+spec, rows, width, kinds = case["tagger"], case["rows"], case["width"], case["kinds"]
+random.seed(0)
+torch.manual_seed(0)
+letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+forms = ["".join(random.choice(letters) for _ in range(random.randint(1, 12))) for _ in range(case["forms"])]
+chars = CharTokenizer(["<pad>", "<unk>", "<bos>", "<eos>", " ", *letters])
+words = WordTokenizer(["<pad>", "<unk>", "<bos>", "<eos>", *sorted({f.lower() for f in forms})[:2000]], split="whitespace")
+tags = ["O"] + [f"{p}-{k}" for k in ["K%d" % i for i in range(kinds)] for p in "BIES"]
+lms = [LanguageModel(RecurrentLM(LMConfig(vocab_size=chars.vocab_size, dropout=0.0, **lm)), chars, backward=k % 2 == 1)
+       for k, lm in enumerate(spec.pop("lms", []))]
+config = TaggerConfig(vocab_size=words.vocab_size, num_tags=len(tags), char_vocab_size=chars.vocab_size, dropout=0.0,
+                      contextual_lms=[describe(lm, f"lm{k}") for k, lm in enumerate(lms)] or None, **spec)
+tagger = SequenceTagger(BiRNNTagger(config), words, chars, tags, "bioes", "bioes")
+with torch.no_grad():  # emissions that decode to many spans
+    tagger.network.emissions.bias.normal_(0, 3)
+sentences = [[random.choice(forms) for _ in range(width)] for _ in range(rows)]
+method = getattr(tagger, case["method"])
+method(sentences[:2], batch_size=rows)
+estimates = []
+check_fits = tagger_model.check_fits
+tagger_model.check_fits = lambda needed, what: (estimates.append(needed), check_fits(needed, what))
+
+def status(key):
+    return int(re.search(key + r":\s+(\d+)", open("/proc/self/status").read()).group(1)) * 1024
+
+open("/proc/self/clear_refs", "w").write("5")  # the peak resident set starts again from here
+before = status("VmRSS")
+method(sentences, batch_size=rows)
+print(json.dumps({"peak": status("VmHWM") - before, "estimate": estimates[0]}))
+"""
+
+MEASURE_CLASSIFY = r"""
+import json, random, re, sys
+import torch
+from seqtext.classifier import model as classifier_model
+from seqtext.classifier.model import ClassifierConfig, LMClassifier, RecurrentClassifier, TextClassifier
+from seqtext.text.tokenizers import WordTokenizer
+
+torch.set_num_threads(1)
+case = json.loads(sys.argv[1])
+spec, rows, width = case["classifier"], case["rows"], case["width"]
+random.seed(0)
+torch.manual_seed(0)
+words = WordTokenizer(["<pad>", "<unk>", "<bos>", "<eos>", *[f"w{i}" for i in range(case["vocab"])]], split="whitespace")
+config = ClassifierConfig(vocab_size=words.vocab_size, dropout=0.0, **spec)
+network = (LMClassifier if config.encoder == "lm" else RecurrentClassifier)(config)
+classifier = TextClassifier(network, words, [f"c{i}" for i in range(config.num_classes)], max_tokens=10**6)
+texts = [" ".join(f"w{random.randrange(case['vocab'])}" for _ in range(width)) for _ in range(rows)]
+classifier.predict(texts[:2], batch_size=rows)
+estimates = []
+check_fits = classifier_model.check_fits
+classifier_model.check_fits = lambda needed, what: (estimates.append(needed), check_fits(needed, what))
+
+def status(key):
+    return int(re.search(key + r":\s+(\d+)", open("/proc/self/status").read()).group(1)) * 1024
+
+open("/proc/self/clear_refs", "w").write("5")  # the peak resident set starts again from here
+before = status("VmRSS")
+classifier.predict(texts, batch_size=rows)
+print(json.dumps({"peak": status("VmHWM") - before, "estimate": estimates[0]}))
+"""
+
+
+def measure_script(script: str, case: dict) -> tuple[int, int]:
+    """(measured peak, estimate) in bytes of one batch, in a fresh process."""
+    done = subprocess.run([sys.executable, "-c", script, json.dumps(case)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    return result["peak"], result["estimate"]
+
+
+NER_FAST = {"word_dim": 100, "char_dim": 30, "char_hidden": 50, "hidden_size": 200, "num_layers": 1}
+NEWS_LMS = [{"embedding_dim": 64, "hidden_size": 384, "num_layers": 1}] * 2
+
+
+@needs_proc
+@pytest.mark.parametrize("case", [
+    # ner-fast's shape, many distinct words (the character encoder leads), with probabilities and spans
+    {"tagger": NER_FAST, "rows": 400, "width": 20, "kinds": 4, "forms": 5000, "method": "predict_tokens"},
+    # pos-fast's shape, few distinct words (the word Bi-LSTM leads); a GRU with tags only
+    {"tagger": {**NER_FAST, "char_hidden": 64, "num_layers": 2}, "rows": 400, "width": 20, "kinds": 4, "forms": 50,
+     "method": "predict_tokens"},
+    {"tagger": {**NER_FAST, "cell": "gru"}, "rows": 400, "width": 20, "kinds": 4, "forms": 50, "method": "tag"},
+    # ner's shape: two character LMs over the text
+    {"tagger": {**NER_FAST, "lms": NEWS_LMS}, "rows": 200, "width": 20, "kinds": 4, "forms": 50, "method": "predict_tokens"},
+    # a CNN over characters and a softmax decoder: thousands of spans, computed in chunks
+    {"tagger": {"word_dim": 50, "char_encoder": "cnn", "hidden_size": 100, "num_layers": 1, "decoder": "softmax"},
+     "rows": 1000, "width": 30, "kinds": 4, "forms": 5000, "method": "predict_tokens"},
+])
+@pytest.mark.slow
+def test_tag_estimate_is_within_one_and_a_half_times_the_peak(case):
+    peak, estimate = measure_script(MEASURE_TAG, case)
+    assert peak > 20 * 2**20, "too small a case to measure"
+    assert 1 / 1.5 <= estimate / peak <= 1.5, (peak, estimate)
+
+
+@needs_proc
+@pytest.mark.parametrize("case", [
+    # sentiment's shape (GRU, attention, n-gram path), and a 2-layer LSTM pooled by mean or max
+    {"classifier": {"num_classes": 2, "embedding_dim": 100, "hidden_size": 128, "cell": "gru", "ngram_buckets": 262144},
+     "rows": 500, "width": 100, "vocab": 15000},
+    {"classifier": {"num_classes": 2, "embedding_dim": 100, "hidden_size": 128, "cell": "lstm", "pooling": "mean", "num_layers": 2,
+                    "ngram_buckets": 0}, "rows": 500, "width": 100, "vocab": 15000},
+    {"classifier": {"num_classes": 3, "embedding_dim": 32, "hidden_size": 64, "cell": "lstm", "pooling": "max", "ngram_buckets": 0},
+     "rows": 2000, "width": 40, "vocab": 15000},
+    # ULMFiT: two directions, or one with the n-gram path
+    {"classifier": {"num_classes": 5, "embedding_dim": 64, "hidden_size": 256, "cell": "lstm", "encoder": "lm", "pooling": "concat",
+                    "directions": ["forward", "backward"], "ngram_buckets": 0}, "rows": 300, "width": 100, "vocab": 200},
+    {"classifier": {"num_classes": 5, "embedding_dim": 64, "hidden_size": 256, "cell": "lstm", "encoder": "lm", "pooling": "concat",
+                    "directions": ["forward"], "ngram_buckets": 65536}, "rows": 300, "width": 100, "vocab": 200},
+])
+@pytest.mark.slow
+def test_classify_estimate_is_within_one_and_a_half_times_the_peak(case):
+    peak, estimate = measure_script(MEASURE_CLASSIFY, case)
+    assert peak > 20 * 2**20, "too small a case to measure"
+    assert 1 / 1.5 <= estimate / peak <= 1.5, (peak, estimate)
+
+
+def _tiny_tagger() -> SequenceTagger:
+    chars = CharTokenizer(["<pad>", "<unk>", "<bos>", "<eos>", *"abc"])
+    words = WordTokenizer(["<pad>", "<unk>", "<bos>", "<eos>", "a", "b"], split="whitespace")
+    config = TaggerConfig(vocab_size=words.vocab_size, num_tags=3, char_vocab_size=chars.vocab_size, word_dim=4, char_dim=4,
+                          char_hidden=4, hidden_size=4, num_layers=1)
+    return SequenceTagger(BiRNNTagger(config), words, chars, ["O", "B-X", "I-X"], "bio", "bio")
+
+
+def _tiny_classifier() -> TextClassifier:
+    words = WordTokenizer(["<pad>", "<unk>", "<bos>", "<eos>", "a", "b"], split="whitespace")
+    config = ClassifierConfig(vocab_size=words.vocab_size, num_classes=2, embedding_dim=4, hidden_size=4, mlp_hidden=4)
+    return TextClassifier(RecurrentClassifier(config), words, ["no", "yes"])
+
+
+def test_a_tagging_batch_that_cannot_fit_is_refused_before_anything_is_allocated(monkeypatch):
+    """A batch of 1,000 sentences of 1,000 tokens with 256 MiB of memory: refused at once, naming
+    batch_size and the estimate, before any tensor of the batch is made."""
+    tagger = _tiny_tagger()
+    sentences = [["a"] * 1000] * 1000
+    monkeypatch.setattr("seqtext.core.resources.total_memory", lambda: 256 << 20)
+    monkeypatch.setattr(tagger_model, "make_batch", lambda *args, **kwargs: pytest.fail("allocated before refusing"))
+    for method in (tagger.tag, tagger.predict_tokens):
+        with pytest.raises(SeqtextError, match=r"^tagging 1,000 sentence\(s\) of up to 1,000 tokens at once \(batch_size\) "
+                                               r"would need about [\d.,]+ GiB of memory; this machine has 0.2 GiB"):
+            method(sentences, batch_size=1000)
+
+
+def test_a_classifying_batch_that_cannot_fit_is_refused_before_anything_is_allocated(monkeypatch):
+    classifier = _tiny_classifier()
+    monkeypatch.setattr("seqtext.core.resources.total_memory", lambda: 256 << 20)
+    monkeypatch.setattr(classifier_model, "pad_batch", lambda *args: pytest.fail("allocated before refusing"))
+    with pytest.raises(SeqtextError, match=r"^classifying 5,000 text\(s\) of up to 512 tokens at once \(batch_size\) "
+                                           r"would need about [\d.,]+ GiB"):
+        classifier.predict([" ".join(["a"] * 512)] * 5000, batch_size=5000)
+
+
+def test_the_command_line_names_the_flag(monkeypatch, tmp_path):
+    """The refusal reaches the user as one Error: line naming --batch-size."""
+    _tiny_tagger().save(tmp_path / "tagger")
+    _tiny_classifier().save(tmp_path / "classifier")
+    monkeypatch.setattr("seqtext.core.resources.total_memory", lambda: 1 << 10)
+    runner = CliRunner()
+    for command, model in (("tag", "tagger"), ("classify", "classifier")):
+        result = runner.invoke(main, [command, "a b a", "-m", str(tmp_path / model), "--batch-size", "5"])
+        assert result.exit_code == 1, result.output
+        assert "(--batch-size) would need about" in result.stderr and "Traceback" not in result.output
+
+
+def test_span_probabilities_are_computed_in_chunks_that_agree(monkeypatch):
+    """Spans in chunks of one give what one chunk of all gives."""
+    tagger = _tiny_tagger()
+    with torch.no_grad():
+        tagger.network.emissions.bias.copy_(torch.tensor([0.0, 3.0, 2.0]))
+    sentences = [["a", "b", "a", "a"], ["b", "a"], ["a"]]
+    whole = tagger.score_sentences(sentences)
+    monkeypatch.setattr(tagger_model, "SPAN_CHUNK_BYTES", 1)
+    assert sum(len(spans) for _, _, spans in whole) > 2
+    assert tagger.score_sentences(sentences) == whole
