@@ -33,7 +33,7 @@ from seqtext.text.tokenizers import (
 
 class PathClassifier(nn.Module):
     """What both networks share: their own logits (``recurrent_logits``) beside the optional
-    n-gram path (``self.ngrams``, seqtext.ngrams), combined at the chosen weights."""
+    n-gram path (``self.ngrams``, seqtext.classifier.ngrams), combined at the chosen weights."""
 
     ngrams: NgramLinear | None
 
@@ -82,7 +82,7 @@ class RecurrentClassifier(PathClassifier):
         self.head = nn.Sequential(
             nn.Linear(states, config.mlp_hidden), nn.ReLU(), nn.Dropout(config.dropout), nn.Linear(config.mlp_hidden, config.num_classes)
         )
-        # The linear path over unigrams and hashed bigrams (seqtext.ngrams), its logits added to the head's.
+        # The linear path over unigrams and hashed bigrams (seqtext.classifier.ngrams), its logits added to the head's.
         self.ngrams = NgramLinear(config.vocab_size, config.ngram_buckets, config.num_classes) if config.ngram_buckets else None
 
     def encode(self, embedded: torch.Tensor, lengths: torch.Tensor):
@@ -171,7 +171,7 @@ class LMClassifier(PathClassifier):
             BatchNorm(features), nn.Dropout(config.dropout), nn.Linear(features, config.mlp_hidden), nn.ReLU(),
             BatchNorm(config.mlp_hidden), nn.Dropout(config.dropout), nn.Linear(config.mlp_hidden, config.num_classes),
         )
-        # The n-gram path (seqtext.ngrams) over the language model's tokens, for word and subword
+        # The n-gram path (seqtext.classifier.ngrams) over the language model's tokens, for word and subword
         # models: a pretrained encoder adds to the linear model rather than replacing it.
         self.ngrams = NgramLinear(config.vocab_size, config.ngram_buckets, config.num_classes) if config.ngram_buckets else None
 

@@ -76,7 +76,7 @@ class CharEncoder(nn.Module):
 
 
 # The word embeddings start at N(0, 1), not small as a word classifier's and a word LM's
-# (seqtext.lm.embedding_layer): small, the taggers of benchmarks/tagger_defaults.py (config
+# (seqtext.lm.model.embedding_layer): small, the taggers of benchmarks/tagger_defaults.py (config
 # small-init) gained 0.58 on UPOS but lost 0.92 span F1 on NER and 0.50 on chunking.
 SMALL_WORD_EMBEDDINGS = False
 

@@ -1,4 +1,4 @@
-"""The classifier's linear path over unigrams and hashed bigrams (seqtext.ngrams): fixed features,
+"""The classifier's linear path over unigrams and hashed bigrams (seqtext.classifier.ngrams): fixed features,
 counted once per text, NB-weighted logistic regression fitted exactly (with the words' spellings
 folded into the unigram weights), exact save and load, older models without it, and that it learns
 what only a bigram says."""

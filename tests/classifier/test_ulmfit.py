@@ -270,7 +270,7 @@ def word_lm(data, tmp_path_factory):
 
 
 def test_a_word_language_model_keeps_the_ngram_path_beside_its_encoder(data, one_epoch, word_lm, tmp_path):
-    """The n-gram path (seqtext.ngrams) reads the word LM's tokens; beside a character LM there is none."""
+    """The n-gram path (seqtext.classifier.ngrams) reads the word LM's tokens; beside a character LM there is none."""
     assert seqtext.load(one_epoch).network.ngrams is None
     model = _train(data, tmp_path / "clf", [word_lm])
     network = model.network
