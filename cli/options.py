@@ -17,7 +17,8 @@ import sys
 import click
 from click.core import ParameterSource
 
-from seqtext.configs import MAX_SEED, Flag, TrainConfig, flags
+from seqtext.configs import MAX_SEED, Flag, TrainConfig, flags, parse_duration
+from seqtext.errors import ConfigError
 
 SEED = click.IntRange(0, MAX_SEED)
 FLAGS_KEY = "seqtext.flags"  # ctx.meta: {"section.field": "--flag"} of the command being run
@@ -33,6 +34,19 @@ class FiniteFloat(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return number
+
+
+class Duration(click.ParamType):
+    """A length of time as seconds: ``300``, ``90s``, ``5m``, ``1h``, ``1h30m`` (the library's
+    ``configs.parse_duration``, so that the option and a Python caller read the same)."""
+
+    name = "duration"
+
+    def convert(self, value, param, ctx):
+        try:
+            return parse_duration(value)
+        except ConfigError:
+            self.fail(f"{value!r} is not a duration: give seconds (300) or 90s, 5m, 1h, 1h30m, above 0", param, ctx)
 
 
 class Pairs(click.ParamType):
@@ -94,6 +108,8 @@ def _click_type(field: dataclasses.Field, flag: Flag):
         return click.Path(exists=True, dir_okay=False)
     if flag.kind == "pairs":
         return Pairs()
+    if flag.kind == "duration":
+        return Duration()
     if annotation.startswith("float"):
         return FiniteFloat(flag.low, flag.high, min_open=flag.low_open, max_open=flag.high_open)
     if annotation.startswith("int"):
@@ -171,9 +187,10 @@ def configs(params: dict) -> tuple[dict[str, dict], dict[str, str]]:
         sections[section][name] = params[param.name]
         if ctx.get_parameter_source(param.name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
             given[param.target] = max(param.opts, key=len)
-    sections["train"]["progress"] = not params["quiet"]
-    if ctx.get_parameter_source("quiet") == ParameterSource.COMMANDLINE:
-        given["train.progress"] = "--quiet"
+    # A bar only on a terminal: in a file or a pipe its redraws are carriage returns; the trainer
+    # writes one line per evaluation instead. Always given, so a resumed run draws as this one can.
+    sections["train"]["progress"] = not params["quiet"] and sys.stderr.isatty()
+    given["train.progress"] = "--quiet"
     return sections, given
 
 
@@ -221,6 +238,10 @@ def relaunch_if_asked(nproc: int, batch_size: int | None = None) -> None:
 
 
 def logger(options: dict):
+    """What the library's ``log`` callable prints on stderr (nothing with --quiet), with the
+    config names in its messages (``train.max_time``) shown as the flags of this command."""
     if options["quiet"]:
         return None
-    return lambda message: click.echo(message, err=True)
+    ctx = click.get_current_context(silent=True)
+    known = ctx.meta.get(FLAGS_KEY, {}) if ctx is not None else {}
+    return lambda message: click.echo(with_flags(message, known), err=True)

@@ -42,6 +42,7 @@ from seqtext.configs import ClassifierDataOptions
 from seqtext.core import distributed
 from seqtext.core.batching import BucketedTask
 from seqtext.core.modeldir import read_metrics
+from seqtext.core.progress import Workload
 from seqtext.core.recipe import Recipe, Session, run_training
 from seqtext.core.registry import resolve as resolve_model
 from seqtext.core.resources import check_network_fits
@@ -294,6 +295,9 @@ class ClassifierRecipe(Recipe):
         s.log(f"{tokenizer.kind} tokenizer, {tokenizer.vocab_size} tokens; {config.cell} classifier, {info['parameters']:,} parameters")
         task_cls = LMClassifierTask if config.encoder == "lm" else ClassifierTask
         return task_cls(classifier, train_ids, _label_ids(self.train_labels, self.labels), self.dev, s.data, s.train.seed)
+
+    def workload(self, s: Session) -> Workload:
+        return Workload(what="classifier", unit="texts", items=len(self.texts))
 
     def finish(self, s: Session) -> None:
         if not distributed.is_main():

@@ -8,16 +8,17 @@ recipe is passed in, so this module knows no model kind.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
-from seqtext.configs import TrainConfig
+from seqtext.configs import DEFAULT_BUDGET, TrainConfig, has_limits
 from seqtext.core import distributed
 from seqtext.core.batching import Task
 from seqtext.core.devices import resolve_device
+from seqtext.core.progress import Workload
 from seqtext.core.runs import Run, prepare_run, publish_run, save_run, settle_options
 from seqtext.core.trainer import Trainer
 
@@ -63,6 +64,10 @@ class Recipe:
         """The network (built just after the seed is set) and the task that trains it."""
         raise NotImplementedError
 
+    def workload(self, session: Session) -> Workload:
+        """What the plan line calls the model and the items its loss counts (after ``make_task``)."""
+        return Workload()
+
     def resumes_checkpoint(self, session: Session) -> bool:
         """Whether the trainer continues from the checkpoint in ``out_dir``."""
         return session.resume
@@ -83,10 +88,14 @@ def run_training(recipe: Recipe, out_dir, *, model=None, data=None, train: Train
     ``model``, ``data`` and ``train`` are the kind's config objects (defaults when None); with
     ``resume`` the ones saved in ``out_dir`` are used and ``given`` names the options the user
     set explicitly (``{"train.max_steps": "--max-steps"}``): those that only say how long to go
-    on replace the saved ones, the others must not differ. Only rank 0 calls ``log``."""
+    on replace the saved ones, the others must not differ. Only rank 0 calls ``log``; before the
+    first step it gets the plan line (``seqtext.core.progress.Plan``), also in log.jsonl.
+    A fresh run given none of ``train.max_time``, ``train.epochs`` and ``train.max_steps`` trains
+    for the kind's default budget (``seqtext.configs.DEFAULT_BUDGET``)."""
     out_dir = Path(out_dir)
     distributed.setup(resolve_device((train or TrainConfig()).device))
     log = log if log is not None and distributed.is_main() else _quiet  # rank 0 reports
+    defaulted = not resume and not has_limits(train) and recipe.kind in DEFAULT_BUDGET  # said in the plan
     with prepare_run(out_dir, recipe.kind, resume=resume, overwrite=overwrite) as run:
         run, model, data, train = settle_options(out_dir, run, recipe.kind, recipe.configs, given, recipe.train_files,
                                                  (model, data, train), recipe.fixed)
@@ -99,7 +108,9 @@ def run_training(recipe: Recipe, out_dir, *, model=None, data=None, train: Train
         recipe.ready(session)
         torch.manual_seed(session.train.seed)
         task = recipe.make_task(session)
-        Trainer(task, session.train, out_dir, log=log).fit(resume=recipe.resumes_checkpoint(session), on_step=on_step)
+        workload = replace(recipe.workload(session), default_limits=defaulted)
+        trainer = Trainer(task, session.train, out_dir, log=log, workload=workload)
+        trainer.fit(resume=recipe.resumes_checkpoint(session), on_step=on_step)
         recipe.finish(session)
     distributed.barrier()  # the best model is written
     return recipe.load(out_dir, device=session.train.device)

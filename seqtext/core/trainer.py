@@ -9,6 +9,7 @@ stopped.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import math
 import pickle
@@ -22,12 +23,12 @@ from typing import Callable
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from tqdm.auto import tqdm
 
 from seqtext.configs import EPOCHS_OTHERWISE, TrainConfig
 from seqtext.core import distributed, modeldir
 from seqtext.core.batching import Task, mix_seed
 from seqtext.core.devices import autocast, grad_scaler, resolve_device
+from seqtext.core.progress import Plan, Workload, duration, make_plan, step_bar, time_bar
 from seqtext.core.tensorboard_log import (
     TensorBoardLog,
     clear_events,
@@ -38,6 +39,8 @@ from seqtext.errors import SeqtextError, TrainingError, TrainingInterrupted
 CHECKPOINT_FILE = "checkpoint.pt"
 LOG_FILE = "log.jsonl"
 LOG_EVERY = 10  # steps between training-loss records in log.jsonl
+PROBE_STEPS = 10  # the most steps the plan's probe times (after one that warms up)
+PROBE_SECONDS = 1.5  # ... and it stops timing once it has this many seconds
 
 
 def decay_groups(network: torch.nn.Module) -> tuple[list, list]:
@@ -87,8 +90,10 @@ class _TaskLoss(torch.nn.Module):
 
 
 class Trainer:
-    def __init__(self, task: Task, config: TrainConfig, out_dir, log: Callable[[str], None] | None = None):
+    def __init__(self, task: Task, config: TrainConfig, out_dir, log: Callable[[str], None] | None = None,
+                 workload: Workload | None = None):
         self.task = task
+        self.workload = workload or Workload()
         if config.epochs is None:  # a config no trainer settled (seqtext.configs.settle_by_kind)
             config = replace(config, epochs=EPOCHS_OTHERWISE)
         self.config = config
@@ -125,6 +130,8 @@ class Trainer:
         self.session_started: float | None = None  # when this process's part of the run began
         self.session_start_step = 0
         self.bar = None
+        self.plan: Plan | None = None  # this session's, made before its first step
+        self.eval_seconds = 0.0  # how long the last evaluation took: a run the clock ends keeps that much for its last
         self.events = None  # TensorBoardLog with train.tensorboard, opened at the first record (rank 0)
         self._running = [0.0, 0.0]  # summed training loss and items since the last evaluation
         self._window = [0.0, 0.0]  # the same since the last logged training step
@@ -230,13 +237,15 @@ class Trainer:
         self.finished = False
 
     # -- logging -------------------------------------------------------------------------------
-    def write_log(self, record: dict) -> None:
+    def write_log(self, record: dict, events: bool = True) -> None:
+        """Append ``record`` to log.jsonl and, with ``events`` and train.tensorboard, to the
+        TensorBoard events (a plan record has no scalars to draw)."""
         if not self.main:
             return
         with self._writes_or_stops(), modeldir.writing(self.out_dir / LOG_FILE):
             with open(self.out_dir / LOG_FILE, "a", encoding="utf-8") as log:
                 log.write(json.dumps(record) + "\n")
-        if self.config.tensorboard:
+        if self.config.tensorboard and events:
             if self.events is None:
                 self.events = TensorBoardLog(self.out_dir, resume_step=self.session_start_step)
             self.events.write(record)
@@ -264,10 +273,14 @@ class Trainer:
         if self._done() or self.epoch >= self.config.epochs:
             if self.best is None:  # stopped before its first evaluation: no model was saved
                 raise self._nothing_saved()
-            self.log("this run had already finished; nothing to do (extend it with --epochs, --max-steps or --patience)")
+            self.log("this run had already finished; nothing to do (extend it with a larger train.epochs, train.max_steps or "
+                     "train.max_time, or with train.patience)")
             self.finished = True
             self.save_checkpoint()
             return self.best_metrics
+        self.plan = self._make_plan()
+        self._say(self.plan.line())
+        self.write_log({"step": self.step, "epoch": self.epoch + 1, "plan": self.plan.record()}, events=False)
         previous_handler = None
         if hasattr(signal, "SIGINT") and _in_main_thread():
             previous_handler = signal.signal(signal.SIGINT, self.request_stop)
@@ -305,9 +318,88 @@ class Trainer:
         )
 
     def _progress_bar(self):
+        """A bar of the budget's seconds when the clock ends the run (by the plan), else of the
+        steps; none unless train.progress (the command line sets it only on a terminal)."""
         if not self.config.progress or not self.main:
             return None
-        return tqdm(total=self.total_steps, initial=self.step, unit="step", dynamic_ncols=True, leave=True)
+        if self.plan is not None and self.plan.limit == "time":
+            return time_bar(True, self.config.max_time, min(self.elapsed, self.config.max_time))
+        return step_bar(True, self.total_steps, self.step)
+
+    # -- the plan ------------------------------------------------------------------------------
+    def _make_plan(self) -> Plan:
+        """Time a few steps (``_probe``), charge them to the run's time, and work out what the
+        limits allow at that speed; a run the clock ends plans its schedule over those steps."""
+        started = time.time()
+        probe = self._probe()
+        self.elapsed += time.time() - started  # the probe counts against train.max_time
+        planned = self.config.epochs * self.steps_per_epoch
+        if self.config.max_steps:
+            planned = min(planned, self.config.max_steps)
+        self.eval_seconds = probe[3]  # what a run the clock ends keeps for its last evaluation, until one is timed
+        plan = make_plan(self.workload, parameters=sum(p.numel() for p in self.network.parameters() if p.requires_grad),
+                         probe=probe, start_step=self.step, planned_steps=max(0, planned - self.step),
+                         steps_per_epoch=self.steps_per_epoch, eval_every=self.config.eval_every or self.steps_per_epoch,
+                         max_time=self.config.max_time, elapsed=self.elapsed, epochs=self.config.epochs,
+                         max_steps=self.config.max_steps, started=started)
+        if self.config.max_time is not None:  # every rank the same schedule: rank 0's plan
+            steps = int(distributed.from_main(plan.steps, self.device))
+            self.total_steps = max(self.step + 1, min(self.total_steps, self.step + steps))
+        return plan
+
+    def _probe(self) -> tuple[int, float, float, float]:
+        """Train a few of the coming steps and time them, and one evaluation, then put back
+        everything they changed (weights, optimizer, gradient scaler, random state, the task's
+        state), so that the run trains exactly as it would have without them. The first step
+        warms up (allocations, kernel choices) and is timed only when it is the only one the run
+        has left. Returns (steps timed, items they counted, seconds they took, seconds of the
+        evaluation)."""
+        saved = self._snapshot()
+        left = self.total_steps - self.step
+        timed, items, seconds = 0, 0.0, 0.0
+        self.task.on_epoch_start(self.epoch)
+        batches = self.task.batches(self.epoch, self.epoch_step)
+        try:
+            for index, batch in enumerate(batches):
+                begun = time.perf_counter()
+                _, count, _, _ = self._optimize(batch)
+                if index > 0 or left <= 1:
+                    timed, items, seconds = timed + 1, items + count, seconds + time.perf_counter() - begun
+                enough = timed >= min(PROBE_STEPS, left) or seconds >= PROBE_SECONDS
+                if distributed.from_main(float(enough), self.device):  # every rank takes as many steps
+                    break
+            begun = time.perf_counter()
+            self.task.evaluate()
+            if self.main:
+                self.task.sample()
+            evaluation = time.perf_counter() - begun
+        finally:
+            batches.close()
+            self._restore(saved)
+        return timed, items, seconds, evaluation
+
+    def _snapshot(self) -> dict:
+        state = {
+            "network": {k: v.detach().to("cpu", copy=True) for k, v in self.network.state_dict().items()},
+            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "rng": torch.get_rng_state(),
+            "task": self.task.state_dict(),
+        }
+        if self.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def _restore(self, state: dict) -> None:
+        self.network.load_state_dict(state["network"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["rng"])
+        if "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        self.task.load_state_dict(state["task"])
 
     def _fit_schedule_to_time(self) -> None:
         """With train.max_time the run ends by the clock, so the cosine schedule is stretched over
@@ -318,11 +410,12 @@ class Trainer:
         steps = self.step - self.session_start_step
         if seconds <= 0 or steps <= 0:
             return
-        left = self.config.max_time - self.elapsed - seconds
+        left = self.config.max_time - self.elapsed - seconds - self.eval_seconds
         planned = self.config.epochs * self.steps_per_epoch
         if self.config.max_steps:
             planned = min(planned, self.config.max_steps)
-        self.total_steps = max(self.step + 1, min(planned, self.step + int(left * steps / seconds)))
+        total = max(self.step + 1, min(planned, self.step + int(left * steps / seconds)))
+        self.total_steps = int(distributed.from_main(total, self.device))  # one schedule on every rank
 
     def _session_seconds(self) -> float:
         return time.time() - self.session_started if self.session_started is not None else 0.0
@@ -366,8 +459,9 @@ class Trainer:
         self.finished = True
         self.save_checkpoint()
 
-    def _train_step(self, batch, bar) -> None:
-        """One optimizer step on ``batch``, its loss added to the running sums."""
+    def _optimize(self, batch) -> tuple[torch.Tensor, float, torch.Tensor, float]:
+        """One optimizer step on ``batch`` at the current step's learning rate: (this process's
+        summed loss, items in the global batch, the loss stepped on, the learning rate)."""
         self.network.train()
         lr = self.lr_at(self.step)
         for group in self.optimizer.param_groups:
@@ -382,6 +476,11 @@ class Trainer:
         if not torch.isfinite(loss):
             raise self._diverged("loss", loss.item())
         self._apply(loss)
+        return total, weight, loss, lr
+
+    def _train_step(self, batch, bar) -> None:
+        """One optimizer step on ``batch``, its loss added to the running sums."""
+        total, weight, loss, lr = self._optimize(batch)
         self.step += 1
         self.epoch_step += 1
         if self.config.max_time is not None and self.step % 10 == 0:
@@ -393,8 +492,13 @@ class Trainer:
         if self.step % LOG_EVERY == 0:
             self._log_training(lr)
         if bar is not None:
-            bar.update(1)
-            bar.set_postfix(epoch=self.epoch + 1, loss=f"{loss.item() / self.world:.3f}", lr=f"{lr:.2e}", refresh=False)
+            if self.plan is not None and self.plan.limit == "time":
+                bar.update(min(self._time_spent(), self.config.max_time) - bar.n)
+                bar.set_postfix(step=self.step, epoch=self.epoch + 1, loss=f"{loss.item() / self.world:.3f}", lr=f"{lr:.2e}",
+                                refresh=False)
+            else:
+                bar.update(1)
+                bar.set_postfix(epoch=self.epoch + 1, loss=f"{loss.item() / self.world:.3f}", lr=f"{lr:.2e}", refresh=False)
 
     def _log_training(self, lr: float) -> None:
         """A log.jsonl record of the mean training loss over the last LOG_EVERY steps (no val_
@@ -429,8 +533,19 @@ class Trainer:
 
     def _done(self) -> bool:
         over = self.config.max_steps is not None and self.step >= self.config.max_steps
-        out_of_time = self.config.max_time is not None and self.elapsed + self._session_seconds() >= self.config.max_time
-        return over or out_of_time or self.finished or self.early_stopped
+        return over or self._out_of_time() or self.finished or self.early_stopped
+
+    def _time_spent(self) -> float:
+        """Seconds of the run so far: earlier sessions, this one's probe and its training."""
+        return self.elapsed + self._session_seconds()
+
+    def _out_of_time(self) -> bool:
+        """Whether train.max_time is spent, keeping the time of one more evaluation (the run's
+        last) inside it; rank 0's clock decides for every rank."""
+        if self.config.max_time is None:
+            return False
+        spent = self._time_spent() + (self.eval_seconds if self.last_eval_step != self.step else 0.0)
+        return bool(distributed.from_main(float(spent >= self.config.max_time), self.device))
 
     @property
     def early_stopped(self) -> bool:
@@ -451,6 +566,7 @@ class Trainer:
             self.bar.refresh()
 
     def _evaluate(self, train_loss: float, started: float) -> None:
+        begun = time.perf_counter()
         self.last_eval_step = self.step
         metrics = self.task.evaluate()
         higher_better = "score" in metrics
@@ -483,12 +599,24 @@ class Trainer:
                 self.plateau_scale *= self.config.plateau_factor
         self.write_log(record)
         shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
-        self._say(f"step {self.step} epoch {self.epoch + 1}: train loss {train_loss:.4f}, val {shown}{' (best)' if improved else ''}")
+        self._say(f"step {self.step} epoch {self.epoch + 1}: train loss {train_loss:.4f}, val {shown}{' (best)' if improved else ''}; "
+                  f"{self._how_far()}")
         sample = self.task.sample() if self.main else None
         if sample is not None:
             self._say(f"sample: {sample!r}")
         if self.early_stopped:
             self._say(f"no improvement in {self.config.patience} evaluations; stopping early")
+        self.eval_seconds = time.perf_counter() - begun
+
+    def _how_far(self) -> str:
+        """Where the run stands, for the evaluation line (all a log without a bar shows of it):
+        the budget's time spent, or the steps done and the time they leave at this session's speed."""
+        spent = self._time_spent()
+        if self.plan is not None and self.plan.limit == "time":
+            return f"{duration(spent)} of {duration(self.config.max_time)}, {duration(self.config.max_time - spent)} left"
+        steps = self.step - self.session_start_step
+        left = (self.total_steps - self.step) * self._session_seconds() / steps if steps else None
+        return f"{self.step:,} of {self.total_steps:,} steps" + (f", about {duration(left)} left" if left is not None else "")
 
 
 def _in_main_thread() -> bool:

@@ -28,6 +28,7 @@ from seqtext.configs import WORD_UNIT_FROM, LMDataOptions, settle_unit_defaults
 from seqtext.core import distributed
 from seqtext.core.batching import Task, mix_seed
 from seqtext.core.files import corpus_bytes, stream_documents
+from seqtext.core.progress import Workload
 from seqtext.core.recipe import Recipe, Session, run_training
 from seqtext.core.resources import check_network_fits
 from seqtext.core.runs import Run, names
@@ -53,6 +54,7 @@ from seqtext.lm.scoring import (
 from seqtext.text.tokenizers import BOS, TOKENIZERS, load_tokenizer, train_tokenizer
 
 SNAP = 4096  # how far a fresh row looks ahead for the start of a line
+UNIT_NAMES = {"char": "characters", "word": "words", "sentencepiece": "pieces"}  # the plan line's token counts
 
 
 def _tokenizer_options(data: LMDataOptions) -> dict:
@@ -302,6 +304,11 @@ class LanguageModelRecipe(Recipe):
             "train": {k: v for k, v in asdict(s.train).items() if k != "progress"},
         }
         return LMTask(network, self.tokenizer, self.train_ids, self.val_ids, s.data, info, s.train.seed)
+
+    def workload(self, s: Session) -> Workload:
+        kind = self.tokenizer.kind
+        return Workload(what=f"{'SentencePiece' if kind == 'sentencepiece' else kind}-token language model",
+                        unit=UNIT_NAMES.get(kind, "tokens"), items=len(self.train_ids))
 
     def load(self, out_dir: Path, device: str) -> LanguageModel:
         return LanguageModel.load(out_dir, device=device)

@@ -13,6 +13,7 @@ from seqtext.configs import TaggerDataOptions
 from seqtext.core import distributed
 from seqtext.core.batching import BucketedTask
 from seqtext.core.modeldir import shared_name
+from seqtext.core.progress import Workload
 from seqtext.core.recipe import Recipe, Session, run_training
 from seqtext.core.registry import is_bare_name
 from seqtext.core.resources import check_network_fits
@@ -204,6 +205,9 @@ class TaggerRecipe(Recipe):
             record_baseline(s.out_dir, self.baseline)
             shown = f"F1 {self.baseline['f1']:.4f}, " if "f1" in self.baseline else ""
             s.log(f"baseline on the same split: {self.baseline['name']}, dev {shown}accuracy {self.baseline['accuracy']:.4f}")
+
+    def workload(self, s: Session) -> Workload:
+        return Workload(what="tagger", unit="sentences", items=len(self.sentences))
 
     def load(self, out_dir: Path, device: str) -> SequenceTagger:
         return SequenceTagger.load(out_dir, device=device)
