@@ -113,19 +113,9 @@ def flags(cls) -> dict[str, Flag]:
     return {f.name: f.metadata[FLAG] for f in fields(cls) if FLAG in f.metadata}
 
 
-# Language-model shape by token unit, for the options left at None. A character carries little:
-# long windows and a wide two-layer state (the shipped shakespeare model). A word or subword
-# carries more, and a corpus has several times fewer of them, so the same tokens per step would
-# leave a few dozen steps per epoch: one layer, short windows and small batches learn far more in
-# the same time (benchmarks/peer_lm.py, word-level tiny Shakespeare on 2 threads: perplexity 430
-# in 45 s against the peer's 625 in 91 s, at dropout 0.1 with N(0, 1) embeddings; seqtext with the
-# peer's two-layer shape: 652). Word dropout 0.3, not 0.1: a run of several passes (20 minutes on
-# 1.5 M words of reviews) overfits at 0.1 (validation perplexity 176.7, rising in the last pass)
-# and reaches 167.0 at 0.3, while a 40-second run loses 3 % (tiny Shakespeare words: 456 against
-# 443). Small starting embeddings (seqtext.lm.embedding_layer) for words, whose rare ones N(0, 1)
-# left at random vectors (the same 20 minutes: 189.9 -> 176.7); not for characters, each seen
-# thousands of times, where they only slowed a short run (the 150-step model of tests/conftest.py:
-# perplexity 20.5, where test_lm.py wants under 17.8), nor, unmeasured, for subwords.
+# Language-model shape by token unit, for the options left at None: a character carries little
+# (long windows, a wide two-layer state), a word more (one layer, short windows, small batches,
+# dropout 0.3, small starting embeddings). Why: docs/studies/defaults.md.
 LM_UNIT_DEFAULTS = {
     "char": {"embedding_dim": 128, "hidden_size": 512, "num_layers": 2, "dropout": 0.2, "batch_size": 64, "bptt": 128,
              "lr": 2e-3, "small_embeddings": False},
@@ -134,32 +124,20 @@ LM_UNIT_DEFAULTS = {
     "sentencepiece": {"embedding_dim": 256, "hidden_size": 512, "num_layers": 1, "dropout": 0.1, "batch_size": 32,
                       "bptt": 64, "lr": 4e-3, "small_embeddings": False},
 }
-# Language models: LM_UNIT_DEFAULTS. A classifier on a pretrained language model (--pretrained-lm)
-# learns faster: its batch-normalised head starts alone and the layers below train at the rate
-# / 2.6 per layer (SST-2, 6,920 sentences, 20-minute reviews LM: the network alone 72.6 % at
-# 2e-3, 78.1 % at 1e-2; benchmarks/classifier_defaults.py).
+# Language models: LM_UNIT_DEFAULTS. A classifier on a pretrained language model learns faster
+# (its head starts alone, the layers below at the rate / 2.6 per layer): docs/studies/defaults.md.
 DEFAULT_LR = {"tagger": 2e-3, "classifier": 2e-3, "classifier_lm": 1e-2}
-# Epochs by model kind for --epochs left out. Taggers: 14, since at 10 every tagger in
-# benchmarks/tagger_defaults.py (2,000-3,000 sentences) and the shipped ner was still improving in
-# its last epoch; others (and a Trainer given no number): 10.
+# Epochs by model kind for train.epochs left out (taggers were still improving at 10); others 10.
 DEFAULT_EPOCHS = {"tagger": 14, "classifier": 10}
 EPOCHS_OTHERWISE = 10
 # How long a run goes on when none of train.max_time, train.epochs and train.max_steps is given
-# (seconds; settle_by_kind). A language model trains for the time: ten minutes, as many passes as
-# fit (a fixed number of epochs is hours on a large corpus and a minute on a small one). A tagger
-# and a classifier keep their epochs, which take minutes on the data they are made for (measured by
-# the plan's probe on 2 CPU threads: a tagger reads CoNLL-2003's 14,041 sentences at 317 a second,
-# 14 epochs in about 11 minutes; a classifier SST-2's 6,228 at 790 a second, 10 epochs in under 2),
-# with half an hour as the most a larger corpus may take before the clock ends it.
+# (seconds; settle_by_kind): a language model trains for the time, a tagger or classifier keeps its
+# epochs within half an hour (measured rates: docs/studies/defaults.md).
 DEFAULT_BUDGET = {"language_model": 600.0, "tagger": 1800.0, "classifier": 1800.0}
 BY_BUDGET = 1_000_000  # epochs of a run that the clock ends (train.max_time without train.epochs)
 
-# --tokenizer auto (train lm): characters for a corpus under WORD_UNIT_FROM bytes, words from there
-# on. A small corpus holds too few of most words for a word model to learn them (tiny Shakespeare,
-# 1.1 MB: a character model, 1.43 nats/char; words, perplexity 430), while on a larger one a
-# character model spends the time spelling: in 20 minutes on 2 CPU threads the default character
-# model reads 6.5 M characters, under one pass of a 7.7 MB review corpus, and the word model four
-# passes over it, which is what a classifier built on it (--pretrained-lm) needs.
+# data.tokenizer auto: characters for a corpus under WORD_UNIT_FROM bytes, words from there on
+# (a small corpus holds too few of most words; on a large one characters spend the time spelling).
 WORD_UNIT_FROM = 3_000_000
 
 
@@ -190,7 +168,7 @@ class LMConfig:
                                          f"[default by --tokenizer: {unit_default_help('dropout')}].", low=0, high=1, high_open=True)
     tie_weights: bool = option(False, "Share the embedding matrix with the output layer.")
     adaptive_cutoffs: list | None = None  # adaptive softmax cluster boundaries (ids), e.g. [2000, 10000]
-    # Embeddings starting small (seqtext.lm.embedding_layer), not at N(0, 1); None: by token unit
+    # Embeddings starting small (seqtext.lm.model.embedding_layer), not at N(0, 1); None: by token unit
     # (models saved before: N(0, 1)).
     small_embeddings: bool | None = None
 
@@ -227,7 +205,7 @@ class TaggerConfig:
     dropout: float = option(0.33, "Dropout before and after the recurrent layers.", low=0, high=1, high_open=True)
     decoder: str = option("crf", "Output layer.", choices=DECODERS)
     # Frozen character LMs read as contextual string embeddings: one {"model", "chars", "backward",
-    # "source"} per LM, filled in from TaggerDataOptions.pretrained_lms (seqtext.contextual checks them).
+    # "source"} per LM, filled in from TaggerDataOptions.pretrained_lms (seqtext.tagger.contextual checks them).
     contextual_lms: list | None = None
 
     def __post_init__(self):
@@ -260,10 +238,10 @@ class ClassifierConfig:
     # (embedding_dim, hidden_size, num_layers, cell) and pooling "concat"; set by --pretrained-lm.
     encoder: str = "rnn"
     directions: list | None = None
-    # The linear path over unigrams and hashed bigrams (seqtext.ngrams): its bigram bucket count;
+    # The linear path over unigrams and hashed bigrams (seqtext.classifier.ngrams): its bigram bucket count;
     # None: by the number of classes (the trainer fills it in); 0: no such path (older models).
     ngram_buckets: int | None = None
-    # Embeddings starting small (seqtext.lm.embedding_layer), not at N(0, 1); None: by tokenizer
+    # Embeddings starting small (seqtext.lm.model.embedding_layer), not at N(0, 1); None: by tokenizer
     # (the trainer fills it in: word tokens; models saved before: N(0, 1)).
     small_embeddings: bool | None = None
 
