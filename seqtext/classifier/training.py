@@ -45,12 +45,31 @@ from seqtext.core.modeldir import read_metrics
 from seqtext.core.progress import Workload
 from seqtext.core.recipe import Recipe, Session, run_training
 from seqtext.core.registry import resolve as resolve_model
-from seqtext.core.resources import check_network_fits
+from seqtext.core.resources import check_network_fits, training_floats
 from seqtext.core.runs import Run, dev_split, names, record_baseline
 from seqtext.core.trainer import CHECKPOINT_FILE, TrainConfig
 from seqtext.errors import DataError, SeqtextWarning
 from seqtext.text.tokenizers import SPECIALS, load_tokenizer, pad_batch, train_tokenizer
 from seqtext.text.vectors import init_embedding, read_vectors
+
+
+def longest(tokenizer, texts: list[str], max_tokens: int, candidates: int = 100) -> int:
+    """Tokens in the longest text, found among the ``candidates`` longest in characters, up to
+    ``max_tokens`` (texts are cut there)."""
+    longest_texts = sorted(texts, key=len)[-candidates:]
+    return min(max_tokens, max((len(tokenizer.encode(text)) for text in longest_texts), default=1))
+
+
+def token_floats(config: ClassifierConfig) -> float:
+    """Floats per padded position of a training batch at the step's peak, measured
+    (tests/core/test_memory.py): the embeddings and the recurrent stack's (resources.
+    training_floats: bidirectional, or one ULMFiT encoder per direction), the padded output
+    and the pooling's copy of it and their gradients."""
+    E, H = config.embedding_dim, config.hidden_size
+    if config.encoder == "lm":
+        directions = len(config.directions or [1])
+        return directions * (2 * E + training_floats(E, H, config.num_layers, config.cell) + 4 * H)
+    return 2 * E + training_floats(E, H, config.num_layers, config.cell, 2) + 8 * H
 
 
 class ClassifierTask(BucketedTask):
@@ -178,7 +197,12 @@ class ClassifierRecipe(Recipe):
         self.tokenizer = self._tokenizer(s)
         self.config = self._config(s)
         self.network_cls = LMClassifier if self.config.encoder == "lm" else RecurrentClassifier
-        check_network_fits(lambda: self.network_cls(self.config), "model.hidden_size, model.num_layers, model.embedding_dim")
+        # The largest batch: data.batch_size texts as long as the longest (in tokens, up to data.max_tokens)
+        rows = min(s.data.batch_size, len(self.texts))
+        width = longest(self.tokenizer, self.texts, s.data.max_tokens) + (2 if self.config.encoder == "lm" else 0)  # <bos>, <eos>
+        check_network_fits(lambda: self.network_cls(self.config), "model.hidden_size, model.num_layers, model.embedding_dim",
+                           activations=rows * width * token_floats(self.config),
+                           batch=f"batches of {rows:,} text(s) of up to {width:,} tokens (data.batch_size)")
         if s.run is not None:
             return None
         files = {"train": names(self.train_files), "dev": names(self.dev_file) if self.dev_file else []}

@@ -43,12 +43,28 @@ def check_fits(needed: int, what: str) -> None:
         raise SeqtextError(f"{what} would need about {gib(needed)} of memory; this machine has {gib(available)}")
 
 
-def check_network_fits(build, what: str, copies: int = 4) -> int:
+def training_floats(inputs: int, hidden: int, layers: int, cell: str, directions: int = 1) -> int:
+    """Floats per time step (of each sequence) that a recurrent stack's training step holds at its
+    peak, measured on the CPU (tests/core/test_memory.py): the activations its forward pass keeps
+    for backward and their gradients, about twice ``recurrent_floats``, and the top layer's
+    output gradient and gates again (``(G + 4) * hidden`` per direction)."""
+    return 2 * recurrent_floats(inputs, hidden, layers, cell, directions) + (GATES[cell] + 4) * hidden * directions
+
+
+LOGIT_COPIES = 3.25  # (tokens, V) float32 tensors of a softmax cross-entropy's step: logits, log-softmax, gradients
+
+
+def check_network_fits(build, what: str, copies: int = 4, activations: float = 0, batch: str = "") -> int:
     """Count the parameters of the network ``build()`` makes without allocating them (on the
     meta device) and refuse it if ``copies`` float32 copies (weights, gradients, two AdamW
-    moments) would not fit. Returns the parameter count."""
+    moments) and ``activations`` floats (what one training step on the largest batch keeps for
+    backward, and their gradients; ``batch`` says which batch) would not fit. Returns the
+    parameter count."""
     with torch.device("meta"):
         network = build()
     count = sum(p.numel() for p in network.parameters())
-    check_fits(count * 4 * copies, f"a network of {count:,} parameters ({what})")
+    needed = int(4 * (count * copies + activations))
+    if activations:
+        check_fits(needed, f"training {batch} with a network of {count:,} parameters ({what})")
+    check_fits(needed, f"a network of {count:,} parameters ({what})")
     return count

@@ -30,7 +30,7 @@ from seqtext.core.batching import Task, mix_seed
 from seqtext.core.files import corpus_bytes, stream_documents
 from seqtext.core.progress import Workload
 from seqtext.core.recipe import Recipe, Session, run_training
-from seqtext.core.resources import check_network_fits
+from seqtext.core.resources import LOGIT_COPIES, check_network_fits, training_floats
 from seqtext.core.runs import Run, names
 from seqtext.core.trainer import TrainConfig
 from seqtext.errors import DataError, SeqtextWarning, TrainingError
@@ -73,10 +73,9 @@ def _fit_batch(ids: np.ndarray, batch_size: int, bptt: int, what: str) -> tuple[
     """A batch size and window that the stream can fill; smaller ones with a warning if needed."""
     if len(ids) < 3:
         raise DataError(f"the {what} text is too short to train on ({len(ids)} tokens)")
-    if len(ids) // batch_size >= bptt + 1:
+    fitted_batch, fitted_bptt = _fitted_shape(len(ids), batch_size, bptt)
+    if (fitted_batch, fitted_bptt) == (batch_size, bptt):
         return batch_size, bptt
-    fitted_batch = max(1, len(ids) // (bptt + 1))
-    fitted_bptt = min(bptt, len(ids) // fitted_batch - 1)
     warnings.warn(
         f"the {what} text has {len(ids)} tokens, fewer than batch size {batch_size} x {bptt + 1}; "
         f"using batch size {fitted_batch} and window {fitted_bptt}",
@@ -84,6 +83,14 @@ def _fit_batch(ids: np.ndarray, batch_size: int, bptt: int, what: str) -> tuple[
         stacklevel=3,
     )
     return fitted_batch, fitted_bptt
+
+
+def _fitted_shape(tokens: int, batch_size: int, bptt: int) -> tuple[int, int]:
+    """The batch size and window a stream of ``tokens`` tokens can fill (``_fit_batch``)."""
+    if tokens // batch_size >= bptt + 1:
+        return batch_size, bptt
+    fitted_batch = max(1, tokens // (bptt + 1))
+    return fitted_batch, max(1, min(bptt, tokens // fitted_batch - 1))
 
 
 def _with_zero_rows(state, rows: int):
@@ -289,6 +296,12 @@ class LanguageModelRecipe(Recipe):
             raise DataError("the validation text is empty; give a longer corpus, val_files or a larger data.val_fraction")
         s.log(f"{self.tokenizer.kind} tokenizer, {self.tokenizer.vocab_size} tokens; {len(self.train_ids):,} training and "
               f"{len(self.val_ids):,} validation tokens")
+        # The largest training batch, fitted to the corpus as LMTask fits it, with its fresh rows.
+        batch_size, bptt = _fitted_shape(len(self.train_ids), s.data.batch_size, s.data.bptt)
+        rows = batch_size + int(round(batch_size * s.data.fresh_share))
+        check_network_fits(lambda: RecurrentLM(self.config), "model.hidden_size, model.num_layers, model.embedding_dim",
+                           activations=rows * bptt * token_floats(self.config),
+                           batch=f"batches of {rows:,} x {bptt:,} tokens (data.batch_size, data.bptt)")
 
     def make_task(self, s: Session) -> LMTask:
         network = RecurrentLM(self.config)
@@ -342,6 +355,18 @@ def train_language_model(
 
 
 ADAPTIVE_FROM = 10_000  # word vocabularies at least this large get an adaptive softmax
+
+
+def token_floats(config: LMConfig) -> float:
+    """Floats per token of a training batch at the step's peak (tests/core/test_memory.py): the
+    recurrent stack's (resources.training_floats), the projection's output, and the output
+    layer's logits over the vocabulary; with an adaptive softmax the head's (frequent tokens and
+    one logit per cluster) and a tenth of the tail's, which only tokens of each cluster reach."""
+    E, H = config.embedding_dim, config.hidden_size
+    floats = training_floats(E, H, config.num_layers, config.cell) + (2 * E if config.tie_weights and H != E else 0)
+    cutoffs = list(config.adaptive_cutoffs or [])
+    outputs = config.vocab_size if not cutoffs else cutoffs[0] + len(cutoffs) + (config.vocab_size - cutoffs[0]) / 10
+    return floats + LOGIT_COPIES * outputs
 
 
 def _cutoffs(tokenizer, data: LMDataOptions, model: LMConfig | None) -> list[int] | None:

@@ -16,7 +16,7 @@ from seqtext.core.modeldir import shared_name
 from seqtext.core.progress import Workload
 from seqtext.core.recipe import Recipe, Session, run_training
 from seqtext.core.registry import is_bare_name
-from seqtext.core.resources import check_network_fits
+from seqtext.core.resources import check_network_fits, training_floats
 from seqtext.core.runs import Run, dev_split, names, record_baseline
 from seqtext.core.trainer import TrainConfig
 from seqtext.errors import DataError
@@ -24,6 +24,7 @@ from seqtext.tagger.baselines import most_frequent_tag
 from seqtext.tagger.conll import Sentence, read_sentences
 from seqtext.tagger.contextual import describe, load_language_models
 from seqtext.tagger.model import (
+    MAX_WORD_CHARS,
     BiRNNTagger,
     SequenceTagger,
     TaggerConfig,
@@ -74,6 +75,31 @@ class FeatureCache:
             found = computed[row] if row in computed else self.stored[i]
             out[row, : found.size(0)] = found
         return out
+
+
+def chars_per_word(sentences: list[list[str]]) -> float:
+    """Characters the character encoder reads per word of a batch of ``sentences``: each
+    distinct form once (make_batch), up to MAX_WORD_CHARS."""
+    forms = {word for sentence in sentences for word in sentence}
+    return sum(min(len(form), MAX_WORD_CHARS) or 1 for form in forms) / max(1, sum(map(len, sentences)))
+
+
+def token_floats(config: TaggerConfig, chars_per_word: float) -> float:
+    """Floats per padded word position of a training batch at the step's peak, measured
+    (tests/core/test_memory.py): the word-level Bi-RNN's (resources.training_floats) over the
+    words' vectors, its output and emissions; the CRF's (B, C, C) scores of each step, kept for
+    backward with their exponentials; the character encoder's over each word's characters."""
+    C, Dc, Hc = config.num_tags, config.char_dim, config.char_hidden
+    char_dim = {"lstm": 2 * Hc, "cnn": Hc, "none": 0}[config.char_encoder]
+    inputs = config.word_dim + char_dim + sum(entry["model"]["hidden_size"] for entry in config.contextual_lms or [])
+    floats = training_floats(inputs, config.hidden_size, config.num_layers, config.cell, 2) + 4 * C
+    if config.decoder == "crf":
+        floats += 3 * C * C
+    if config.char_encoder == "lstm":
+        floats += chars_per_word * training_floats(Dc, Hc, 1, "lstm", 2)
+    elif config.char_encoder == "cnn":
+        floats += chars_per_word * 2 * (2 * Dc + 2 * Hc)
+    return floats
 
 
 class TaggerTask(BucketedTask):
@@ -137,7 +163,12 @@ class TaggerRecipe(Recipe):
             self.words = WordTokenizer(list(SPECIALS) + kept, split="whitespace")
             self.chars = CharTokenizer.train(["".join(sentence.tokens) for sentence in self.sentences])
         self.config = self._config(s)
-        check_network_fits(lambda: BiRNNTagger(self.config), "model.hidden_size, model.num_layers, model.word_dim, model.char_hidden")
+        # The largest batch: data.batch_size sentences as long as the longest (bucketing pads to it).
+        rows, width = min(s.data.batch_size, len(self.sentences)), max((len(sentence.tokens) for sentence in self.sentences), default=1)
+        per_word = chars_per_word([sentence.tokens for sentence in self.sentences[:rows]])
+        check_network_fits(lambda: BiRNNTagger(self.config), "model.hidden_size, model.num_layers, model.word_dim, model.char_hidden",
+                           activations=rows * width * token_floats(self.config, per_word),
+                           batch=f"batches of {rows:,} sentence(s) of up to {width:,} tokens (data.batch_size)")
         if s.run is not None:
             return None
         return Run(kind="tagger", model=asdict(self.config), data=asdict(s.data), train=asdict(s.train),

@@ -1,6 +1,6 @@
 """Memory estimates hold (#24 item 8): the estimate a request is refused by is within a factor of
-1.5 of the peak it measurably reaches (generate, tag, classify), and a request that could never
-fit is refused before anything is allocated.
+1.5 of the peak it measurably reaches (generate, tag, classify, training), and a request that
+could never fit is refused before anything is allocated.
 
 The peak is measured in a fresh Python process (so that no memory freed by earlier tests is
 reused): its peak resident set (VmHWM, reset through /proc/self/clear_refs after the model is
@@ -19,12 +19,16 @@ from click.testing import CliRunner
 
 from seqtext.classifier import model as classifier_model
 from seqtext.classifier.model import ClassifierConfig, RecurrentClassifier, TextClassifier
+from seqtext.classifier.training import ClassifierTask
 from seqtext.cli.main import main
+from seqtext.core.resources import check_network_fits
 from seqtext.errors import SeqtextError
 from seqtext.lm import generation
+from seqtext.lm import training as lm_training
 from seqtext.lm.model import LanguageModel, LMConfig, RecurrentLM
 from seqtext.tagger import model as tagger_model
 from seqtext.tagger.model import BiRNNTagger, SequenceTagger, TaggerConfig
+from seqtext.tagger.training import TaggerTask
 from seqtext.text.tokenizers import CharTokenizer, WordTokenizer
 
 MEASURE = r"""
@@ -32,6 +36,7 @@ import json, re, sys
 import torch
 from seqtext.core import resources
 from seqtext.lm import generation
+from seqtext.lm import training as lm_training
 from seqtext.lm.model import LanguageModel, LMConfig, RecurrentLM
 from seqtext.text.tokenizers import CharTokenizer, WordTokenizer
 
@@ -112,6 +117,7 @@ from seqtext.lm.model import LanguageModel, LMConfig, RecurrentLM
 from seqtext.tagger import model as tagger_model
 from seqtext.tagger.contextual import describe
 from seqtext.tagger.model import BiRNNTagger, SequenceTagger, TaggerConfig
+from seqtext.tagger.training import TaggerTask
 from seqtext.text.tokenizers import CharTokenizer, WordTokenizer
 
 torch.set_num_threads(1)
@@ -292,3 +298,131 @@ def test_span_probabilities_are_computed_in_chunks_that_agree(monkeypatch):
     monkeypatch.setattr(tagger_model, "SPAN_CHUNK_BYTES", 1)
     assert sum(len(spans) for _, _, spans in whole) > 2
     assert tagger.score_sentences(sentences) == whole
+
+
+MEASURE_TRAIN = r"""
+import json, random, re, sys
+import torch
+from torch.nn import functional as F
+from seqtext.classifier.model import ClassifierConfig, RecurrentClassifier
+from seqtext.classifier import training as classifier_training
+from seqtext.configs import TaggerConfig
+from seqtext.lm import training as lm_training
+from seqtext.lm.model import LMConfig, RecurrentLM
+from seqtext.tagger import training as tagger_training
+from seqtext.tagger.model import BiRNNTagger, make_batch
+from seqtext.text.tokenizers import CharTokenizer, WordTokenizer
+
+torch.set_num_threads(1)
+case = json.loads(sys.argv[1])
+kind, rows, width, spec = case["kind"], case["rows"], case["width"], case["model"]
+random.seed(0)
+torch.manual_seed(0)
+
+def status(key):
+    return int(re.search(key + r":\s+(\d+)", open("/proc/self/status").read()).group(1)) * 1024
+
+if kind == "lm":
+    config = LMConfig(dropout=0.0, **spec)
+    ids, targets = (torch.randint(4, config.vocab_size, (rows, width)) for _ in range(2))
+    build, loss = lambda: RecurrentLM(config), lambda net, n: net.nll_sum(ids[:n], targets[:n])[0] / ids[:n].numel()
+    floats = lm_training.token_floats(config)
+elif kind == "tagger":
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    forms = ["".join(random.choice(letters) for _ in range(random.randint(1, 12))) for _ in range(case["forms"])]
+    chars = CharTokenizer(["<pad>", "<unk>", "<bos>", "<eos>", *letters])
+    words = WordTokenizer(["<pad>", "<unk>", "<bos>", "<eos>", *sorted(set(forms))[:2000]], split="whitespace")
+    sentences = [[random.choice(forms) for _ in range(width)] for _ in range(rows)]
+    batches, tags = {n: make_batch(sentences[:n], words, chars, 0.0) for n in (1, rows)}, torch.randint(0, spec["num_tags"], (rows, width))
+    config = TaggerConfig(vocab_size=words.vocab_size, char_vocab_size=chars.vocab_size, dropout=0.0, **spec)
+    build, loss = lambda: BiRNNTagger(config), lambda net, n: net.loss(batches[n], tags[:n])
+    floats = tagger_training.token_floats(config, tagger_training.chars_per_word(sentences))
+else:
+    config = ClassifierConfig(dropout=0.0, ngram_buckets=0, **spec)
+    ids, lengths = torch.randint(4, config.vocab_size, (rows, width)), torch.full((rows,), width)
+    labels = torch.randint(0, config.num_classes, (rows,))
+    build, loss = lambda: RecurrentClassifier(config), lambda net, n: F.cross_entropy(net(ids[:n], lengths[:n]).float(), labels[:n])
+    floats = classifier_training.token_floats(config)
+
+def train(n):
+    network = build().train()
+    optimizer = torch.optim.AdamW(network.parameters())
+    for _ in range(3):
+        optimizer.zero_grad()
+        loss(network, n).backward()
+        optimizer.step()
+    return sum(p.numel() for p in network.parameters())
+
+train(1)  # libraries and kernels loaded, on one row (memory freed by a larger batch would be reused)
+open("/proc/self/clear_refs", "w").write("5")  # the peak resident set starts again from here
+before = status("VmRSS")
+parameters = train(rows)  # the network, AdamW's state and three steps
+peak = status("VmHWM") - before
+print(json.dumps({"peak": peak, "estimate": 4 * (4 * parameters + rows * width * floats)}))
+"""
+
+
+@needs_proc
+@pytest.mark.parametrize("case", [
+    # a character LSTM (shakespeare's shape, smaller), a GRU, a word LM's logits over 20,000 words
+    {"kind": "lm", "rows": 64, "width": 100, "model": {"vocab_size": 100, "embedding_dim": 64, "hidden_size": 256, "num_layers": 2}},
+    {"kind": "lm", "rows": 64, "width": 100, "model": {"vocab_size": 100, "embedding_dim": 64, "hidden_size": 256, "num_layers": 1,
+                                                        "cell": "gru"}},
+    {"kind": "lm", "rows": 32, "width": 64, "model": {"vocab_size": 20000, "embedding_dim": 64, "hidden_size": 128, "num_layers": 1}},
+    # ner-fast's shape (character Bi-LSTM, CRF), and two layers over few distinct words
+    {"kind": "tagger", "rows": 128, "width": 30, "forms": 3000,
+     "model": {"num_tags": 17, "word_dim": 100, "char_dim": 30, "char_hidden": 50, "hidden_size": 200, "num_layers": 1}},
+    {"kind": "tagger", "rows": 64, "width": 40, "forms": 300,
+     "model": {"num_tags": 9, "word_dim": 100, "char_dim": 30, "char_hidden": 50, "hidden_size": 256, "num_layers": 2}},
+    # sentiment's shape (GRU, attention), and a 2-layer LSTM pooled by mean
+    {"kind": "classifier", "rows": 64, "width": 100,
+     "model": {"vocab_size": 5000, "num_classes": 2, "embedding_dim": 100, "hidden_size": 128, "cell": "gru"}},
+    {"kind": "classifier", "rows": 64, "width": 100, "model": {"vocab_size": 5000, "num_classes": 2, "embedding_dim": 100,
+                                                               "hidden_size": 128, "cell": "lstm", "num_layers": 2, "pooling": "mean"}},
+])
+@pytest.mark.slow
+def test_training_estimate_is_within_one_and_a_half_times_the_peak(case):
+    peak, estimate = measure_script(MEASURE_TRAIN, case)
+    assert peak > 20 * 2**20, "too small a case to measure"
+    assert 1 / 1.5 <= estimate / peak <= 1.5, (peak, estimate)
+
+
+def test_an_absurd_training_batch_is_refused():
+    """``--batch-size 100000 --bptt 10000`` on a character LM: about 60,000 GiB, refused."""
+    config = LMConfig(vocab_size=100, embedding_dim=64, hidden_size=256, num_layers=2, dropout=0.0)
+    with pytest.raises(SeqtextError, match=r"^training batches of 100,000 x 10,000 tokens \(data.batch_size, data.bptt\) with a "
+                                           r"network of [\d,]+ parameters \(model.hidden_size\) would need about [\d.,]+ GiB of memory; "
+                                           r"this machine has"):
+        check_network_fits(lambda: RecurrentLM(config), "model.hidden_size", activations=100_000 * 10_000 * lm_training.token_floats(config),
+                           batch="batches of 100,000 x 10,000 tokens (data.batch_size, data.bptt)")
+
+
+def _refused_before_training(monkeypatch, task, args: list[str]) -> str:
+    """Run ``seqtext train ...`` with 1 GiB of memory; no training step may run."""
+    monkeypatch.setattr("seqtext.core.resources.total_memory", lambda: 1 << 30)
+    monkeypatch.setattr(task, "loss", lambda *a: pytest.fail("a training step ran before refusing"))
+    result = CliRunner().invoke(main, ["train", *args, "--max-steps", "3"])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    return result.stderr
+
+
+def test_a_language_model_batch_that_cannot_fit_is_refused_before_training(monkeypatch, tmp_path):
+    (tmp_path / "corpus.txt").write_text("the cat sat on the mat\n" * 40_000)
+    error = _refused_before_training(monkeypatch, lm_training.LMTask, ["lm", str(tmp_path / "corpus.txt"), "-o", str(tmp_path / "out"),
+                                                                       "--tokenizer", "char", "--batch-size", "400", "--bptt", "500"])
+    assert "Error: training batches of 450 x 500 tokens (--batch-size, --bptt) with a network of" in error
+    assert "would need about" in error
+
+
+def test_tagger_and_classifier_batches_that_cannot_fit_are_refused_before_training(monkeypatch, tmp_path):
+    words = ["alpha", "beta", "gamma", "delta"]
+    sentence = "".join(f"{words[i % 4]} {'B-X' if i % 7 == 0 else 'O'}\n" for i in range(300))
+    (tmp_path / "train.conll").write_text((sentence + "\n") * 400)
+    (tmp_path / "train.csv").write_text("text,label\n" + "".join(f"{' '.join(words * 75)},{'pos' if i % 2 else 'neg'}\n" for i in range(400)))
+    error = _refused_before_training(monkeypatch, TaggerTask, ["tagger", str(tmp_path / "train.conll"), "-o", str(tmp_path / "t"),
+                                                               "--batch-size", "400"])
+    assert "Error: training batches of 360 sentence(s) of up to 300 tokens (--batch-size) with a network of" in error
+    error = _refused_before_training(monkeypatch, ClassifierTask, ["classifier", str(tmp_path / "train.csv"), "-o", str(tmp_path / "c"),
+                                                                   "--batch-size", "400"])
+    assert "Error: training batches of" in error and "text(s) of up to 300 tokens (--batch-size)" in error
