@@ -43,6 +43,8 @@ from seqtext.text.tokenizers import (
     pad_batch,
 )
 
+pytestmark = pytest.mark.slow  # onnx export and onnxruntime: tens of seconds for the module
+
 TOLERANCE = 1e-4
 SUFFIX = {"onnx": "onnx", "torchscript": "pt"}
 SHIPPED = [("shakespeare", "onnx"), ("shakespeare", "torchscript"), ("ner", "onnx"), ("ner", "torchscript"),
