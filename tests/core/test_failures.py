@@ -4,6 +4,7 @@ temporary file left and the last good checkpoint kept; a resumed run that its li
 any model was saved says so; a name too long for the file system, an export target that takes
 no files and JSON nested too deep are errors, not tracebacks."""
 
+import contextlib
 import errno
 import json
 import os
@@ -33,17 +34,17 @@ def leftovers(directory: Path) -> list[str]:
     return sorted(p.name for p in Path(directory).rglob("*.tmp"))
 
 
-@pytest.fixture
-def file_size_limit():
-    """Set the process's file size limit (``ulimit -f``) for the test: Python ignores SIGXFSZ,
-    so a write past it fails with EFBIG, as on a full disk."""
+@contextlib.contextmanager
+def file_size_limit(size: int):
+    """The process's file size limit (``ulimit -f``) inside the block: Python ignores SIGXFSZ, so
+    a write past it fails with EFBIG, as on a full disk. Only inside the block: pytest's own
+    report of the test goes to a file that may be larger (CI's log)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-
-    def limit(size: int) -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
-
-    yield limit
-    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
 
 
 class ToyTask(Task):
@@ -76,12 +77,12 @@ def toy_config(**changes) -> TrainConfig:
 
 
 # -- item 2: a write that fails -----------------------------------------------------------------------
-def test_id_file_that_cannot_be_written_is_one_error_naming_it(tmp_path, file_size_limit):
+def test_id_file_that_cannot_be_written_is_one_error_naming_it(tmp_path):
     path = tmp_path / "data" / "all.bin"
     pieces = [("some text to encode " * 2000, True, True)] * 4
-    file_size_limit(16 * 1024)
-    with pytest.raises(SeqtextError, match=f"^cannot write {path} \\(") as caught:
-        encode_documents(iter(pieces), CharTokenizer.train(["some text to encode"]), path)
+    tokenizer = CharTokenizer.train(["some text to encode"])
+    with pytest.raises(SeqtextError, match=f"^cannot write {path} \\(") as caught, file_size_limit(16 * 1024):
+        encode_documents(iter(pieces), tokenizer, path)
     assert "ulimit -f" in str(caught.value) and "\n" not in str(caught.value)
     assert not path.exists() and leftovers(tmp_path) == []
 
@@ -111,12 +112,12 @@ def test_checkpoint_that_cannot_be_written_keeps_the_last_good_one(tmp_path, mon
     assert resumed.step == 2
 
 
-def test_model_that_cannot_be_saved_is_one_error_and_keeps_the_old_one(tmp_path, tiny_lm_dir, file_size_limit):
+def test_model_that_cannot_be_saved_is_one_error_and_keeps_the_old_one(tmp_path, tiny_lm_dir):
     lm = seqtext.load(tiny_lm_dir, device="cpu")
     lm.save(tmp_path)
     before = (tmp_path / modeldir.WEIGHTS_FILE).read_bytes()
-    file_size_limit(len(before) // 2)
-    with pytest.raises(SeqtextError, match=f"^cannot write {tmp_path / modeldir.WEIGHTS_FILE} \\(file too large"):
+    with pytest.raises(SeqtextError, match=f"^cannot write {tmp_path / modeldir.WEIGHTS_FILE} \\(file too large"), \
+            file_size_limit(len(before) // 2):
         lm.save(tmp_path)
     assert (tmp_path / modeldir.WEIGHTS_FILE).read_bytes() == before and leftovers(tmp_path) == []
 
