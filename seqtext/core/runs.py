@@ -155,7 +155,7 @@ def _take_lock(out_dir: Path) -> Path:
             try:
                 holder = json.loads(lock.read_text(encoding="utf-8"))
                 pid, host = int(holder["pid"]), str(holder["host"])
-            except (OSError, ValueError, KeyError, TypeError):
+            except (OSError, ValueError, KeyError, TypeError, RecursionError):
                 pid, host = 0, me["host"]  # unreadable: left by a crash while writing it
             if host != me["host"]:
                 raise TrainingError(

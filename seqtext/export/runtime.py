@@ -38,6 +38,16 @@ NO_SPACE_BEFORE = frozenset({",", ".", ";", ":", "!", "?", "%", ")", "]", "}", "
 NO_SPACE_AFTER = frozenset({"(", "[", "{", "``", "$", "#", "£", "€"})
 
 
+def _check_sentences(sentences) -> None:
+    """A list of token lists; a list of strings is refused, as seqtext refuses it: it would be
+    tagged letter by letter."""
+    if not isinstance(sentences, (list, tuple)):
+        _refuse("sentences", "a list of token lists", sentences)
+    for sentence in sentences:
+        if not isinstance(sentence, (list, tuple)) or not all(isinstance(token, str) for token in sentence):
+            _refuse("sentences", "a list of token lists, e.g. [['Angela', 'Merkel']]", sentence)
+
+
 def _refuse(name: str, wanted: str, value) -> None:
     raise TypeError(f"{name} must be {wanted}, not {type(value).__name__} ({repr(value)[:40]})")
 
@@ -262,6 +272,7 @@ class Tagger:
         return out[0], (out[1] if len(out) > 1 else None), inputs[4]
 
     def tag_ids(self, sentences: list[list[str]]) -> list[list[int]]:
+        _check_sentences(sentences)
         emissions, decoded, lengths = self.emissions(sentences)
         if decoded is None:
             decoded = viterbi(emissions, lengths, **self.crf) if self.crf is not None else emissions.argmax(-1)
@@ -270,11 +281,7 @@ class Tagger:
     def tag(self, sentences: list[list[str]], scheme: str | None = None) -> list[list[str]]:
         """Tags per token list, in ``scheme`` (default: the training data's, as seqtext gives them).
         A list of strings is refused, as seqtext refuses it: it would be tagged letter by letter."""
-        if not isinstance(sentences, (list, tuple)):
-            _refuse("sentences", "a list of token lists", sentences)
-        for sentence in sentences:
-            if not isinstance(sentence, (list, tuple)) or not all(isinstance(token, str) for token in sentence):
-                _refuse("sentences", "a list of token lists, e.g. [['Angela', 'Merkel']]", sentence)
+        _check_sentences(sentences)
         results: list[list[str]] = [[] for _ in sentences]
         real = [i for i, s in enumerate(sentences) if s]
         if real:

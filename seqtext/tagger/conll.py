@@ -353,6 +353,8 @@ def _read_jsonl(lines: Iterable[str], file, need_tags: bool) -> Iterator[Sentenc
             record = json.loads(line)
         except json.JSONDecodeError as err:
             raise DataError(f"{file}, line {number}: not JSON ({err}); {expected}") from None
+        except RecursionError:  # Python's parser gives up near a thousand levels
+            raise DataError(f"{file}, line {number}: JSON nested too deep; {expected}") from None
         if not isinstance(record, dict) or "tokens" not in record:
             raise DataError(f"{file}, line {number}: {expected}")
         tokens, tags = record["tokens"], record.get("tags", [])

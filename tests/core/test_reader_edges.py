@@ -215,3 +215,11 @@ def test_plain_and_labelled_files_skip_invisible_lines(tmp_path):
     assert [(e.text, e.labels) for e in read_examples(str(path))] == [("good film", ["pos"]), ("bad film", ["neg"])]
     path.write_text(f"{ZWSP}\n__label__pos good film\n")
     assert [(e.text, e.labels) for e in read_examples(str(path))] == [("good film", ["pos"])]
+
+
+def test_a_tagged_jsonl_line_nested_too_deep_is_one_error(tmp_path):
+    """Python's JSON parser gives up near a thousand levels (a RecursionError traceback before)."""
+    path = tmp_path / "deep.jsonl"
+    path.write_text('{"tokens": ["a"], "tags": ["O"]}\n' + "[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"deep.jsonl, line 2: JSON nested too deep"):
+        read_sentences(str(path))

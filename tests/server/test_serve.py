@@ -102,6 +102,16 @@ def test_classify_gives_label_and_probabilities(client):
     assert batch[1]["label"] == one["label"] and batch[1]["probs"] == pytest.approx(one["probs"], abs=1e-5)  # padded in a batch
 
 
+def test_a_nucleus_smaller_than_the_top_token_keeps_it(client, models):
+    """top_p far below any token's probability (#24 item 1: a 500 before): the top token is kept,
+    so sampling is greedy."""
+    request = {"text": "ROMEO:", "max_length": 20, "top_p": 1e-300, "seed": 1}
+    answer = client.post("/generate", json=request)
+    assert answer.status_code == 200, answer.text
+    greedy = models["shakespeare"].generate("ROMEO:", max_length=20, temperature=0)
+    assert answer.json() == [g.to_dict() for g in greedy]
+
+
 def test_generate_is_reproducible_with_a_seed_and_equals_the_library(client, models):
     request = {"text": "ROMEO:", "max_length": 60, "seed": 7, "temperature": 0.8}
     first, second = (client.post("/generate", json=request).json() for _ in range(2))

@@ -157,6 +157,7 @@ def test_a_saved_tagger_holds_its_language_models_and_tags_without_them(trained)
     config = json.loads((out / "config.json").read_text())
     entries = config["model"]["contextual_lms"]
     assert [entry["backward"] for entry in entries] == [False, True]
+    assert all(entry["source"] and "/" not in entry["source"] for entry in entries), entries  # names, not paths (#24 item 14)
     assert entries[0]["chars"][:4] == ["<pad>", "<unk>", "<bos>", "<eos>"] and entries[1]["model"]["hidden_size"] == 24
     weights = load_file(str(out / "model.safetensors"))
     # Frozen: the weights in the tagger are the LMs' own, untouched by training or weight decay.

@@ -66,3 +66,5 @@ def test_runtime_refuses_a_list_of_strings_as_seqtext_does(ner):
     for sentences in (["abc"], "abc", [["abc", None]], None):
         with pytest.raises(TypeError, match=r"^sentences must be a list of token lists"):
             runtime.tag(sentences)
+        with pytest.raises(TypeError, match=r"^sentences must be a list of token lists"):
+            runtime.tag_ids(sentences)
