@@ -69,7 +69,7 @@ def token_floats(config: ClassifierConfig) -> float:
     if config.encoder == "lm":
         directions = len(config.directions or [1])
         return directions * (2 * E + training_floats(E, H, config.num_layers, config.cell) + 4 * H)
-    return 2 * E + training_floats(E, H, config.num_layers, config.cell, 2) + 8 * H
+    return 2 * E + training_floats(E, H, config.num_layers, config.cell, 2, packed=True) + 8 * H
 
 
 class ClassifierTask(BucketedTask):

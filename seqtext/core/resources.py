@@ -43,12 +43,16 @@ def check_fits(needed: int, what: str) -> None:
         raise SeqtextError(f"{what} would need about {gib(needed)} of memory; this machine has {gib(available)}")
 
 
-def training_floats(inputs: int, hidden: int, layers: int, cell: str, directions: int = 1) -> int:
+def training_floats(inputs: int, hidden: int, layers: int, cell: str, directions: int = 1, packed: bool = False) -> int:
     """Floats per time step (of each sequence) that a recurrent stack's training step holds at its
     peak, measured on the CPU (tests/core/test_memory.py): the activations its forward pass keeps
     for backward and their gradients, about twice ``recurrent_floats``, and the top layer's
-    output gradient and gates again (``(G + 4) * hidden`` per direction)."""
-    return 2 * recurrent_floats(inputs, hidden, layers, cell, directions) + (GATES[cell] + 4) * hidden * directions
+    output gradient and gates again (``(G + 4) * hidden`` per direction). A GRU over packed
+    sequences keeps about ``7 * hidden`` more per layer and direction (its per-step kernel)."""
+    floats = 2 * recurrent_floats(inputs, hidden, layers, cell, directions) + (GATES[cell] + 4) * hidden * directions
+    if packed and cell == "gru":
+        floats += 7 * hidden * directions * layers
+    return floats
 
 
 LOGIT_COPIES = 3.25  # (tokens, V) float32 tensors of a softmax cross-entropy's step: logits, log-softmax, gradients

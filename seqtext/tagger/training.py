@@ -92,7 +92,7 @@ def token_floats(config: TaggerConfig, chars_per_word: float) -> float:
     C, Dc, Hc = config.num_tags, config.char_dim, config.char_hidden
     char_dim = {"lstm": 2 * Hc, "cnn": Hc, "none": 0}[config.char_encoder]
     inputs = config.word_dim + char_dim + sum(entry["model"]["hidden_size"] for entry in config.contextual_lms or [])
-    floats = training_floats(inputs, config.hidden_size, config.num_layers, config.cell, 2) + 4 * C
+    floats = training_floats(inputs, config.hidden_size, config.num_layers, config.cell, 2, packed=True) + 4 * C
     if config.decoder == "crf":
         floats += 3 * C * C
     if config.char_encoder == "lstm":

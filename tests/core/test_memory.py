@@ -382,7 +382,10 @@ print(json.dumps({"peak": peak, "estimate": 4 * (4 * parameters + rows * width *
 ])
 @pytest.mark.slow
 def test_training_estimate_is_within_one_and_a_half_times_the_peak(case):
-    peak, estimate = measure_script(MEASURE_TRAIN, case)
+    # glibc keeps some freed blocks and not others, so one process's peak varies by up to 1.7x
+    # (a packed GRU's: 118-206 MB); the median of three is the peak a user meets
+    runs = sorted(measure_script(MEASURE_TRAIN, case) for _ in range(3))
+    peak, estimate = runs[1]
     assert peak > 20 * 2**20, "too small a case to measure"
     assert 1 / 1.5 <= estimate / peak <= 1.5, (peak, estimate)
 
