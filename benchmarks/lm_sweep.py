@@ -28,8 +28,13 @@ HELD_OUT_SHARE = 0.05  # the end of each source, never trained on
 HELD_OUT_BYTES = 100_000  # per source in the evaluation text
 BLOCK_BYTES = 50_000  # the pool takes the sources in turns, a block at a time
 
+LEGACY = {  # the fixed defaults before the budget rule: characters under 3 MB, words from there on
+    "char": ["--tokenizer", "char", "--layers", "2", "--hidden", "512", "--embedding-dim", "128", "--dropout", "0.2"],
+    "word": ["--tokenizer", "word", "--layers", "1", "--hidden", "256", "--embedding-dim", "256", "--dropout", "0.3"],
+}
 CONFIGS = {
-    "default": [],  # today's defaults: --tokenizer auto and the unit's fixed size
+    "auto": [],  # the budget rule (seqtext/lm/sizing.py)
+    "default": LEGACY,  # the defaults before it, by corpus size (legacy_flags)
     "char-s": ["--tokenizer", "char", "--layers", "1", "--hidden", "256", "--embedding-dim", "64", "--dropout", "0.1"],
     "char-m": ["--tokenizer", "char", "--layers", "2", "--hidden", "512"],
     "word-s": ["--tokenizer", "word", "--layers", "1", "--hidden", "256", "--embedding-dim", "256"],
@@ -101,10 +106,16 @@ def seqtext(*args: str, threads: int) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "seqtext.cli.main", *args], capture_output=True, text=True, env=env)
 
 
-def run_cell(corpus: Path, held_out: Path, budget: int, name: str, out: Path, threads: int) -> dict:
+def flags_for(name: str, size: int) -> list[str]:
+    """A configuration's flags for a corpus of ``size`` bytes."""
+    flags = CONFIGS[name]
+    return flags["word" if size >= 3_000_000 else "char"] if isinstance(flags, dict) else flags
+
+
+def run_cell(corpus: Path, held_out: Path, budget: int, flags: list[str], out: Path, threads: int) -> dict:
     started = time.perf_counter()
     trained = seqtext("train", "lm", str(corpus), "-o", str(out), "--overwrite", "--quiet", "--max-time", str(budget),
-                      *CONFIGS[name], threads=threads)
+                      *flags, threads=threads)
     seconds = time.perf_counter() - started
     if trained.returncode != 0:
         return {"error": (trained.stderr.strip().splitlines() or ["?"])[-1], "train_seconds": seconds}
@@ -165,8 +176,9 @@ def main() -> None:
                 if (size, budget, name) in done:
                     continue
                 out = work / "runs" / f"{size}-{budget}-{name}"
-                row = {"size": size, "budget": budget, "config": name, "flags": CONFIGS[name],
-                       **run_cell(corpora[size], held_out, budget, name, out, args.threads)}
+                flags = flags_for(name, size)
+                row = {"size": size, "budget": budget, "config": name, "flags": flags,
+                       **run_cell(corpora[size], held_out, budget, flags, out, args.threads)}
                 with open(results, "a", encoding="utf-8") as f:
                     f.write(json.dumps(row) + "\n")
                 print(json.dumps(row), flush=True)

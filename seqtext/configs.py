@@ -146,6 +146,9 @@ def lm_unit_for(corpus_bytes: int) -> str:
     return "word" if corpus_bytes >= WORD_UNIT_FROM else "char"
 
 
+SIZED_HELP = "default: sized to the corpus and the budget, unless --layers, --hidden or --embedding-dim is given"
+
+
 def unit_default_help(name: str) -> str:
     """``"char 512, word 256, sentencepiece 512"``: what a --help line shows for a field of
     LM_UNIT_DEFAULTS."""
@@ -157,15 +160,18 @@ def unit_default_help(name: str) -> str:
 class LMConfig:
     section: ClassVar[str] = "model"
     vocab_size: int
-    # None: by token unit (LM_UNIT_DEFAULTS)
-    embedding_dim: int | None = option(None, f"Token embedding size [default by --tokenizer: {unit_default_help('embedding_dim')}].", low=1)
-    hidden_size: int | None = option(None, f"Hidden size of each layer [default by --tokenizer: {unit_default_help('hidden_size')}].",
-                                     name="--hidden", low=1)
-    num_layers: int | None = option(None, f"Recurrent layers [default by --tokenizer: {unit_default_help('num_layers')}].",
+    # None: sized to the corpus and the budget (seqtext/lm/sizing.py) unless one of the three is given;
+    # then by token unit (LM_UNIT_DEFAULTS)
+    embedding_dim: int | None = option(None, f"Token embedding size [{SIZED_HELP}; else by --tokenizer: "
+                                             f"{unit_default_help('embedding_dim')}].", low=1)
+    hidden_size: int | None = option(None, f"Hidden size of each layer [{SIZED_HELP}; else by --tokenizer: "
+                                           f"{unit_default_help('hidden_size')}].", name="--hidden", low=1)
+    num_layers: int | None = option(None, f"Recurrent layers [{SIZED_HELP}; else by --tokenizer: {unit_default_help('num_layers')}].",
                                     name="--layers", low=1)
     cell: str = option("lstm", "Recurrent cell.", choices=CELLS)
-    dropout: float | None = option(None, "Dropout on embeddings, between layers and before the decoder "
-                                         f"[default by --tokenizer: {unit_default_help('dropout')}].", low=0, high=1, high_open=True)
+    dropout: float | None = option(None, "Dropout on embeddings, between layers and before the decoder [default: by the passes "
+                                         "over the corpus the budget allows, when the network is sized to it; else by --tokenizer: "
+                                         f"{unit_default_help('dropout')}].", low=0, high=1, high_open=True)
     tie_weights: bool = option(False, "Share the embedding matrix with the output layer.")
     adaptive_cutoffs: list | None = None  # adaptive softmax cluster boundaries (ids), e.g. [2000, 10000]
     # Embeddings starting small (seqtext.lm.model.embedding_layer), not at N(0, 1); None: by token unit

@@ -34,6 +34,7 @@ from seqtext.core.resources import LOGIT_COPIES, check_network_fits, training_fl
 from seqtext.core.runs import Run, names
 from seqtext.core.trainer import TrainConfig
 from seqtext.errors import DataError, SeqtextWarning, TrainingError
+from seqtext.lm import sizing
 from seqtext.lm.corpus import auto_unit, encode_documents, id_dtype, split_stream
 from seqtext.lm.model import (
     LanguageModel,
@@ -215,6 +216,9 @@ class LMTask(Task):
         self.network.train()
 
 
+SIZED_FIELDS = ("num_layers", "hidden_size", "embedding_dim")  # model fields the budget sizes together
+
+
 class LanguageModelRecipe(Recipe):
     """A language model's part of ``run_training``: the corpus counted into a tokenizer (or an
     ``init_from`` model's taken), encoded once into ``OUTPUT/data``, and read back on resuming."""
@@ -226,6 +230,7 @@ class LanguageModelRecipe(Recipe):
         super().__init__(train_files, fixed={"val_files": val_files, "init_from": init_from})
         self.val_files, self.init_from = val_files, init_from
         self.base: LanguageModel | None = None  # the init_from model
+        self.sized, self.dropout_given = False, False  # settled by _settle_data
 
     def prepare(self, s: Session) -> Run | None:
         if s.run is None:
@@ -250,8 +255,10 @@ class LanguageModelRecipe(Recipe):
             self.config = LMConfig(**{**asdict(s.model), "vocab_size": self.tokenizer.vocab_size,
                                       "adaptive_cutoffs": _cutoffs(self.tokenizer, s.data, s.model)})
             s.log(f"counted {reader.documents:,} document(s), {reader.characters:,} characters in {reader.seconds:.1f} s")
-        check_network_fits(lambda: RecurrentLM(self.config), "model.hidden_size, model.num_layers, model.embedding_dim")
         self._encode(s, reader)
+        if self.sized:
+            self._size_network(s)
+        check_network_fits(lambda: RecurrentLM(self.config), "model.hidden_size, model.num_layers, model.embedding_dim")
         return Run(
             kind="language_model", model=asdict(self.config), data=asdict(s.data), train=asdict(s.train),
             files={"train": names(self.train_files), "val": names(self.val_files),
@@ -275,8 +282,29 @@ class LanguageModelRecipe(Recipe):
             data = replace(data, tokenizer=auto_unit(self.train_files))
             s.log(f"--tokenizer auto: {data.tokenizer} tokens (training files {'of' if data.tokenizer == 'word' else 'under'} "
                   f"{WORD_UNIT_FROM / 1e6:g} MB{' or more' if data.tokenizer == 'word' else ''})")
-        s.model, s.data, s.train = settle_unit_defaults(s.model or LMConfig(vocab_size=0), data, s.train,
-                                                        base.tokenizer.kind if base else None)
+        model = s.model or LMConfig(vocab_size=0)
+        # The network is sized to corpus and budget (lm/sizing.py) unless the user gave its size.
+        self.sized = base is None and all(getattr(model, f) is None for f in SIZED_FIELDS)
+        self.dropout_given = model.dropout is not None
+        s.model, s.data, s.train = settle_unit_defaults(model, data, s.train, base.tokenizer.kind if base else None)
+
+    def _size_network(self, s: Session) -> None:
+        """The rung of the sizing ladder for this corpus and budget, and its dropout."""
+        train, data, tokens = s.train, s.data, len(self.train_ids)
+        rows = data.batch_size + int(round(data.batch_size * data.fresh_share))
+        if train.max_time is not None:
+            choice = sizing.choose(data.tokenizer, self.config, tokens, rows, budget_seconds=train.max_time)
+        else:
+            steps = [train.epochs * tokens] if train.epochs else []
+            steps += [train.max_steps * rows * data.bptt] if train.max_steps else []
+            choice = sizing.choose(data.tokenizer, self.config, tokens, rows, budget_tokens=min(steps))
+        rung = choice.rung
+        dropout = self.config.dropout if self.dropout_given else choice.dropout
+        self.config = replace(self.config, num_layers=rung.num_layers, hidden_size=rung.hidden_size,
+                              embedding_dim=rung.embedding_dim, dropout=dropout)
+        s.model = replace(s.model, num_layers=rung.num_layers, hidden_size=rung.hidden_size, embedding_dim=rung.embedding_dim,
+                          dropout=dropout)
+        s.log(choice.describe())
 
     def _encode(self, s: Session, reader: _CorpusReader) -> None:
         """The corpus as token ids in ``OUTPUT/data``: all.bin split by ``val_fraction``, or

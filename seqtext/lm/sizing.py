@@ -1,0 +1,128 @@
+"""A language model sized to its corpus and its budget (#23): the rule that `train lm` follows
+for every size option the user leaves out.
+
+A budget buys a number of training tokens, which depends on the network: a few steps of each
+rung of a ladder of networks are timed on this machine (``probe_rate``). The rule then takes
+the largest rung that can read ``TOKENS_PER_PARAMETER`` tokens per recurrent parameter in the
+budget (more data read beats a bigger network that reads little) and that the corpus can feed
+(at most ``PARAMETERS_PER_TOKEN`` recurrent parameters per training token), and sets dropout by
+how many times the budget reads the corpus. The constants come from the sweep in
+benchmarks/lm_sweep.py (docs/studies/lm_sizing.md)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+from seqtext.configs import LMConfig
+from seqtext.lm.model import RecurrentLM
+
+TOKENS_PER_PARAMETER = 20.0
+PARAMETERS_PER_TOKEN = 2.0
+PROBE_BPTT = 32  # a step's time grows with the window; a short one times the rung quickly
+# Dropout by passes over the corpus the budget allows (a corpus read many times needs more);
+# (passes up to, dropout), the last for any number.
+DROPOUT_BY_PASSES = {"char": ((2, 0.0), (8, 0.1), (32, 0.2), (None, 0.3)),
+                     "word": ((2, 0.1), (8, 0.3), (None, 0.5)),
+                     "sentencepiece": ((2, 0.0), (8, 0.1), (32, 0.3), (None, 0.4))}
+
+
+@dataclass(frozen=True)
+class Rung:
+    num_layers: int
+    hidden_size: int
+    embedding_dim: int
+
+    def __str__(self) -> str:
+        return f"{self.num_layers} x {self.hidden_size} (embedding {self.embedding_dim})"
+
+
+LADDER = {
+    "char": (Rung(1, 128, 32), Rung(1, 256, 64), Rung(2, 256, 64), Rung(2, 384, 96), Rung(2, 512, 128), Rung(2, 768, 192),
+             Rung(3, 1024, 256)),
+    "word": (Rung(1, 128, 128), Rung(1, 256, 256), Rung(1, 512, 400), Rung(2, 512, 400), Rung(2, 1024, 400)),
+    "sentencepiece": (Rung(1, 256, 128), Rung(1, 512, 256), Rung(2, 512, 256), Rung(2, 768, 384), Rung(2, 1024, 512)),
+}
+
+
+@dataclass(frozen=True)
+class Choice:
+    rung: Rung
+    dropout: float
+    tokens: float  # training tokens the budget buys with this rung
+    passes: float  # how many times the budget reads the corpus
+    probe_seconds: float
+
+    def describe(self) -> str:
+        return (f"network sized to the budget: {self.rung}, dropout {self.dropout:g} ({self.tokens / 1e6:.3g} M tokens in "
+                f"the budget, {self.passes:.3g} passes over the corpus; probed {self.probe_seconds:.1f} s)")
+
+
+def recurrent_parameters(rung: Rung) -> int:
+    """The weights of an LSTM stack: what the rule scales (embeddings and the output layer scale
+    with the vocabulary, not with what the network can learn from a token)."""
+    count, inputs = 0, rung.embedding_dim
+    for _ in range(rung.num_layers):
+        count += 4 * (inputs + rung.hidden_size + 2) * rung.hidden_size
+        inputs = rung.hidden_size
+    return count
+
+
+def probe_rate(config: LMConfig, rows: int, steps: int = 2) -> float:
+    """Training tokens per second of a network ``config`` on this machine: one warm-up step
+    and ``steps`` timed ones of ``rows`` x PROBE_BPTT random tokens (weights and random state
+    are thrown away; the global random state is put back)."""
+    saved = torch.random.get_rng_state()
+    network = RecurrentLM(config).train()
+    optimizer = torch.optim.AdamW(network.parameters(), lr=1e-3)
+    ids = torch.randint(0, config.vocab_size, (rows, PROBE_BPTT + 1))
+    seconds = 0.0
+    for step in range(steps + 1):
+        started = time.perf_counter()
+        optimizer.zero_grad()
+        total, count, _ = network.nll_sum(ids[:, :-1], ids[:, 1:])
+        (total / count).backward()
+        optimizer.step()
+        if step:
+            seconds += time.perf_counter() - started
+    torch.random.set_rng_state(saved)
+    return steps * rows * PROBE_BPTT / seconds
+
+
+def dropout_for(unit: str, passes: float) -> float:
+    for limit, dropout in DROPOUT_BY_PASSES[unit]:
+        if limit is None or passes <= limit:
+            return dropout
+    raise AssertionError("the last entry has no limit")
+
+
+def choose(unit: str, base: LMConfig, corpus_tokens: int, rows: int, budget_seconds: float | None = None,
+           budget_tokens: float | None = None, rate=None) -> Choice:
+    """The rung of ``unit``'s ladder for a corpus of ``corpus_tokens`` training tokens, and
+    either a time budget (tokens per second probed with ``rate(config, rows)``) or a number of
+    tokens (epochs or steps the user gave). ``base``: the network settings not sized here
+    (vocabulary, cell, adaptive softmax)."""
+    started = time.perf_counter()
+    chosen = None
+    for rung in LADDER[unit]:
+        if chosen is not None and recurrent_parameters(rung) > PARAMETERS_PER_TOKEN * corpus_tokens:
+            break  # more than the corpus can feed
+        if budget_tokens is None:
+            config = _sized(base, rung)
+            tokens = (rate or probe_rate)(config, rows) * budget_seconds
+        else:
+            tokens = budget_tokens
+        if chosen is not None and tokens < TOKENS_PER_PARAMETER * recurrent_parameters(rung):
+            break  # the budget reads too little for this rung; larger ones read less
+        chosen = (rung, tokens)
+    rung, tokens = chosen
+    passes = tokens / max(1, corpus_tokens)
+    return Choice(rung, dropout_for(unit, passes), tokens, passes, time.perf_counter() - started)
+
+
+def _sized(base: LMConfig, rung: Rung) -> LMConfig:
+    values = {**base.__dict__, "num_layers": rung.num_layers, "hidden_size": rung.hidden_size,
+              "embedding_dim": rung.embedding_dim, "dropout": 0.0}
+    return LMConfig(**values)
