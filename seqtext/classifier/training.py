@@ -330,6 +330,9 @@ class ClassifierRecipe(Recipe):
         baseline = tfidf_logistic_regression(self.texts, self.train_labels, [e.text for e in self.dev], dev_labels, self.multi_label)
         record_baseline(s.out_dir, baseline)
         s.log(f"baseline on the same split: {baseline['name']}, dev {baseline['metric']} {baseline['score']:.4f}")
+        if read_metrics(s.out_dir).get("recurrent_weight") == 0:
+            s.log("the network did not beat the n-gram path on the dev data in the time it had: the model is the n-gram "
+                  "path alone (predictions skip the network; a longer --max-time may let it count)")
         if not self.dev_file and self.config.ngram_buckets:
             refit_ngrams(s.out_dir, self.texts + [e.text for e in self.dev], self.train_labels + dev_labels, s.data, s.log)
 

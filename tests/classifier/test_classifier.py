@@ -241,3 +241,20 @@ def test_held_out_share_is_drawn_at_random_not_the_last_lines():
     assert dev_split(items, 0.1, "f", at_random=True) == (train, dev)
     assert train == sorted(train, key=items.index) and set(train).isdisjoint(dev)
     assert dev_split(items, 0.1, "f")[1] == items[900:]  # taggers: the last sentences
+
+
+def test_a_budget_too_short_for_the_network_returns_the_ngram_path(split_files, tmp_path):
+    """#23 item 2: two steps of the network cannot beat the n-gram path, which trains in a second;
+    the saved model is the path alone, says so, and its predictions never run the network."""
+    train, dev = split_files
+    out = tmp_path / "short"
+    result = CliRunner().invoke(main, ["train", "classifier", str(train), "--dev", str(dev), "--format", "label-text", "-o", str(out),
+                                       "--max-time", "1s", "--hidden", "32", "--embedding-dim", "32"])
+    assert result.exit_code == 0, result.output
+    assert "the model is the n-gram path alone" in result.output
+    model = seqtext.load(str(out))
+    assert json.loads((out / "metrics.json").read_text())["recurrent_weight"] == 0
+    model.network.rnn.forward = lambda *args: pytest.fail("the network ran")
+    texts = [line.split(" ", 1)[1] for line in Path(dev).read_text().splitlines()[:50]]
+    accuracy = sum(p.label == line.split(" ", 1)[0] for p, line in zip(model.predict(texts), Path(dev).read_text().splitlines()))
+    assert accuracy / len(texts) > 0.6  # the path alone beats chance
