@@ -37,8 +37,9 @@ CONFIGS = {
     "default": LEGACY,  # the defaults before it, by corpus size (legacy_flags)
     "char-s": ["--tokenizer", "char", "--layers", "1", "--hidden", "256", "--embedding-dim", "64", "--dropout", "0.1"],
     "char-m": ["--tokenizer", "char", "--layers", "2", "--hidden", "512"],
-    "word-s": ["--tokenizer", "word", "--layers", "1", "--hidden", "256", "--embedding-dim", "256"],
+    "word-s": ["--tokenizer", "word", "--layers", "1", "--hidden", "256", "--embedding-dim", "256", "--dropout", "0.3"],
     "word-m": ["--tokenizer", "word", "--layers", "2", "--hidden", "512", "--embedding-dim", "400", "--dropout", "0.4"],
+    "sp-xs": ["--tokenizer", "sentencepiece", "--vocab-size", "4000", "--layers", "1", "--hidden", "256", "--embedding-dim", "128"],
     "sp-s": ["--tokenizer", "sentencepiece", "--vocab-size", "4000", "--layers", "1", "--hidden", "512"],
     "sp-m": ["--tokenizer", "sentencepiece", "--vocab-size", "8000", "--layers", "2", "--hidden", "512", "--dropout", "0.2"],
 }
@@ -172,11 +173,12 @@ def main() -> None:
     done = done_cells(results)
     for budget in (parse_seconds(b) for b in args.budgets.split(",")):
         for size in sizes:
-            for name in args.configs.split(","):
-                if (size, budget, name) in done:
-                    continue
-                out = work / "runs" / f"{size}-{budget}-{name}"
+            names = args.configs.split(",")
+            for i, name in enumerate(names):
                 flags = flags_for(name, size)
+                if (size, budget, name) in done or any(flags == flags_for(other, size) for other in names[:i]):
+                    continue  # done, or the same flags as a configuration before it (char-m is the default under 3 MB)
+                out = work / "runs" / f"{size}-{budget}-{name}"
                 row = {"size": size, "budget": budget, "config": name, "flags": flags,
                        **run_cell(corpora[size], held_out, budget, flags, out, args.threads)}
                 with open(results, "a", encoding="utf-8") as f:
