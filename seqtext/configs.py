@@ -136,14 +136,23 @@ EPOCHS_OTHERWISE = 10
 DEFAULT_BUDGET = {"language_model": 600.0, "tagger": 1800.0, "classifier": 1800.0}
 BY_BUDGET = 1_000_000  # epochs of a run that the clock ends (train.max_time without train.epochs)
 
-# data.tokenizer auto: characters for a corpus under WORD_UNIT_FROM bytes, words from there on
-# (a small corpus holds too few of most words; on a large one characters spend the time spelling).
-WORD_UNIT_FROM = 3_000_000
+# data.tokenizer auto (lm_unit_for): the unit for a corpus under each size in bytes, the last for
+# any size. Characters under 300 KB (the smallest corpus swept); from there on SentencePiece
+# subwords, which read several characters a step and spell any word: in 5 minutes on one core
+# they beat characters and words at every corpus size of benchmarks/lm_sweep.py
+# (docs/studies/lm_sizing.md).
+AUTO_UNITS: tuple[tuple[int | None, str], ...] = ((300_000, "char"), (None, "sentencepiece"))
 
 
 def lm_unit_for(corpus_bytes: int) -> str:
     """The token unit ``--tokenizer auto`` chooses for a training corpus of this many bytes."""
-    return "word" if corpus_bytes >= WORD_UNIT_FROM else "char"
+    return next(unit for below, unit in AUTO_UNITS if below is None or corpus_bytes < below)
+
+
+def auto_unit_help() -> str:
+    """``"char under 300 KB, sentencepiece from there on"``, from AUTO_UNITS."""
+    parts = [f"{unit} under {below / 1000:g} KB" if below else f"{unit} from there on" for below, unit in AUTO_UNITS]
+    return ", ".join(parts)
 
 
 SIZED_HELP = "default: sized to the corpus and the budget, unless --layers, --hidden or --embedding-dim is given"
@@ -311,8 +320,8 @@ def _weights_dtype() -> Any:
 class LMDataOptions:
     section: ClassVar[str] = "data"
     # auto: by corpus size (lm_unit_for)
-    tokenizer: str = option("auto", f"Token unit; auto: char for training files under {WORD_UNIT_FROM // 1_000_000} MB on disk, "
-                                    "word from there on.", choices=("auto",) + TOKENIZER_KINDS)
+    tokenizer: str = option("auto", f"Token unit; auto: by the training files' size on disk, {auto_unit_help()}.",
+                            choices=("auto",) + TOKENIZER_KINDS)
     vocab_size: int = option(4000, "SentencePiece vocabulary size.", low=300, high=1_000_000)
     sp_model_type: str = option("bpe", "SentencePiece algorithm.", choices=SP_MODEL_TYPES)
     min_freq: int = option(1, "char/word: tokens seen fewer times become <unk>.", low=1)

@@ -3,9 +3,9 @@ for every size option the user leaves out.
 
 A budget buys a number of training tokens, which depends on the network: a few steps of each
 rung of a ladder of networks are timed on this machine (``probe_rate``). The rule then takes
-the largest rung that can read ``TOKENS_PER_PARAMETER`` tokens per recurrent parameter in the
-budget (more data read beats a bigger network that reads little) and that the corpus can feed
-(at most ``PARAMETERS_PER_TOKEN`` recurrent parameters per training token), and sets dropout by
+the largest rung that can read ``TOKENS_PER_PARAMETER`` tokens (by unit) per recurrent parameter
+in the budget (more data read beats a bigger network that reads little) and that the corpus can feed
+(at most ``PARAMETERS_PER_CHARACTER`` recurrent parameters per character of training text), and sets dropout by
 how many times the budget reads the corpus. The constants come from the sweep in
 benchmarks/lm_sweep.py (docs/studies/lm_sizing.md)."""
 
@@ -19,14 +19,20 @@ import torch
 from seqtext.configs import LMConfig
 from seqtext.lm.model import RecurrentLM
 
-TOKENS_PER_PARAMETER = 20.0
-PARAMETERS_PER_TOKEN = 2.0
-PROBE_BPTT = 32  # a step's time grows with the window; a short one times the rung quickly
+# Tokens the budget must read per recurrent parameter, by unit: a subword or a word carries several
+# characters and most of its step goes to the softmax, so a network reading few of them still wins
+# (the sweep: on 300 KB in 5 minutes 1 x 512 subwords read 0.9 per parameter and beat 1 x 256,
+# which read 2.8; 1 x 256 characters read 30 per parameter and beat 2 x 512, which read 0.5).
+TOKENS_PER_PARAMETER = {"char": 20.0, "word": 0.5, "sentencepiece": 0.5}
+# A corpus feeds at most this many recurrent parameters per character: more only overfits
+# it, whatever the budget (on 300 KB 1 x 512 subwords, 5 per character, still won).
+PARAMETERS_PER_CHARACTER = 8.0
+PROBE_BPTT = 64  # a step's time grows with the window; a short one times a rung quickly, too short a one is slow per token
 # Dropout by passes over the corpus the budget allows (a corpus read many times needs more);
 # (passes up to, dropout), the last for any number.
 DROPOUT_BY_PASSES = {"char": ((2, 0.0), (8, 0.1), (32, 0.2), (None, 0.3)),
                      "word": ((2, 0.1), (8, 0.3), (None, 0.5)),
-                     "sentencepiece": ((2, 0.0), (8, 0.1), (32, 0.3), (None, 0.4))}
+                     "sentencepiece": ((4, 0.1), (16, 0.2), (None, 0.3))}
 
 
 @dataclass(frozen=True)
@@ -72,23 +78,22 @@ def recurrent_parameters(rung: Rung) -> int:
 
 def probe_rate(config: LMConfig, rows: int, steps: int = 2) -> float:
     """Training tokens per second of a network ``config`` on this machine: one warm-up step
-    and ``steps`` timed ones of ``rows`` x PROBE_BPTT random tokens (weights and random state
-    are thrown away; the global random state is put back)."""
+    and ``steps`` timed ones of ``rows`` x PROBE_BPTT random tokens (the network is thrown
+    away; the global random state is put back)."""
     saved = torch.random.get_rng_state()
     network = RecurrentLM(config).train()
     optimizer = torch.optim.AdamW(network.parameters(), lr=1e-3)
     ids = torch.randint(0, config.vocab_size, (rows, PROBE_BPTT + 1))
-    seconds = 0.0
-    for step in range(steps + 1):
+    times = []
+    for _ in range(steps + 1):
         started = time.perf_counter()
         optimizer.zero_grad()
         total, count, _ = network.nll_sum(ids[:, :-1], ids[:, 1:])
         (total / count).backward()
         optimizer.step()
-        if step:
-            seconds += time.perf_counter() - started
+        times.append(time.perf_counter() - started)
     torch.random.set_rng_state(saved)
-    return steps * rows * PROBE_BPTT / seconds
+    return rows * PROBE_BPTT / min(times[1:])  # the fastest: other work on the machine only ever slows a step
 
 
 def dropout_for(unit: str, passes: float) -> float:
@@ -98,23 +103,23 @@ def dropout_for(unit: str, passes: float) -> float:
     raise AssertionError("the last entry has no limit")
 
 
-def choose(unit: str, base: LMConfig, corpus_tokens: int, rows: int, budget_seconds: float | None = None,
-           budget_tokens: float | None = None, rate=None) -> Choice:
-    """The rung of ``unit``'s ladder for a corpus of ``corpus_tokens`` training tokens, and
-    either a time budget (tokens per second probed with ``rate(config, rows)``) or a number of
-    tokens (epochs or steps the user gave). ``base``: the network settings not sized here
-    (vocabulary, cell, adaptive softmax)."""
+def choose(unit: str, base: LMConfig, corpus_tokens: int, corpus_characters: int, rows: int,
+           budget_seconds: float | None = None, budget_tokens: float | None = None, rate=None) -> Choice:
+    """The rung of ``unit``'s ladder for a corpus of ``corpus_tokens`` training tokens
+    (``corpus_characters`` characters), and either a time budget (tokens per second probed
+    with ``rate(config, rows)``) or a number of tokens (epochs or steps the user gave).
+    ``base``: the network settings not sized here (vocabulary, cell, adaptive softmax)."""
     started = time.perf_counter()
     chosen = None
     for rung in LADDER[unit]:
-        if chosen is not None and recurrent_parameters(rung) > PARAMETERS_PER_TOKEN * corpus_tokens:
+        if chosen is not None and recurrent_parameters(rung) > PARAMETERS_PER_CHARACTER * corpus_characters:
             break  # more than the corpus can feed
         if budget_tokens is None:
             config = _sized(base, rung)
             tokens = (rate or probe_rate)(config, rows) * budget_seconds
         else:
             tokens = budget_tokens
-        if chosen is not None and tokens < TOKENS_PER_PARAMETER * recurrent_parameters(rung):
+        if chosen is not None and tokens < TOKENS_PER_PARAMETER[unit] * recurrent_parameters(rung):
             break  # the budget reads too little for this rung; larger ones read less
         chosen = (rung, tokens)
     rung, tokens = chosen

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from seqtext.configs import WORD_UNIT_FROM, LMDataOptions, settle_unit_defaults
+from seqtext.configs import LMDataOptions, auto_unit_help, settle_unit_defaults
 from seqtext.core import distributed
 from seqtext.core.batching import Task, mix_seed
 from seqtext.core.files import corpus_bytes, stream_documents
@@ -257,7 +257,7 @@ class LanguageModelRecipe(Recipe):
             s.log(f"counted {reader.documents:,} document(s), {reader.characters:,} characters in {reader.seconds:.1f} s")
         self._encode(s, reader)
         if self.sized:
-            self._size_network(s)
+            self._size_network(s, reader.characters)
         check_network_fits(lambda: RecurrentLM(self.config), "model.hidden_size, model.num_layers, model.embedding_dim")
         return Run(
             kind="language_model", model=asdict(self.config), data=asdict(s.data), train=asdict(s.train),
@@ -280,24 +280,25 @@ class LanguageModelRecipe(Recipe):
             data = replace(data, tokenizer=base.tokenizer.kind)
         elif data.tokenizer == "auto":
             data = replace(data, tokenizer=auto_unit(self.train_files))
-            s.log(f"--tokenizer auto: {data.tokenizer} tokens (training files {'of' if data.tokenizer == 'word' else 'under'} "
-                  f"{WORD_UNIT_FROM / 1e6:g} MB{' or more' if data.tokenizer == 'word' else ''})")
+            s.log(f"--tokenizer auto: {data.tokenizer} tokens ({auto_unit_help()})")
         model = s.model or LMConfig(vocab_size=0)
         # The network is sized to corpus and budget (lm/sizing.py) unless the user gave its size.
         self.sized = base is None and all(getattr(model, f) is None for f in SIZED_FIELDS)
         self.dropout_given = model.dropout is not None
         s.model, s.data, s.train = settle_unit_defaults(model, data, s.train, base.tokenizer.kind if base else None)
 
-    def _size_network(self, s: Session) -> None:
-        """The rung of the sizing ladder for this corpus and budget, and its dropout."""
+    def _size_network(self, s: Session, characters: int) -> None:
+        """The rung of the sizing ladder for this corpus (``characters`` in all, its training
+        share sized on) and budget, and its dropout."""
         train, data, tokens = s.train, s.data, len(self.train_ids)
         rows = data.batch_size + int(round(data.batch_size * data.fresh_share))
+        characters = int(characters * len(self.train_ids) / max(1, len(self.train_ids) + len(self.val_ids)))
         if train.max_time is not None:
-            choice = sizing.choose(data.tokenizer, self.config, tokens, rows, budget_seconds=train.max_time)
+            choice = sizing.choose(data.tokenizer, self.config, tokens, characters, rows, budget_seconds=train.max_time)
         else:
             steps = [train.epochs * tokens] if train.epochs else []
             steps += [train.max_steps * rows * data.bptt] if train.max_steps else []
-            choice = sizing.choose(data.tokenizer, self.config, tokens, rows, budget_tokens=min(steps))
+            choice = sizing.choose(data.tokenizer, self.config, tokens, characters, rows, budget_tokens=min(steps))
         rung = choice.rung
         dropout = self.config.dropout if self.dropout_given else choice.dropout
         self.config = replace(self.config, num_layers=rung.num_layers, hidden_size=rung.hidden_size,

@@ -330,7 +330,7 @@ def test_tokenizer_auto_chooses_characters_for_a_small_corpus_and_words_for_a_la
     size = small_corpus.stat().st_size
     quick = TrainConfig(max_steps=1, warmup_steps=0, progress=False)
     for threshold, unit in ((size + 1, "char"), (size, "word")):
-        monkeypatch.setattr(configs, "WORD_UNIT_FROM", threshold)
+        monkeypatch.setattr(configs, "AUTO_UNITS", ((threshold, "char"), (None, "word")))
         out = tmp_path / unit
         lm = train_language_model([str(small_corpus)], out, data=LMDataOptions(batch_size=4, bptt=16), train=quick)
         assert lm.tokenizer.kind == unit

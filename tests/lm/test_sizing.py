@@ -24,7 +24,7 @@ def rate_by_parameters(config: LMConfig, rows: int) -> float:
 
 
 def test_a_longer_budget_buys_a_larger_network_and_a_small_one_the_smallest():
-    rungs = [sizing.choose("char", CHAR, 10**9, 64, budget_seconds=seconds, rate=rate_by_parameters).rung
+    rungs = [sizing.choose("char", CHAR, 10**9, 10**9, 64, budget_seconds=seconds, rate=rate_by_parameters).rung
              for seconds in (1e-3, 0.1, 10, 1000)]
     sizes = [recurrent_parameters(r) for r in rungs]
     assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
@@ -32,19 +32,19 @@ def test_a_longer_budget_buys_a_larger_network_and_a_small_one_the_smallest():
 
 
 def test_the_chosen_rung_is_the_largest_that_reads_enough_tokens_per_parameter():
-    choice = sizing.choose("char", CHAR, 10**9, 64, budget_seconds=2000, rate=rate_by_parameters)
+    choice = sizing.choose("char", CHAR, 10**9, 10**9, 64, budget_seconds=2000, rate=rate_by_parameters)
     index = LADDER["char"].index(choice.rung)
     assert 0 < index < len(LADDER["char"]) - 1
-    assert choice.tokens >= TOKENS_PER_PARAMETER * recurrent_parameters(choice.rung)
+    assert choice.tokens >= TOKENS_PER_PARAMETER['char'] * recurrent_parameters(choice.rung)
     if index + 1 < len(LADDER["char"]):
         bigger = LADDER["char"][index + 1]
-        assert 2000 * rate_by_parameters(sizing._sized(CHAR, bigger), 64) < TOKENS_PER_PARAMETER * recurrent_parameters(bigger)
+        assert 2000 * rate_by_parameters(sizing._sized(CHAR, bigger), 64) < TOKENS_PER_PARAMETER['char'] * recurrent_parameters(bigger)
 
 
 def test_a_small_corpus_caps_the_network_however_long_the_budget():
-    big = sizing.choose("char", CHAR, 10**9, 64, budget_tokens=1e9)
-    small = sizing.choose("char", CHAR, 50_000, 64, budget_tokens=1e9)
-    assert recurrent_parameters(small.rung) <= sizing.PARAMETERS_PER_TOKEN * 50_000 < recurrent_parameters(big.rung)
+    big = sizing.choose("char", CHAR, 10**9, 10**9, 64, budget_tokens=1e9)
+    small = sizing.choose("char", CHAR, 50_000, 50_000, 64, budget_tokens=1e9)
+    assert recurrent_parameters(small.rung) <= sizing.PARAMETERS_PER_CHARACTER * 50_000 < recurrent_parameters(big.rung)
     assert small.passes > big.passes and small.dropout > big.dropout  # read many times: more dropout
 
 
