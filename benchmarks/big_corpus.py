@@ -1,11 +1,15 @@
 """Training on a corpus that does not fit comfortably in memory: a text file of about 1 GB,
-`seqtext train lm FILE --max-steps 5`, with the peak resident memory of the whole process and
-the wall time split into counting the vocabulary, encoding and training.
+`seqtext train lm FILE --max-steps 5 --tokenizer UNIT`, with the peak resident memory of the
+whole process, the time to the first training step, and each stage's speed in MB/s: counting
+the vocabulary, encoding the corpus into token ids, and the rest (start-up, the network, the
+probe of a few steps, the first step).
 
-    python benchmarks/big_corpus.py [--data-dir ../shared/data] [--size-mb 1024] [--work-dir /tmp/seqtext-big]
+    python benchmarks/big_corpus.py [--tokenizer auto|char|word|sentencepiece] [--size-mb 1024]
+                                    [--data-dir ../shared/data] [--work-dir /tmp/seqtext-big] [--delete]
 
 The file is built from the real text in ``DATA_DIR/unlabelled/`` and ``corpora/shakespeare.txt``,
-repeated to the size asked for, in ``--work-dir`` (never in the repository).
+repeated to the size asked for, in ``--work-dir`` (never in the repository). For speed per core,
+pin it: ``OMP_NUM_THREADS=1 taskset -c 1 python benchmarks/big_corpus.py ...``.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -34,38 +39,74 @@ def build_corpus(path: Path, size_mb: int, data_dir: Path) -> None:
             written += len(block)
 
 
+def run_timed(command: list[str]) -> tuple[list[tuple[float, str]], int]:
+    """Run ``command`` under ``/usr/bin/time -v``; its stderr lines, each with the seconds since
+    the start at which it came, and the exit status."""
+    started = time.perf_counter()
+    process = subprocess.Popen(["/usr/bin/time", "-v", *command], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True, bufsize=1)
+    lines = [(time.perf_counter() - started, line.rstrip("\n")) for line in process.stderr]
+    return lines, process.wait()
+
+
+def first(lines, pattern: str):
+    """The first line matching ``pattern``: (its time, the match), or (None, None)."""
+    for when, line in lines:
+        found = re.search(pattern, line)
+        if found:
+            return when, found
+    return None, None
+
+
+def report(lines, size: int, tokenizer: str) -> dict:
+    log = "\n".join(line for _, line in lines)
+    counted_at, counting = first(lines, r"counted .* in ([\d.]+) s")
+    encoded_at, encoding = first(lines, r"encoded ([\d,]+) tokens in ([\d.]+) s")
+    started_at, _ = first(lines, r"^plan: ")  # printed once the probe steps ran, as the training loop starts
+    unit_line = re.search(r"^(\w+) tokenizer, (\d+) tokens", log, re.M)
+    peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", log).group(1))
+    mb = size / 2**20
+    counting_s, encoding_s = float(counting.group(1)), float(encoding.group(2))
+    rest_s = started_at - encoded_at
+    return {
+        "tokenizer": tokenizer,
+        "unit": unit_line.group(1) if unit_line else None,
+        "vocab_size": int(unit_line.group(2)) if unit_line else None,
+        "corpus_mb": round(mb, 1),
+        "tokens": int(encoding.group(1).replace(",", "")),
+        "peak_rss_gb": round(peak_kb / 2**20, 3),
+        "first_step_s": round(started_at, 1),
+        "wall_s": round(lines[-1][0], 1),
+        "stages_s": {"startup": round(counted_at - counting_s, 1), "counting": counting_s, "encoding": encoding_s,
+                     "network_and_probe": round(rest_s, 1)},
+        "mb_per_s": {"counting": round(mb / counting_s, 1), "encoding": round(mb / encoding_s, 1),
+                     "to_first_step": round(mb / started_at, 1)},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--work-dir", default="/tmp/seqtext-big")
-    parser.add_argument("--tokenizer", default="char")
+    parser.add_argument("--tokenizer", default="auto", choices=("auto", "char", "word", "sentencepiece"))
+    parser.add_argument("--max-steps", type=int, default=5)
+    parser.add_argument("--delete", action="store_true", help="remove the corpus and the run afterwards")
     args = parser.parse_args()
     work = Path(args.work_dir)
     corpus = work / f"corpus-{args.size_mb}mb.txt"
     build_corpus(corpus, args.size_mb, Path(args.data_dir))
     command = [sys.executable, "-m", "seqtext.cli.main", "train", "lm", str(corpus), "-o", str(work / "run"), "--overwrite",
-               "--max-steps", "5", "--tokenizer", args.tokenizer, "--device", "cpu"]
-    started = time.perf_counter()
-    result = subprocess.run(["/usr/bin/time", "-v", *command], capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    if result.returncode != 0:
-        sys.exit(result.stderr[-3000:])
-    log = result.stderr
-    counting = float(re.search(r"counted .* in ([\d.]+) s", log).group(1))
-    encoding = float(re.search(r"encoded .* in ([\d.]+) s", log).group(1))
-    peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", log).group(1))
-    size = corpus.stat().st_size
-    print(json.dumps({
-        "corpus_bytes": size,
-        "peak_rss_gb": round(peak_kb / 2**20, 3),
-        "wall_s": round(wall, 1),
-        "counting_s": counting,
-        "encoding_s": encoding,
-        "training_and_startup_s": round(wall - counting - encoding, 1),
-        "counting_mb_per_s": round(size / 2**20 / counting, 1),
-        "encoding_mb_per_s": round(size / 2**20 / encoding, 1),
-    }, indent=2))
+               "--max-steps", str(args.max_steps), "--tokenizer", args.tokenizer, "--device", "cpu"]
+    try:
+        lines, status = run_timed(command)
+        if status != 0:
+            sys.exit("\n".join(line for _, line in lines)[-3000:])
+        print(json.dumps(report(lines, corpus.stat().st_size, args.tokenizer), indent=2))
+    finally:
+        if args.delete:
+            corpus.unlink(missing_ok=True)
+            shutil.rmtree(work / "run", ignore_errors=True)
 
 
 if __name__ == "__main__":

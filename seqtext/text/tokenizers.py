@@ -50,6 +50,79 @@ def _blocks(texts: Iterable[str]) -> Iterator[str]:
         yield "\n".join(block)
 
 
+# WordTokenizer.encode_lines: a line break among the whitespace-separated chunks of the text
+# (a text that holds this character itself takes the slower, equal path).
+_BREAK = "\x00"
+CHUNK_CACHE = 1 << 19  # distinct chunks a _ChunkCodes remembers before it starts afresh
+CHUNK_CACHE_LENGTH = 64  # longer chunks (URLs, text without spaces) are encoded each time, not kept
+
+
+class _ChunkCodes(dict):
+    """Chunk of text -> its code, a row of a table of token ids: a corpus repeats its words, so
+    each distinct chunk is encoded once (``encode_chunks`` takes a list of the chunks not seen
+    yet, and gives their ids one after the other and each one's count), and ``ids`` turns a list
+    of chunks into ids with numpy, no Python per token. It starts afresh after CHUNK_CACHE
+    chunks and keeps no chunk over CHUNK_CACHE_LENGTH characters, so memory stays flat."""
+
+    def __init__(self, encode_chunks, break_ids: tuple[int, ...] | None = None):
+        super().__init__()
+        self.encode_chunks, self.break_ids = encode_chunks, break_ids
+        self._reset()
+
+    def _reset(self) -> None:
+        self.clear()
+        self.table = np.zeros(1 << 12, dtype=np.int64)  # every code's ids, one after the other
+        self.starts, self.lengths = np.zeros(1 << 12, dtype=np.int64), np.zeros(1 << 12, dtype=np.int64)
+        self.used = self.codes = 0
+        if self.break_ids is not None:  # the stand-in for a line break
+            self[_BREAK] = self._add(np.asarray(self.break_ids, dtype=np.int64), np.asarray([len(self.break_ids)]))
+
+    def _add(self, ids: np.ndarray, lengths: np.ndarray) -> int:
+        """Codes for ``lengths`` more chunks whose ids are ``ids``; returns the first."""
+        first = self.codes
+        self.table = _put(self.table, self.used, ids)
+        self.starts = _put(self.starts, self.codes, self.used + np.cumsum(lengths) - lengths)
+        self.lengths = _put(self.lengths, self.codes, lengths)
+        self.used += len(ids)
+        self.codes += len(lengths)
+        return first
+
+    def _codes(self, chunks: list[str]) -> np.ndarray:
+        """The code of each chunk, the chunks not seen yet encoded together."""
+        codes = np.fromiter(map(self.get, chunks, itertools.repeat(-1)), dtype=np.int64, count=len(chunks))
+        missing = np.flatnonzero(codes < 0).tolist()
+        if missing:
+            unseen = [chunks[i] for i in missing]
+            new = list(dict.fromkeys(unseen))
+            ids, lengths = self.encode_chunks(new)
+            given = dict(zip(new, range(self._add(ids, lengths), self.codes)))
+            codes[missing] = list(map(given.__getitem__, unseen))
+            self.update((chunk, code) for chunk, code in given.items() if len(chunk) <= CHUNK_CACHE_LENGTH)
+        return codes
+
+    def ids(self, chunks: list[str]) -> np.ndarray:
+        """The ids of ``chunks``, one after the other (int64)."""
+        if self.codes > CHUNK_CACHE or self.used > 8 * CHUNK_CACHE:
+            self._reset()
+        codes = self._codes(chunks)
+        starts, lengths = self.starts[codes], self.lengths[codes]
+        total = int(lengths.sum())
+        if total == len(codes):  # every chunk one token
+            return self.table[starts]
+        ends = np.cumsum(lengths)
+        return self.table[np.arange(total) + np.repeat(starts - ends + lengths, lengths)]
+
+
+def _put(array: np.ndarray, at: int, values: np.ndarray) -> np.ndarray:
+    """``array`` with ``values`` written from index ``at`` on, grown (doubled) where needed."""
+    if at + len(values) > len(array):
+        grown = np.zeros(max(2 * len(array), at + len(values)), dtype=array.dtype)
+        grown[:at] = array[:at]
+        array = grown
+    array[at : at + len(values)] = values
+    return array
+
+
 class Tokenizer:
     """Common interface. Subclasses fill in ``encode``, ``decode`` and the save format."""
 
@@ -294,17 +367,45 @@ class WordTokenizer(_VocabTokenizer):
     def stream_joiner(self, started: bool = False):
         return WordJoiner(started)
 
+    def _chunk_tokens(self, chunks: list[str]) -> tuple[list[str], np.ndarray]:
+        """The tokens of whitespace-free chunks of (lower-cased) text, one after the other, and
+        how many each chunk has: one pass of the pattern over the chunks joined by line breaks."""
+        if self.split_mode == "whitespace":
+            return chunks, np.ones(len(chunks), dtype=np.int64)
+        tokens = _SPLIT_WITH_BREAKS["regex"].findall("\n".join(chunks) + "\n")
+        breaks = np.flatnonzero(np.fromiter(map("\n".__eq__, tokens), dtype=bool, count=len(tokens)))
+        return [token for token in tokens if token != "\n"], np.diff(breaks, prepend=-1) - 1
+
+    def _encode_chunks(self, chunks: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        tokens, lengths = self._chunk_tokens(chunks)
+        return np.fromiter(map(self.stoi.get, tokens, itertools.repeat(UNK)), dtype=np.int64, count=len(tokens)), lengths
+
     def encode_lines(self, lines: list[str]) -> np.ndarray:
-        """``encode_lines`` of the base class, with one regular-expression pass and one table
-        lookup over all the lines at once: words match no line break, so a break between two
-        lines becomes <eos> <bos> (several times faster than a line at a time)."""
+        """``encode_lines`` of the base class, over all the lines at once: the text is cut at
+        whitespace by ``str.split`` (C speed) and each distinct chunk is split and looked up
+        once (``_ChunkCodes``). No token holds whitespace and the pattern looks at nothing
+        before a match, so the chunks' tokens are the text's; a line break becomes the break
+        chunk, whose ids are <eos> <bos> (encode_lines_by_regex gives the same ids, slower)."""
         text = "\n".join(lines)
         if self.lowercase:
             text = text.lower()
+        if _BREAK in text:  # the marker is in the text itself: split it the slow way
+            return self._encode_joined(text)
+        if self._lookup is None:
+            self._lookup = _ChunkCodes(self._encode_chunks, (EOS, BOS))
+        ids = self._lookup.ids(text.replace("\n", f" {_BREAK} ").split())
+        return np.concatenate(([BOS], ids, [EOS]))
+
+    def encode_lines_by_regex(self, lines: list[str]) -> np.ndarray:
+        """What ``encode_lines`` gives, by one regular-expression pass over the joined lines (the
+        reference its faster path is tested against)."""
+        text = "\n".join(lines)
+        return self._encode_joined(text.lower() if self.lowercase else text)
+
+    def _encode_joined(self, text: str) -> np.ndarray:
         tokens = _SPLIT_WITH_BREAKS[self.split_mode].findall(text)
-        if self._lookup is None:  # the vocabulary, and a line break as -1
-            self._lookup = {**self.stoi, "\n": -1}
-        ids = np.fromiter(map(self._lookup.get, tokens, itertools.repeat(UNK)), dtype=np.int64, count=len(tokens))
+        lookup = {**self.stoi, "\n": -1}  # the vocabulary, and a line break as -1
+        ids = np.fromiter(map(lookup.get, tokens, itertools.repeat(UNK)), dtype=np.int64, count=len(tokens))
         breaks = np.flatnonzero(ids == -1)
         ids[breaks] = EOS
         ids = np.insert(ids, breaks + 1, BOS)
@@ -323,10 +424,52 @@ class WordTokenizer(_VocabTokenizer):
         lowercase: bool = False,
     ):
         splitter = cls(list(SPECIALS), split=split, lowercase=lowercase)
-        counts = Counter()
-        for block in _blocks(texts):  # one split per megabyte: a call per line costs more than the split
-            counts.update(splitter.split(block))
+        counts, chunks = Counter(), Counter()
+        for block in _blocks(texts):  # a megabyte at a time: a call per line costs more than the split
+            chunks.update((block.lower() if lowercase else block).split())
+            if len(chunks) > CHUNK_CACHE:
+                splitter._count_tokens(chunks, counts)
+                chunks.clear()
+        splitter._count_tokens(chunks, counts)
         return cls(cls._by_frequency(counts, min_freq, max_size), split=split, lowercase=lowercase)
+
+    def _count_tokens(self, chunks: Counter, counts: Counter) -> None:
+        """Add the tokens of counted whitespace-separated ``chunks`` to ``counts``: each distinct
+        chunk is split once (the text's tokens are its chunks' tokens, see ``encode_lines``)."""
+        if self.split_mode == "whitespace" or not chunks:
+            counts.update(chunks)
+            return
+        tokens, lengths = self._chunk_tokens(list(chunks))
+        for token, n in zip(tokens, np.repeat(np.fromiter(chunks.values(), dtype=np.int64, count=len(chunks)), lengths).tolist()):
+            counts[token] += n
+
+
+SP_SPACE = "\u2581"  # what SentencePiece writes a space as; in the text, it also marks a word
+_SP_WORDS = re.compile(r"[ \u2581]*[^ \u2581]+|[ \u2581]+")  # SentencePiece's words (SplitIntoWords)
+
+
+def _merge_spaces(rest: list[str]) -> list[str]:
+    """The parts after the first of ``text.split(" ")`` with each run of empty parts (spaces in
+    a row) joined to the part after it: each part is then a word without its first space."""
+    merged, start = [], 0
+    while True:
+        try:
+            empty = rest.index("", start)
+        except ValueError:
+            return merged + rest[start:]
+        merged.extend(rest[start:empty])
+        end = empty
+        while end < len(rest) and not rest[end]:
+            end += 1
+        if end == len(rest):  # spaces at the end: a word of spaces
+            merged.append(" " * (end - empty - 1))
+            return merged
+        merged.append(" " * (end - empty) + rest[end])
+        start = end + 1
+
+
+def _flat(lists: list[list[int]]) -> np.ndarray:
+    return np.fromiter(itertools.chain.from_iterable(lists), dtype=np.int64, count=sum(map(len, lists)))
 
 
 class SentencePieceTokenizer(Tokenizer):
@@ -343,6 +486,8 @@ class SentencePieceTokenizer(Tokenizer):
     def __init__(self, model_proto: bytes):
         self.model_proto = model_proto
         self.processor = sentencepiece.SentencePieceProcessor(model_proto=model_proto)
+        self._words = None  # chunk codes for encode_array, False where it cannot go word by word
+        self._cut_lines = False
         if [self.processor.id_to_piece(i) for i in range(4)] != list(SPECIALS):
             raise ModelError("SentencePiece model does not reserve <pad> <unk> <bos> <eos> as ids 0-3")
 
@@ -352,6 +497,51 @@ class SentencePieceTokenizer(Tokenizer):
 
     def encode(self, text: str) -> list[int]:
         return self.processor.encode(without_lone_surrogates(text))
+
+    def encode_array(self, text: str) -> np.ndarray:
+        """``encode`` as a numpy array, for corpora: the text is cut into SentencePiece's own
+        words (a space that follows a non-space starts one), and before each line break where
+        no piece holds one (a model seqtext trains learns from lines), and each distinct word is
+        encoded once (``_ChunkCodes``). No piece spans two words, so the words' pieces are the
+        text's, as ``encode`` gives them for any text up to ~100 KB. (On a megabyte at once,
+        the unigram model's float32 scores lose precision: ``encode`` splits a few words
+        otherwise.)"""
+        text = without_lone_surrogates(text)
+        if not self._by_words():
+            return np.asarray(self.processor.encode(text), dtype=np.int64)
+        if SP_SPACE in text:  # U+2581 marks words too: the regular expression, nothing kept
+            return _flat(self.processor.encode(_SP_WORDS.findall(text), num_threads=1))
+        if self._cut_lines:  # a space before each line break cuts there; _encode_words takes it out
+            text = text.replace("\n", " \n")
+        parts = text.split(" ")  # "a  b" -> "a", "", "b": words "a", "  b"
+        first, rest = parts[0], parts[1:]
+        if "" in rest:
+            rest = _merge_spaces(rest)
+        ids = self._words.ids(rest)
+        return np.concatenate([self.processor.encode(first), ids]) if first else ids
+
+    def _by_words(self) -> bool:
+        """Whether this model encodes text word by word as seqtext trains it (no dummy prefix,
+        spaces kept, none collapsed, no piece with a space after its start): a probe encoded
+        whole and by words gives the same ids; and whether a line break starts a word too."""
+        if self._words is None:
+            pieces = [self.processor.id_to_piece(i) for i in range(self.vocab_size)]
+            inner = any(SP_SPACE in piece.lstrip(SP_SPACE) for piece in pieces)
+            probe = "  The 12 cats'  naps,\nlate  \n  at 3:45pm   .  "
+            same = self.processor.encode(probe) == _flat([self.processor.encode(w) for w in _SP_WORDS.findall(probe)]).tolist()
+            self._cut_lines = not any("\n" in piece for piece in pieces)
+            by_words = same and not inner and self.decode(self.encode(probe)) == probe
+            self._words = _ChunkCodes(self._encode_words) if by_words else False
+        return self._words is not False
+
+    def _encode_words(self, rest: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The ids of the words ``" " + part`` for each of ``rest`` (less the space put before a
+        line break), and how many each has."""
+        words = [" " + part for part in rest]
+        if self._cut_lines:
+            words = [word.replace(" \n", "\n", 1) for word in words]
+        pieces = self.processor.encode(words, num_threads=1)
+        return _flat(pieces), np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
 
     def decode(self, ids: Iterable[int]) -> str:
         return self.processor.decode([int(i) for i in ids if i not in (PAD, BOS, EOS)])
@@ -365,7 +555,7 @@ class SentencePieceTokenizer(Tokenizer):
         if model_type not in ("bpe", "unigram"):
             raise DataError(f"unknown SentencePiece model type {model_type!r}: use 'bpe' or 'unigram'")
         # SentencePiece learns from sentences; long lines are cut to keep training memory flat.
-        lines = (without_lone_surrogates(line[:4096]) for text in texts for line in text.splitlines() if not is_blank(line))
+        lines = (line[:4096] for text in texts for line in without_lone_surrogates(text).splitlines() if not is_blank(line))
         # Memory stays bounded on a corpus of any size: SentencePiece keeps a random sample of
         # at most this many sentences (reservoir sampling over the stream).
         model = io.BytesIO()
