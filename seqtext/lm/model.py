@@ -140,6 +140,20 @@ class RecurrentLM(nn.Module):
         return total, int(keep.sum()), state
 
 
+    def token_nll(self, ids: torch.Tensor, targets: torch.Tensor, state=None):
+        """Per-token negative log-likelihood (B * T,) of ``targets`` (0 where -100) and the new
+        state; an adaptive softmax computes only the clusters the targets need, never the
+        (B, T, V) log-probabilities of ``forward`` (several times the cost on a large vocabulary)."""
+        out, state = self.features(ids, state)
+        flat, wanted = out.reshape(-1, out.size(-1)), targets.reshape(-1)
+        if self.adaptive is None:
+            return F.cross_entropy(self.decoder(flat).float(), wanted, ignore_index=-100, reduction="none"), state
+        keep = wanted != -100
+        losses = torch.zeros(wanted.shape, dtype=torch.float32, device=flat.device)
+        losses[keep] = -self.adaptive(flat[keep].float(), wanted[keep]).output
+        return losses, state
+
+
 def detach_state(state):
     """Cut the graph behind the state (truncated BPTT) but keep its values."""
     if state is None:

@@ -9,7 +9,6 @@ import math
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from seqtext.core import devices
 from seqtext.core.files import corpus_targets, is_blank, is_plain_text, read_texts
@@ -57,9 +56,10 @@ def score_documents(network, documents: list[np.ndarray], batch_size: int = 16, 
     for start in range(0, len(order), batch_size):
         group = [documents[i] for i in order[start : start + batch_size]]
         width = max(len(d) for d in group)
-        # Windows short enough that the logits (rows x T x V floats) stay near 128 MB; ids are
-        # copied window by window, so a memory-mapped document is never read whole.
-        span = max(8, min(bptt, (1 << 25) // max(1, len(group) * vocab)))
+        # Windows short enough that the logits (rows x T x V floats) stay near 128 MB (an adaptive
+        # softmax makes none); ids are copied window by window, so a memory-mapped document is
+        # never read whole.
+        span = bptt if network.adaptive is not None else max(8, min(bptt, (1 << 25) // max(1, len(group) * vocab)))
         state = None
         for begin in range(0, width - 1, span):
             chunk = torch.full((len(group), min(span + 1, width - begin)), PAD, dtype=torch.long)
@@ -67,10 +67,9 @@ def score_documents(network, documents: list[np.ndarray], batch_size: int = 16, 
                 piece = np.asarray(doc[begin : begin + span + 1], dtype=np.int64)
                 chunk[row, : len(piece)] = torch.from_numpy(piece)
             chunk = chunk.to(device)
-            with devices.autocast(device):
-                logits, state = network(chunk[:, :-1], state)
             targets = chunk[:, 1:].masked_fill((chunk[:, 1:] == PAD) | (chunk[:, 1:] == BOS), -100).flatten()
-            losses = F.cross_entropy(logits.flatten(0, 1).float(), targets, ignore_index=-100, reduction="none")
+            with devices.autocast(device):
+                losses, state = network.token_nll(chunk[:, :-1], targets, state)
             is_eos = targets == EOS
             totals["nll"] += losses.to(wide).sum().item()
             totals["tokens"] += int((targets != -100).sum())
@@ -112,10 +111,10 @@ def fresh_start_loss(network, ids: np.ndarray, starts: set[int], span: int = FRE
     total, count = 0.0, 0
     for begin in range(0, len(rows), 64):
         device = next(network.parameters()).device
-        with devices.autocast(device):
-            logits, _ = network(inputs[begin : begin + 64].to(device), None)
         target = targets[begin : begin + 64].flatten().to(device)
-        total += F.cross_entropy(logits.flatten(0, 1).float(), target, ignore_index=-100, reduction="sum").item()
+        with devices.autocast(device):
+            losses, _ = network.token_nll(inputs[begin : begin + 64].to(device), target, None)
+        total += losses.sum().item()
         count += int((target != -100).sum())
     return total / count if count else None
 
