@@ -1,5 +1,6 @@
 """Training on a corpus that does not fit comfortably in memory: a text file of about 1 GB,
-`seqtext train lm FILE --max-steps 5 --tokenizer UNIT`, with the peak resident memory of the
+`seqtext train lm FILE --max-steps 5 --max-time 10m --tokenizer UNIT` (the default budget, which
+also bounds the validation during training, ended after 5 steps), with the peak resident memory of the
 whole process, the time to the first training step, and each stage's speed in MB/s: counting
 the vocabulary, encoding the corpus into token ids, and the rest (start-up, the network, the
 probe of a few steps, the first step).
@@ -100,7 +101,7 @@ def main() -> None:
     corpus = work / f"corpus-{args.size_mb}mb.txt"
     build_corpus(corpus, args.size_mb, Path(args.data_dir))
     command = [sys.executable, "-m", "seqtext.cli.main", "train", "lm", str(corpus), "-o", str(work / "run"), "--overwrite",
-               "--max-steps", str(args.max_steps), "--tokenizer", args.tokenizer, "--device", "cpu"]
+               "--max-steps", str(args.max_steps), "--max-time", "10m", "--tokenizer", args.tokenizer, "--device", "cpu"]
     if args.val_fraction is not None:
         command += ["--val-fraction", str(args.val_fraction)]
     try:

@@ -216,6 +216,11 @@ class LMTask(Task):
         self.network.train()
 
 
+# With a time budget one validation takes about this share of it (data.max_val_tokens unless
+# given): the 500,000 tokens of a word model on 20 MB once took 348 s of a 5-minute budget.
+VALIDATION_SHARE = 0.03
+EVAL_SPEEDUP = 2.0  # scoring a token costs about half of training on it (no backward, wider windows)
+MIN_VALIDATION_TOKENS = 5_000
 SIZED_FIELDS = ("num_layers", "hidden_size", "embedding_dim")  # model fields the budget sizes together
 
 
@@ -256,8 +261,8 @@ class LanguageModelRecipe(Recipe):
                                       "adaptive_cutoffs": _cutoffs(self.tokenizer, s.data, s.model)})
             s.log(f"counted {reader.documents:,} document(s), {reader.characters:,} characters in {reader.seconds:.1f} s")
         self._encode(s, reader)
-        if self.sized:
-            self._size_network(s, reader.characters)
+        rate = self._size_network(s, reader.characters) if self.sized else None
+        self._fit_validation(s, rate)
         check_network_fits(lambda: RecurrentLM(self.config), "model.hidden_size, model.num_layers, model.embedding_dim")
         return Run(
             kind="language_model", model=asdict(self.config), data=asdict(s.data), train=asdict(s.train),
@@ -287,9 +292,10 @@ class LanguageModelRecipe(Recipe):
         self.dropout_given = model.dropout is not None
         s.model, s.data, s.train = settle_unit_defaults(model, data, s.train, base.tokenizer.kind if base else None)
 
-    def _size_network(self, s: Session, characters: int) -> None:
+    def _size_network(self, s: Session, characters: int) -> float | None:
         """The rung of the sizing ladder for this corpus (``characters`` in all, its training
-        share sized on) and budget, and its dropout."""
+        share sized on) and budget, and its dropout. Returns the training tokens per second
+        probed for it (None: sized by epochs or steps, unprobed)."""
         train, data, tokens = s.train, s.data, len(self.train_ids)
         rows = data.batch_size + int(round(data.batch_size * data.fresh_share))
         characters = int(characters * len(self.train_ids) / max(1, len(self.train_ids) + len(self.val_ids)))
@@ -306,6 +312,23 @@ class LanguageModelRecipe(Recipe):
         s.model = replace(s.model, num_layers=rung.num_layers, hidden_size=rung.hidden_size, embedding_dim=rung.embedding_dim,
                           dropout=dropout)
         s.log(choice.describe())
+        return choice.tokens / train.max_time if train.max_time is not None else None
+
+    def _fit_validation(self, s: Session, rate: float | None) -> None:
+        """With a time budget, validation during training scores no more of the held-out text
+        than takes about VALIDATION_SHARE of the budget (at ``rate`` training tokens per second,
+        probed here when the network was not sized), unless data.max_val_tokens was given."""
+        data, budget = s.data, s.train.max_time
+        if budget is None or "data.max_val_tokens" in s.given:
+            return
+        if rate is None:
+            rate = sizing.probe_rate(self.config, data.batch_size + int(round(data.batch_size * data.fresh_share)))
+        cap = max(MIN_VALIDATION_TOKENS, int(VALIDATION_SHARE * budget * EVAL_SPEEDUP * rate))
+        if data.max_val_tokens is None or cap < data.max_val_tokens:
+            s.data = replace(data, max_val_tokens=cap)
+            if cap < len(self.val_ids):
+                s.log(f"validation during training scores the first {cap:,} of the {len(self.val_ids):,} held-out tokens, "
+                      f"about {VALIDATION_SHARE:.0%} of the budget each time (seqtext evaluate scores all of them)")
 
     def _encode(self, s: Session, reader: _CorpusReader) -> None:
         """The corpus as token ids in ``OUTPUT/data``: all.bin split by ``val_fraction``, or

@@ -92,3 +92,17 @@ def test_a_step_budget_sizes_without_probing(tmp_path, shakespeare_text, monkeyp
     output, model = train(tmp_path, shakespeare_text[:20_000], "--max-steps", "2", "--tokenizer", "char", "--dropout", "0.05")
     assert "network sized to the budget" in output
     assert model["dropout"] == 0.05 and (model["num_layers"], model["hidden_size"]) == (1, 128)
+
+
+@pytest.mark.slow
+def test_a_time_budget_bounds_the_validation_unless_max_val_tokens_is_given(tmp_path, shakespeare_text):
+    """One validation during training takes about 3 % of the budget: a 3-second run on 1 MB of
+    characters scores thousands of held-out tokens, not the 110,000 there are."""
+    output, _ = train(tmp_path, shakespeare_text, "--max-time", "3s", "--tokenizer", "char", "--layers", "1")
+    run = json.loads((tmp_path / "m" / "run.json").read_text())
+    assert 5_000 <= run["data"]["max_val_tokens"] < 50_000
+    assert f"validation during training scores the first {run['data']['max_val_tokens']:,} of the" in output
+    output, _ = train(tmp_path, shakespeare_text, "--max-time", "3s", "--tokenizer", "char", "--layers", "1",
+                      "--max-val-tokens", "60000")
+    assert json.loads((tmp_path / "m" / "run.json").read_text())["data"]["max_val_tokens"] == 60_000
+    assert "validation during training scores the first" not in output
