@@ -14,20 +14,21 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from seqtext.configs import LMConfig
 from seqtext.lm.model import RecurrentLM
 
 # Tokens the budget must read per recurrent parameter, by unit: a subword or a word carries several
-# characters and most of its step goes to the softmax, so a network reading few of them still wins
-# (the sweep: on 300 KB in 5 minutes 1 x 512 subwords read 0.9 per parameter and beat 1 x 256,
-# which read 2.8; 1 x 256 characters read 30 per parameter and beat 2 x 512, which read 0.5).
-TOKENS_PER_PARAMETER = {"char": 20.0, "word": 0.5, "sentencepiece": 0.5}
+# characters and most of its step goes to the softmax, so it needs fewer than a character. The
+# sweep (5 minutes, one core): 1 x 256 characters reading 41 per parameter beat 2 x 512 reading
+# 0.5; 1 x 256 subwords reading 9 beat 1 x 512 reading 1 on 3 MB and 20 MB, and lost by 1 % on
+# 300 KB (docs/studies/lm_sizing.md).
+TOKENS_PER_PARAMETER = {"char": 20.0, "word": 0.5, "sentencepiece": 2.0}
 # A corpus feeds at most this many recurrent parameters per character: more only overfits
 # it, whatever the budget (on 300 KB 1 x 512 subwords, 5 per character, still won).
 PARAMETERS_PER_CHARACTER = 8.0
-PROBE_BPTT = 64  # a step's time grows with the window; a short one times a rung quickly, too short a one is slow per token
 # Dropout by passes over the corpus the budget allows (a corpus read many times needs more);
 # (passes up to, dropout), the last for any number.
 DROPOUT_BY_PASSES = {"char": ((2, 0.0), (8, 0.1), (32, 0.2), (None, 0.3)),
@@ -76,14 +77,22 @@ def recurrent_parameters(rung: Rung) -> int:
     return count
 
 
-def probe_rate(config: LMConfig, rows: int, steps: int = 2) -> float:
-    """Training tokens per second of a network ``config`` on this machine: one warm-up step
-    and ``steps`` timed ones of ``rows`` x PROBE_BPTT random tokens (the network is thrown
-    away; the global random state is put back)."""
+def probe_rate(config: LMConfig, rows: int, bptt: int, sample=None, steps: int = 2) -> float:
+    """Training tokens per second of a network ``config`` on this machine, as it trains (AdamW,
+    whose dense update of a large vocabulary's embeddings is a real share of a word model's
+    step): one warm-up step and ``steps`` timed ones of ``rows`` x ``bptt`` tokens, taken from
+    ``sample`` (token ids
+    of the corpus: a word model's softmax costs what its clusters cost on real text, where
+    uniformly random ids would nearly all fall in the rarest) or random. The network is thrown
+    away; the global random state is put back."""
     saved = torch.random.get_rng_state()
     network = RecurrentLM(config).train()
     optimizer = torch.optim.AdamW(network.parameters(), lr=1e-3)
-    ids = torch.randint(0, config.vocab_size, (rows, PROBE_BPTT + 1))
+    needed = rows * (bptt + 1)
+    if sample is not None and len(sample) >= needed:
+        ids = torch.from_numpy(np.asarray(sample[:needed], dtype=np.int64)).view(rows, bptt + 1)
+    else:
+        ids = torch.randint(0, config.vocab_size, (rows, bptt + 1))
     times = []
     for _ in range(steps + 1):
         started = time.perf_counter()
@@ -93,7 +102,7 @@ def probe_rate(config: LMConfig, rows: int, steps: int = 2) -> float:
         optimizer.step()
         times.append(time.perf_counter() - started)
     torch.random.set_rng_state(saved)
-    return rows * PROBE_BPTT / min(times[1:])  # the fastest: other work on the machine only ever slows a step
+    return rows * bptt / min(times[1:])  # the fastest: other work on the machine only ever slows a step
 
 
 def dropout_for(unit: str, passes: float) -> float:
@@ -103,11 +112,11 @@ def dropout_for(unit: str, passes: float) -> float:
     raise AssertionError("the last entry has no limit")
 
 
-def choose(unit: str, base: LMConfig, corpus_tokens: int, corpus_characters: int, rows: int,
-           budget_seconds: float | None = None, budget_tokens: float | None = None, rate=None) -> Choice:
+def choose(unit: str, base: LMConfig, corpus_tokens: int, corpus_characters: int, rows: int, bptt: int,
+           budget_seconds: float | None = None, budget_tokens: float | None = None, sample=None, rate=None) -> Choice:
     """The rung of ``unit``'s ladder for a corpus of ``corpus_tokens`` training tokens
     (``corpus_characters`` characters), and either a time budget (tokens per second probed
-    with ``rate(config, rows)``) or a number of tokens (epochs or steps the user gave).
+    with ``rate(config, rows, bptt, sample)``) or a number of tokens (epochs or steps the user gave).
     ``base``: the network settings not sized here (vocabulary, cell, adaptive softmax)."""
     started = time.perf_counter()
     chosen = None
@@ -116,7 +125,7 @@ def choose(unit: str, base: LMConfig, corpus_tokens: int, corpus_characters: int
             break  # more than the corpus can feed
         if budget_tokens is None:
             config = _sized(base, rung)
-            tokens = (rate or probe_rate)(config, rows) * budget_seconds
+            tokens = (rate or probe_rate)(config, rows, bptt, sample) * budget_seconds
         else:
             tokens = budget_tokens
         if chosen is not None and tokens < TOKENS_PER_PARAMETER[unit] * recurrent_parameters(rung):

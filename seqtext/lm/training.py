@@ -300,11 +300,12 @@ class LanguageModelRecipe(Recipe):
         rows = data.batch_size + int(round(data.batch_size * data.fresh_share))
         characters = int(characters * len(self.train_ids) / max(1, len(self.train_ids) + len(self.val_ids)))
         if train.max_time is not None:
-            choice = sizing.choose(data.tokenizer, self.config, tokens, characters, rows, budget_seconds=train.max_time)
+            choice = sizing.choose(data.tokenizer, self.config, tokens, characters, rows, data.bptt, budget_seconds=train.max_time,
+                                   sample=self.train_ids)
         else:
             steps = [train.epochs * tokens] if train.epochs else []
             steps += [train.max_steps * rows * data.bptt] if train.max_steps else []
-            choice = sizing.choose(data.tokenizer, self.config, tokens, characters, rows, budget_tokens=min(steps))
+            choice = sizing.choose(data.tokenizer, self.config, tokens, characters, rows, data.bptt, budget_tokens=min(steps))
         rung = choice.rung
         dropout = self.config.dropout if self.dropout_given else choice.dropout
         self.config = replace(self.config, num_layers=rung.num_layers, hidden_size=rung.hidden_size,
@@ -322,7 +323,8 @@ class LanguageModelRecipe(Recipe):
         if budget is None or "data.max_val_tokens" in s.given:
             return
         if rate is None:
-            rate = sizing.probe_rate(self.config, data.batch_size + int(round(data.batch_size * data.fresh_share)))
+            rate = sizing.probe_rate(self.config, data.batch_size + int(round(data.batch_size * data.fresh_share)), data.bptt,
+                                     self.train_ids)
         cap = max(MIN_VALIDATION_TOKENS, int(VALIDATION_SHARE * budget * EVAL_SPEEDUP * rate))
         if data.max_val_tokens is None or cap < data.max_val_tokens:
             s.data = replace(data, max_val_tokens=cap)

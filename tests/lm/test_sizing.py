@@ -17,14 +17,14 @@ from seqtext.lm.sizing import LADDER, TOKENS_PER_PARAMETER, recurrent_parameters
 CHAR = LMConfig(vocab_size=80, cell="lstm")
 
 
-def rate_by_parameters(config: LMConfig, rows: int) -> float:
+def rate_by_parameters(config: LMConfig, rows: int, bptt: int = 64, sample=None) -> float:
     """A machine that reads 1e10 / parameters tokens per second: larger rungs read less."""
     rung = sizing.Rung(config.num_layers, config.hidden_size, config.embedding_dim)
     return 1e10 / recurrent_parameters(rung)
 
 
 def test_a_longer_budget_buys_a_larger_network_and_a_small_one_the_smallest():
-    rungs = [sizing.choose("char", CHAR, 10**9, 10**9, 64, budget_seconds=seconds, rate=rate_by_parameters).rung
+    rungs = [sizing.choose("char", CHAR, 10**9, 10**9, 64, 128, budget_seconds=seconds, rate=rate_by_parameters).rung
              for seconds in (1e-3, 0.1, 10, 1000)]
     sizes = [recurrent_parameters(r) for r in rungs]
     assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
@@ -32,7 +32,7 @@ def test_a_longer_budget_buys_a_larger_network_and_a_small_one_the_smallest():
 
 
 def test_the_chosen_rung_is_the_largest_that_reads_enough_tokens_per_parameter():
-    choice = sizing.choose("char", CHAR, 10**9, 10**9, 64, budget_seconds=2000, rate=rate_by_parameters)
+    choice = sizing.choose("char", CHAR, 10**9, 10**9, 64, 128, budget_seconds=2000, rate=rate_by_parameters)
     index = LADDER["char"].index(choice.rung)
     assert 0 < index < len(LADDER["char"]) - 1
     assert choice.tokens >= TOKENS_PER_PARAMETER['char'] * recurrent_parameters(choice.rung)
@@ -42,8 +42,8 @@ def test_the_chosen_rung_is_the_largest_that_reads_enough_tokens_per_parameter()
 
 
 def test_a_small_corpus_caps_the_network_however_long_the_budget():
-    big = sizing.choose("char", CHAR, 10**9, 10**9, 64, budget_tokens=1e9)
-    small = sizing.choose("char", CHAR, 50_000, 50_000, 64, budget_tokens=1e9)
+    big = sizing.choose("char", CHAR, 10**9, 10**9, 64, 128, budget_tokens=1e9)
+    small = sizing.choose("char", CHAR, 50_000, 50_000, 64, 128, budget_tokens=1e9)
     assert recurrent_parameters(small.rung) <= sizing.PARAMETERS_PER_CHARACTER * 50_000 < recurrent_parameters(big.rung)
     assert small.passes > big.passes and small.dropout > big.dropout  # read many times: more dropout
 
@@ -58,7 +58,7 @@ def test_the_probe_measures_a_real_rate_and_puts_the_random_state_back():
     torch.manual_seed(5)
     expected = torch.rand(3)
     torch.manual_seed(5)
-    rate = sizing.probe_rate(sizing._sized(CHAR, LADDER["char"][0]), rows=4, steps=1)
+    rate = sizing.probe_rate(sizing._sized(CHAR, LADDER["char"][0]), rows=4, bptt=32, steps=1)
     assert torch.equal(torch.rand(3), expected)
     assert rate > 100  # tokens per second of a 1 x 128 LSTM on any machine this runs on
 
