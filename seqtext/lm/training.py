@@ -262,8 +262,8 @@ class LanguageModelRecipe(Recipe):
             s.log(f"counted {reader.documents:,} document(s), {reader.characters:,} characters in {reader.seconds:.1f} s")
         self._encode(s, reader)
         rate = self._size_network(s, reader.characters) if self.sized else None
-        self._fit_validation(s, rate)
         check_network_fits(lambda: RecurrentLM(self.config), "model.hidden_size, model.num_layers, model.embedding_dim")
+        self._fit_validation(s, rate)
         return Run(
             kind="language_model", model=asdict(self.config), data=asdict(s.data), train=asdict(s.train),
             files={"train": names(self.train_files), "val": names(self.val_files),
@@ -323,6 +323,7 @@ class LanguageModelRecipe(Recipe):
         if budget is None or "data.max_val_tokens" in s.given:
             return
         if rate is None:
+            self._check_batch_fits(s)  # the probe trains on a whole batch
             rate = sizing.probe_rate(self.config, data.batch_size + int(round(data.batch_size * data.fresh_share)), data.bptt,
                                      self.train_ids)
         cap = max(MIN_VALIDATION_TOKENS, int(VALIDATION_SHARE * budget * EVAL_SPEEDUP * rate))
@@ -350,7 +351,11 @@ class LanguageModelRecipe(Recipe):
             raise DataError("the validation text is empty; give a longer corpus, val_files or a larger data.val_fraction")
         s.log(f"{self.tokenizer.kind} tokenizer, {self.tokenizer.vocab_size} tokens; {len(self.train_ids):,} training and "
               f"{len(self.val_ids):,} validation tokens")
-        # The largest training batch, fitted to the corpus as LMTask fits it, with its fresh rows.
+        self._check_batch_fits(s)
+
+    def _check_batch_fits(self, s: Session) -> None:
+        """Refuse a network whose largest training batch (fitted to the corpus as LMTask fits
+        it, with its fresh rows) would not fit in memory, before anything is allocated."""
         batch_size, bptt = _fitted_shape(len(self.train_ids), s.data.batch_size, s.data.bptt)
         rows = batch_size + int(round(batch_size * s.data.fresh_share))
         check_network_fits(lambda: RecurrentLM(self.config), "model.hidden_size, model.num_layers, model.embedding_dim",
