@@ -331,8 +331,9 @@ class ClassifierRecipe(Recipe):
         record_baseline(s.out_dir, baseline)
         s.log(f"baseline on the same split: {baseline['name']}, dev {baseline['metric']} {baseline['score']:.4f}")
         if read_metrics(s.out_dir).get("recurrent_weight") == 0:
+            longer = "a longer train.max_time" if s.train.max_time is not None else "more train.epochs"
             s.log("the network did not beat the n-gram path on the dev data in the time it had: the model is the n-gram "
-                  "path alone (predictions skip the network; a longer --max-time may let it count)")
+                  f"path alone (predictions skip the network; {longer} may let it count)")
         if not self.dev_file and self.config.ngram_buckets:
             refit_ngrams(s.out_dir, self.texts + [e.text for e in self.dev], self.train_labels + dev_labels, s.data, s.log)
 

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 
 from seqtext.configs import LMConfig
+from seqtext.core import devices
+from seqtext.core.resources import GATES
 from seqtext.lm.model import RecurrentLM
 
 # Tokens the budget must read per recurrent parameter, by unit: a subword or a word carries several
@@ -60,24 +62,26 @@ class Choice:
     dropout: float
     tokens: float  # training tokens the budget buys with this rung
     passes: float  # how many times the budget reads the corpus
-    probe_seconds: float
+    probe_seconds: float | None  # None: sized by epochs or steps, nothing probed
 
-    def describe(self) -> str:
-        return (f"network sized to the budget: {self.rung}, dropout {self.dropout:g} ({self.tokens / 1e6:.3g} M tokens in "
-                f"the budget, {self.passes:.3g} passes over the corpus; probed {self.probe_seconds:.1f} s)")
+    def describe(self, dropout: float) -> str:
+        """The line ``train lm`` prints, with the dropout the run takes (the user's, if given)."""
+        probed = f"; probed {self.probe_seconds:.1f} s" if self.probe_seconds is not None else ""
+        return (f"network sized to the budget: {self.rung}, dropout {dropout:g} ({self.tokens / 1e6:.3g} M tokens in "
+                f"the budget, {self.passes:.3g} passes over the corpus{probed})")
 
 
-def recurrent_parameters(rung: Rung) -> int:
-    """The weights of an LSTM stack: what the rule scales (embeddings and the output layer scale
-    with the vocabulary, not with what the network can learn from a token)."""
+def recurrent_parameters(rung: Rung, cell: str = "lstm") -> int:
+    """The weights of the recurrent stack: what the rule scales (embeddings and the output layer
+    scale with the vocabulary, not with what the network can learn from a token)."""
     count, inputs = 0, rung.embedding_dim
     for _ in range(rung.num_layers):
-        count += 4 * (inputs + rung.hidden_size + 2) * rung.hidden_size
+        count += GATES[cell] * (inputs + rung.hidden_size + 2) * rung.hidden_size
         inputs = rung.hidden_size
     return count
 
 
-def probe_rate(config: LMConfig, rows: int, bptt: int, sample=None, steps: int = 2) -> float:
+def probe_rate(config: LMConfig, rows: int, bptt: int, sample=None, steps: int = 2, device=None) -> float:
     """Training tokens per second of a network ``config`` on this machine, as it trains (AdamW,
     whose dense update of a large vocabulary's embeddings is a real share of a word model's
     step): one warm-up step and ``steps`` timed ones of ``rows`` x ``bptt`` tokens, taken from
@@ -85,21 +89,25 @@ def probe_rate(config: LMConfig, rows: int, bptt: int, sample=None, steps: int =
     of the corpus: a word model's softmax costs what its clusters cost on real text, where
     uniformly random ids would nearly all fall in the rarest) or random. The network is thrown
     away; the global random state is put back."""
+    device = torch.device("cpu") if device is None else device  # the run's device, under its autocast
     saved = torch.random.get_rng_state()
-    network = RecurrentLM(config).train()
+    network = RecurrentLM(config).to(device).train()
     optimizer = torch.optim.AdamW(network.parameters(), lr=1e-3)
     needed = rows * (bptt + 1)
     if sample is not None and len(sample) >= needed:
         ids = torch.from_numpy(np.asarray(sample[:needed], dtype=np.int64)).view(rows, bptt + 1)
     else:
         ids = torch.randint(0, config.vocab_size, (rows, bptt + 1))
-    times = []
+    ids, times = ids.to(device), []
     for _ in range(steps + 1):
         started = time.perf_counter()
         optimizer.zero_grad()
-        total, count, _ = network.nll_sum(ids[:, :-1], ids[:, 1:])
+        with devices.autocast(device):
+            total, count, _ = network.nll_sum(ids[:, :-1], ids[:, 1:])
         (total / count).backward()
         optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
         times.append(time.perf_counter() - started)
     torch.random.set_rng_state(saved)
     return rows * bptt / min(times[1:])  # the fastest: other work on the machine only ever slows a step
@@ -113,27 +121,30 @@ def dropout_for(unit: str, passes: float) -> float:
 
 
 def choose(unit: str, base: LMConfig, corpus_tokens: int, corpus_characters: int, rows: int, bptt: int,
-           budget_seconds: float | None = None, budget_tokens: float | None = None, sample=None, rate=None) -> Choice:
+           budget_seconds: float | None = None, budget_tokens: float | None = None, sample=None, rate=None,
+           device=None, processes: int = 1) -> Choice:
     """The rung of ``unit``'s ladder for a corpus of ``corpus_tokens`` training tokens
-    (``corpus_characters`` characters), and either a time budget (tokens per second probed
-    with ``rate(config, rows, bptt, sample)``) or a number of tokens (epochs or steps the user gave).
+    (``corpus_characters`` characters) and a budget: a time (tokens per second probed with
+    ``rate(config, rows, bptt, sample, device=device)``, times ``processes`` training side by
+    side), a number of tokens (the epochs or steps given), or both (whichever ends first).
     ``base``: the network settings not sized here (vocabulary, cell, adaptive softmax)."""
     started = time.perf_counter()
     chosen = None
     for rung in LADDER[unit]:
-        if chosen is not None and recurrent_parameters(rung) > PARAMETERS_PER_CHARACTER * corpus_characters:
+        parameters = recurrent_parameters(rung, base.cell)
+        if chosen is not None and parameters > PARAMETERS_PER_CHARACTER * corpus_characters:
             break  # more than the corpus can feed
-        if budget_tokens is None:
-            config = _sized(base, rung)
-            tokens = (rate or probe_rate)(config, rows, bptt, sample) * budget_seconds
-        else:
-            tokens = budget_tokens
-        if chosen is not None and tokens < TOKENS_PER_PARAMETER[unit] * recurrent_parameters(rung):
+        tokens = budget_tokens if budget_tokens is not None else float("inf")
+        if budget_seconds is not None:
+            probed = (rate or probe_rate)(_sized(base, rung), rows, bptt, sample, device=device)
+            tokens = min(tokens, probed * processes * budget_seconds)
+        if chosen is not None and tokens < TOKENS_PER_PARAMETER[unit] * parameters:
             break  # the budget reads too little for this rung; larger ones read less
         chosen = (rung, tokens)
     rung, tokens = chosen
     passes = tokens / max(1, corpus_tokens)
-    return Choice(rung, dropout_for(unit, passes), tokens, passes, time.perf_counter() - started)
+    probe_seconds = time.perf_counter() - started if budget_seconds is not None else None
+    return Choice(rung, dropout_for(unit, passes), tokens, passes, probe_seconds)
 
 
 def _sized(base: LMConfig, rung: Rung) -> LMConfig:

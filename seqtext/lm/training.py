@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from seqtext.configs import LMDataOptions, auto_unit_help, settle_unit_defaults
 from seqtext.core import distributed
 from seqtext.core.batching import Task, mix_seed
+from seqtext.core.devices import resolve_device
 from seqtext.core.files import corpus_bytes, stream_documents
 from seqtext.core.progress import Workload
 from seqtext.core.recipe import Recipe, Session, run_training
@@ -261,6 +262,7 @@ class LanguageModelRecipe(Recipe):
                                       "adaptive_cutoffs": _cutoffs(self.tokenizer, s.data, s.model)})
             s.log(f"counted {reader.documents:,} document(s), {reader.characters:,} characters in {reader.seconds:.1f} s")
         self._encode(s, reader)
+        self._check_validation()
         rate = self._size_network(s, reader.characters) if self.sized else None
         check_network_fits(lambda: RecurrentLM(self.config), "model.hidden_size, model.num_layers, model.embedding_dim")
         self._fit_validation(s, rate)
@@ -298,34 +300,35 @@ class LanguageModelRecipe(Recipe):
         probed for it (None: sized by epochs or steps, unprobed)."""
         train, data, tokens = s.train, s.data, len(self.train_ids)
         rows = data.batch_size + int(round(data.batch_size * data.fresh_share))
-        characters = int(characters * len(self.train_ids) / max(1, len(self.train_ids) + len(self.val_ids)))
-        if train.max_time is not None:
-            choice = sizing.choose(data.tokenizer, self.config, tokens, characters, rows, data.bptt, budget_seconds=train.max_time,
-                                   sample=self.train_ids)
-        else:
-            steps = [train.epochs * tokens] if train.epochs else []
-            steps += [train.max_steps * rows * data.bptt] if train.max_steps else []
-            choice = sizing.choose(data.tokenizer, self.config, tokens, characters, rows, data.bptt, budget_tokens=min(steps))
+        if not self.val_files:  # the characters counted include the held-out share
+            characters = int(characters * tokens / max(1, tokens + len(self.val_ids)))
+        limits = [train.epochs * tokens] if train.epochs else []
+        limits += [train.max_steps * rows * data.bptt] if train.max_steps else []
+        choice = sizing.choose(data.tokenizer, self.config, tokens, characters, rows, data.bptt, budget_seconds=train.max_time,
+                               budget_tokens=min(limits) if limits else None, sample=self.train_ids,
+                               device=distributed.local_device(resolve_device(train.device)), processes=distributed.world_size())
         rung = choice.rung
         dropout = self.config.dropout if self.dropout_given else choice.dropout
         self.config = replace(self.config, num_layers=rung.num_layers, hidden_size=rung.hidden_size,
                               embedding_dim=rung.embedding_dim, dropout=dropout)
         s.model = replace(s.model, num_layers=rung.num_layers, hidden_size=rung.hidden_size, embedding_dim=rung.embedding_dim,
                           dropout=dropout)
-        s.log(choice.describe())
-        return choice.tokens / train.max_time if train.max_time is not None else None
+        s.log(choice.describe(dropout))
+        return choice.tokens / train.max_time if choice.probe_seconds is not None else None
 
     def _fit_validation(self, s: Session, rate: float | None) -> None:
         """With a time budget, validation during training scores no more of the held-out text
         than takes about VALIDATION_SHARE of the budget (at ``rate`` training tokens per second,
         probed here when the network was not sized), unless data.max_val_tokens was given."""
         data, budget = s.data, s.train.max_time
-        if budget is None or "data.max_val_tokens" in s.given:
+        given = "data.max_val_tokens" in s.given or data.max_val_tokens != LMDataOptions().max_val_tokens  # the CLI's, or the API's
+        if budget is None or given:
             return
         if rate is None:
             self._check_batch_fits(s)  # the probe trains on a whole batch
             rate = sizing.probe_rate(self.config, data.batch_size + int(round(data.batch_size * data.fresh_share)), data.bptt,
-                                     self.train_ids)
+                                     self.train_ids, device=distributed.local_device(resolve_device(s.train.device)))
+            rate *= distributed.world_size()
         cap = max(MIN_VALIDATION_TOKENS, int(VALIDATION_SHARE * budget * EVAL_SPEEDUP * rate))
         if data.max_val_tokens is None or cap < data.max_val_tokens:
             s.data = replace(data, max_val_tokens=cap)
@@ -346,9 +349,12 @@ class LanguageModelRecipe(Recipe):
             self.val_ids = encode_documents(reader.pieces(self.val_files, "encoding validation"), tokenizer, cache / "val.bin", backward)
         s.log(f"encoded {len(self.train_ids) + len(self.val_ids):,} tokens in {reader.seconds:.1f} s")
 
-    def ready(self, s: Session) -> None:
+    def _check_validation(self) -> None:
         if len(self.val_ids) < 2:
             raise DataError("the validation text is empty; give a longer corpus, val_files or a larger data.val_fraction")
+
+    def ready(self, s: Session) -> None:
+        self._check_validation()
         s.log(f"{self.tokenizer.kind} tokenizer, {self.tokenizer.vocab_size} tokens; {len(self.train_ids):,} training and "
               f"{len(self.val_ids):,} validation tokens")
         self._check_batch_fits(s)

@@ -324,7 +324,7 @@ def test_max_time_stops_by_the_clock_and_keeps_the_best(small_corpus, tmp_path):
 
 
 @pytest.mark.slow
-def test_tokenizer_auto_chooses_characters_for_a_small_corpus_and_words_for_a_large_one(small_corpus, tmp_path, monkeypatch):
+def test_tokenizer_auto_chooses_its_unit_by_the_corpus_size_and_a_resumed_run_keeps_it(small_corpus, tmp_path, monkeypatch):
     import seqtext.configs as configs
 
     size = small_corpus.stat().st_size

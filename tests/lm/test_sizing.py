@@ -17,7 +17,7 @@ from seqtext.lm.sizing import LADDER, TOKENS_PER_PARAMETER, recurrent_parameters
 CHAR = LMConfig(vocab_size=80, cell="lstm")
 
 
-def rate_by_parameters(config: LMConfig, rows: int, bptt: int = 64, sample=None) -> float:
+def rate_by_parameters(config: LMConfig, rows: int, bptt: int = 64, sample=None, device=None) -> float:
     """A machine that reads 1e10 / parameters tokens per second: larger rungs read less."""
     rung = sizing.Rung(config.num_layers, config.hidden_size, config.embedding_dim)
     return 1e10 / recurrent_parameters(rung)
@@ -36,9 +36,8 @@ def test_the_chosen_rung_is_the_largest_that_reads_enough_tokens_per_parameter()
     index = LADDER["char"].index(choice.rung)
     assert 0 < index < len(LADDER["char"]) - 1
     assert choice.tokens >= TOKENS_PER_PARAMETER['char'] * recurrent_parameters(choice.rung)
-    if index + 1 < len(LADDER["char"]):
-        bigger = LADDER["char"][index + 1]
-        assert 2000 * rate_by_parameters(sizing._sized(CHAR, bigger), 64) < TOKENS_PER_PARAMETER['char'] * recurrent_parameters(bigger)
+    bigger = LADDER["char"][index + 1]
+    assert 2000 * rate_by_parameters(sizing._sized(CHAR, bigger), 64) < TOKENS_PER_PARAMETER['char'] * recurrent_parameters(bigger)
 
 
 def test_a_small_corpus_caps_the_network_however_long_the_budget():
@@ -46,6 +45,12 @@ def test_a_small_corpus_caps_the_network_however_long_the_budget():
     small = sizing.choose("char", CHAR, 50_000, 50_000, 64, 128, budget_tokens=1e9)
     assert recurrent_parameters(small.rung) <= sizing.PARAMETERS_PER_CHARACTER * 50_000 < recurrent_parameters(big.rung)
     assert small.passes > big.passes and small.dropout > big.dropout  # read many times: more dropout
+
+
+def test_a_time_and_a_step_limit_size_by_whichever_ends_first():
+    by_time = sizing.choose("char", CHAR, 10**9, 10**9, 64, 128, budget_seconds=2000, rate=rate_by_parameters)
+    both = sizing.choose("char", CHAR, 10**9, 10**9, 64, 128, budget_seconds=2000, budget_tokens=1e5, rate=rate_by_parameters)
+    assert both.tokens == 1e5 < by_time.tokens and both.rung == LADDER["char"][0] != by_time.rung
 
 
 def test_dropout_grows_with_the_passes_over_the_corpus():
@@ -90,7 +95,8 @@ def test_size_options_the_user_gives_win(tmp_path, shakespeare_text):
 def test_a_step_budget_sizes_without_probing(tmp_path, shakespeare_text, monkeypatch):
     monkeypatch.setattr(sizing, "probe_rate", lambda *a: pytest.fail("probed with no time budget"))
     output, model = train(tmp_path, shakespeare_text[:20_000], "--max-steps", "2", "--tokenizer", "char", "--dropout", "0.05")
-    assert "network sized to the budget" in output
+    line = next(line for line in output.splitlines() if line.startswith("network sized to the budget"))
+    assert "dropout 0.05 " in line and "probed" not in line  # the dropout the run takes; nothing probed
     assert model["dropout"] == 0.05 and (model["num_layers"], model["hidden_size"]) == (1, 128)
 
 
