@@ -67,11 +67,19 @@ print(json.dumps({"peak": status("VmHWM") - before, "estimate": estimates[0]}))
 
 def measure(model: dict, call: dict) -> tuple[int, int]:
     """(measured peak, estimate) in bytes of ``lm.generate("", **call)`` on a random network."""
-    case = json.dumps({"model": {"word": False, **model}, "call": call})
-    done = subprocess.run([sys.executable, "-c", MEASURE, case], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.splitlines()[-1])
-    return result["peak"], result["estimate"]
+    return median_run(MEASURE, json.dumps({"model": {"word": False, **model}, "call": call}))
+
+
+def median_run(script: str, case: str) -> tuple[int, int]:
+    """(peak, estimate) of the median of three fresh processes: glibc keeps some freed blocks
+    and not others, so one process's peak varies by up to 1.7x (a packed GRU's: 118-206 MB)."""
+    runs = []
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-c", script, case], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout.splitlines()[-1])
+        runs.append((result["peak"], result["estimate"]))
+    return sorted(runs)[1]
 
 
 needs_proc = pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's /proc/self/clear_refs")
@@ -186,11 +194,8 @@ print(json.dumps({"peak": status("VmHWM") - before, "estimate": estimates[0]}))
 
 
 def measure_script(script: str, case: dict) -> tuple[int, int]:
-    """(measured peak, estimate) in bytes of one batch, in a fresh process."""
-    done = subprocess.run([sys.executable, "-c", script, json.dumps(case)], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.splitlines()[-1])
-    return result["peak"], result["estimate"]
+    """(measured peak, estimate) in bytes of one batch, the median of three fresh processes."""
+    return median_run(script, json.dumps(case))
 
 
 NER_FAST = {"word_dim": 100, "char_dim": 30, "char_hidden": 50, "hidden_size": 200, "num_layers": 1}
@@ -382,10 +387,7 @@ print(json.dumps({"peak": peak, "estimate": 4 * (4 * parameters + rows * width *
 ])
 @pytest.mark.slow
 def test_training_estimate_is_within_one_and_a_half_times_the_peak(case):
-    # glibc keeps some freed blocks and not others, so one process's peak varies by up to 1.7x
-    # (a packed GRU's: 118-206 MB); the median of three is the peak a user meets
-    runs = sorted(measure_script(MEASURE_TRAIN, case) for _ in range(3))
-    peak, estimate = runs[1]
+    peak, estimate = measure_script(MEASURE_TRAIN, case)
     assert peak > 20 * 2**20, "too small a case to measure"
     assert 1 / 1.5 <= estimate / peak <= 1.5, (peak, estimate)
 
