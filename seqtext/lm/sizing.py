@@ -12,7 +12,7 @@ benchmarks/lm_sweep.py (docs/studies/lm_sizing.md)."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -148,6 +148,4 @@ def choose(unit: str, base: LMConfig, corpus_tokens: int, corpus_characters: int
 
 
 def _sized(base: LMConfig, rung: Rung) -> LMConfig:
-    values = {**base.__dict__, "num_layers": rung.num_layers, "hidden_size": rung.hidden_size,
-              "embedding_dim": rung.embedding_dim, "dropout": 0.0}
-    return LMConfig(**values)
+    return replace(base, num_layers=rung.num_layers, hidden_size=rung.hidden_size, embedding_dim=rung.embedding_dim, dropout=0.0)

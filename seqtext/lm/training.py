@@ -87,6 +87,11 @@ def _fit_batch(ids: np.ndarray, batch_size: int, bptt: int, what: str) -> tuple[
     return fitted_batch, fitted_bptt
 
 
+def rows_with_fresh(batch_size: int, fresh_share: float) -> int:
+    """Rows of a training batch: the carried streams and the fresh-start rows beside them."""
+    return batch_size + int(round(batch_size * fresh_share))
+
+
 def _fitted_shape(tokens: int, batch_size: int, bptt: int) -> tuple[int, int]:
     """The batch size and window a stream of ``tokens`` tokens can fill (``_fit_batch``)."""
     if tokens // batch_size >= bptt + 1:
@@ -299,7 +304,7 @@ class LanguageModelRecipe(Recipe):
         share sized on) and budget, and its dropout. Returns the training tokens per second
         probed for it (None: sized by epochs or steps, unprobed)."""
         train, data, tokens = s.train, s.data, len(self.train_ids)
-        rows = data.batch_size + int(round(data.batch_size * data.fresh_share))
+        rows = rows_with_fresh(data.batch_size, data.fresh_share)
         if not self.val_files:  # the characters counted include the held-out share
             characters = int(characters * tokens / max(1, tokens + len(self.val_ids)))
         limits = [train.epochs * tokens] if train.epochs else []
@@ -309,10 +314,9 @@ class LanguageModelRecipe(Recipe):
                                device=distributed.local_device(resolve_device(train.device)), processes=distributed.world_size())
         rung = choice.rung
         dropout = self.config.dropout if self.dropout_given else choice.dropout
-        self.config = replace(self.config, num_layers=rung.num_layers, hidden_size=rung.hidden_size,
-                              embedding_dim=rung.embedding_dim, dropout=dropout)
-        s.model = replace(s.model, num_layers=rung.num_layers, hidden_size=rung.hidden_size, embedding_dim=rung.embedding_dim,
-                          dropout=dropout)
+        sizes = {"num_layers": rung.num_layers, "hidden_size": rung.hidden_size, "embedding_dim": rung.embedding_dim,
+                 "dropout": dropout}
+        self.config, s.model = replace(self.config, **sizes), replace(s.model, **sizes)
         s.log(choice.describe(dropout))
         return choice.tokens / train.max_time if choice.probe_seconds is not None else None
 
@@ -326,7 +330,7 @@ class LanguageModelRecipe(Recipe):
             return
         if rate is None:
             self._check_batch_fits(s)  # the probe trains on a whole batch
-            rate = sizing.probe_rate(self.config, data.batch_size + int(round(data.batch_size * data.fresh_share)), data.bptt,
+            rate = sizing.probe_rate(self.config, rows_with_fresh(data.batch_size, data.fresh_share), data.bptt,
                                      self.train_ids, device=distributed.local_device(resolve_device(s.train.device)))
             rate *= distributed.world_size()
         cap = max(MIN_VALIDATION_TOKENS, int(VALIDATION_SHARE * budget * EVAL_SPEEDUP * rate))
@@ -363,7 +367,7 @@ class LanguageModelRecipe(Recipe):
         """Refuse a network whose largest training batch (fitted to the corpus as LMTask fits
         it, with its fresh rows) would not fit in memory, before anything is allocated."""
         batch_size, bptt = _fitted_shape(len(self.train_ids), s.data.batch_size, s.data.bptt)
-        rows = batch_size + int(round(batch_size * s.data.fresh_share))
+        rows = rows_with_fresh(batch_size, s.data.fresh_share)
         check_network_fits(lambda: RecurrentLM(self.config), "model.hidden_size, model.num_layers, model.embedding_dim",
                            activations=rows * bptt * token_floats(self.config),
                            batch=f"batches of {rows:,} x {bptt:,} tokens (data.batch_size, data.bptt)")
