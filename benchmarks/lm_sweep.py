@@ -30,7 +30,8 @@ BLOCK_BYTES = 50_000  # the pool takes the sources in turns, a block at a time
 
 LEGACY = {  # the fixed defaults before the budget rule: characters under 3 MB, words from there on
     "char": ["--tokenizer", "char", "--layers", "2", "--hidden", "512", "--embedding-dim", "128", "--dropout", "0.2"],
-    "word": ["--tokenizer", "word", "--layers", "1", "--hidden", "256", "--embedding-dim", "256", "--dropout", "0.3"],
+    "word": ["--tokenizer", "word", "--layers", "1", "--hidden", "256", "--embedding-dim", "256", "--dropout", "0.3",
+             "--singleton-unk", "0"],
 }
 CONFIGS = {
     "auto": [],  # the budget rule (seqtext/lm/sizing.py)
@@ -135,7 +136,7 @@ def done_cells(results: Path) -> set[tuple]:
     if not results.is_file():
         return set()
     rows = [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return {(r["size"], r["budget"], r["config"]) for r in rows}
+    return {(r["size"], r["budget"], r["config"]) for r in rows if "error" not in r}  # a failed cell runs again
 
 
 def table(results: Path) -> str:

@@ -118,11 +118,11 @@ def flags(cls) -> dict[str, Flag]:
 # dropout 0.3, small starting embeddings). Why: docs/studies/defaults.md.
 LM_UNIT_DEFAULTS = {
     "char": {"embedding_dim": 128, "hidden_size": 512, "num_layers": 2, "dropout": 0.2, "batch_size": 64, "bptt": 128,
-             "lr": 2e-3, "small_embeddings": False},
+             "lr": 2e-3, "small_embeddings": False, "singleton_unk": 0.0},
     "word": {"embedding_dim": 256, "hidden_size": 256, "num_layers": 1, "dropout": 0.3, "batch_size": 20, "bptt": 35,
-             "lr": 6e-3, "small_embeddings": True},
+             "lr": 6e-3, "small_embeddings": True, "singleton_unk": 0.5},
     "sentencepiece": {"embedding_dim": 256, "hidden_size": 512, "num_layers": 1, "dropout": 0.1, "batch_size": 32,
-                      "bptt": 64, "lr": 4e-3, "small_embeddings": False},
+                      "bptt": 64, "lr": 4e-3, "small_embeddings": False, "singleton_unk": 0.0},
 }
 # Language models: LM_UNIT_DEFAULTS. A classifier on a pretrained language model learns faster
 # (its head starts alone, the layers below at the rate / 2.6 per layer): docs/studies/defaults.md.
@@ -336,6 +336,10 @@ class LMDataOptions:
     batch_size: int | None = option(None, f"Parallel streams the corpus is cut into [default by --tokenizer: {unit_default_help('batch_size')}].",
                                     low=1)
     bptt: int | None = option(None, f"Tokens per truncated-BPTT window [default by --tokenizer: {unit_default_help('bptt')}].", low=1)
+    singleton_unk: float | None = option(
+        None, "Chance that a training occurrence of a token seen once in the corpus is read as <unk>, so the model learns "
+              "how often unseen words come (Good-Turing) instead of never expecting one [default by --tokenizer: "
+              f"{unit_default_help('singleton_unk')}].", low=0, high=1)
     eval_batch_size: int = 16
     reset_state: bool = option(False, "Start every window from a zero hidden state instead of carrying it over.")
     fresh_share: float = option(0.125, "Extra rows per batch, as a share of --batch-size, that start at a line from a fresh state "
@@ -357,6 +361,8 @@ class LMDataOptions:
         checks.choice(self, "weights_dtype", WEIGHT_DTYPES)
         checks.positive_ints(self, "vocab_size", "min_freq", "max_vocab", "batch_size", "bptt", "eval_batch_size", "max_val_tokens")
         checks.fractions(self, "fresh_share", closed=True)
+        if self.singleton_unk is not None:
+            checks.fractions(self, "singleton_unk", closed=True)
         if not 0.0 < self.val_fraction < 1.0:
             raise ConfigError(f"data.val_fraction must be between 0 and 1, not {self.val_fraction}")
 

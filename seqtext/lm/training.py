@@ -53,7 +53,7 @@ from seqtext.lm.scoring import (
     safe_exp,
     score_documents,
 )
-from seqtext.text.tokenizers import BOS, TOKENIZERS, load_tokenizer, train_tokenizer
+from seqtext.text.tokenizers import BOS, SPECIALS, TOKENIZERS, UNK, load_tokenizer, train_tokenizer
 
 SNAP = 4096  # how far a fresh row looks ahead for the start of a line
 UNIT_NAMES = {"char": "characters", "word": "words", "sentencepiece": "pieces"}  # the plan line's token counts
@@ -109,6 +109,17 @@ def _with_zero_rows(state, rows: int):
     return torch.cat([state, state.new_zeros(state.size(0), rows, state.size(2))], dim=1)
 
 
+def singletons(ids, vocab_size: int, chunk: int = 1 << 24) -> torch.Tensor:
+    """(vocab_size,) bool: the tokens seen exactly once in ``ids`` (counted a chunk at a time, so
+    a memory-mapped corpus of a billion tokens is never loaded whole); never a special token."""
+    counts = np.zeros(vocab_size, dtype=np.int64)
+    for begin in range(0, len(ids), chunk):
+        counts += np.bincount(np.asarray(ids[begin : begin + chunk]), minlength=vocab_size)[:vocab_size]
+    once = torch.from_numpy(counts == 1)
+    once[: len(SPECIALS)] = False
+    return once
+
+
 def _first_rows(state, rows: int):
     if isinstance(state, tuple):
         return tuple(s[:, :rows] for s in state)
@@ -138,6 +149,10 @@ class LMTask(Task):
         # first max_val_tokens of it are scored (all of it when it is smaller, as usual).
         self.val_ids = val_ids[: data.max_val_tokens] if data.max_val_tokens else val_ids
         self.state = None
+        # Tokens seen once are read as <unk> now and then, so the model learns how often an
+        # unseen word comes (Good-Turing) instead of never expecting one.
+        self.singleton_unk = data.singleton_unk or 0.0
+        self.singletons = singletons(train_ids, tokenizer.vocab_size) if self.singleton_unk else None
 
     def steps_per_epoch(self) -> int:
         return math.ceil((self.streams.shape[1] - 1) / self.bptt)
@@ -147,7 +162,19 @@ class LMTask(Task):
             self.state = None
         for index in range(start, self.steps_per_epoch()):
             inputs, targets = window(self.streams, index * self.bptt, self.bptt)
-            yield inputs, targets, self.fresh_windows(epoch, index, inputs.size(1))
+            fresh = self.fresh_windows(epoch, index, inputs.size(1))
+            if self.singletons is not None:  # the same draws for the same (seed, epoch, step)
+                draws = torch.Generator().manual_seed(mix_seed(self.seed, epoch, index, 1))
+                inputs, targets = self.as_unknown(inputs, draws), self.as_unknown(targets, draws)
+                if fresh is not None:
+                    fresh = (self.as_unknown(fresh[0], draws), self.as_unknown(fresh[1], draws))
+            yield inputs, targets, fresh
+
+    def as_unknown(self, ids: torch.Tensor, draws: torch.Generator) -> torch.Tensor:
+        """``ids`` with each token seen once in the corpus replaced by <unk> at the chance
+        ``data.singleton_unk`` (-100, a target not scored, stays)."""
+        hit = self.singletons[ids.clamp(min=0)] & (torch.rand(ids.shape, generator=draws) < self.singleton_unk)
+        return ids.masked_fill(hit & (ids >= 0), UNK)
 
     def fresh_windows(self, epoch: int, index: int, length: int):
         """``fresh_rows`` windows of ``length`` tokens, each at a line start after <bos>; the same
