@@ -499,8 +499,9 @@ class TrainConfig:
     lr: float | None = option(None, _lr_help(), low=0, high=10, low_open=True)
     weight_decay: float = option(0.01, "AdamW weight decay on weight matrices (not on embeddings, norms, biases or CRF transitions).",
                                  low=0)
-    schedule: str = option("cosine", "Learning rate after warm-up: cosine decay, halve on a validation plateau, or constant.",
-                           choices=SCHEDULES)
+    schedule: str | None = option(None, "Learning rate after warm-up: cosine decay, halve on a validation plateau, or constant "
+                                        "[default: cosine; plateau for a language model sized to a budget that reads its corpus "
+                                        "many times].", choices=SCHEDULES)
     warmup_steps: int = option(100, "Steps of linear learning-rate warm-up.", low=0)
     min_lr_ratio: float = 0.05  # cosine decays to lr * this
     plateau_factor: float = 0.5  # plateau: multiply lr by this when validation stops improving
@@ -526,7 +527,7 @@ class TrainConfig:
                 raise ConfigError(f"train.{name} must be a finite number of 0 or more, not {value}")
         if self.lr is not None and not 0 < self.lr <= 10:
             raise ConfigError(f"train.lr must be above 0 and at most 10, not {self.lr}")
-        if self.schedule not in SCHEDULES:
+        if self.schedule is not None and self.schedule not in SCHEDULES:
             raise ConfigError(f"unknown train.schedule {self.schedule!r}: use cosine, plateau or constant")
         if not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
             raise ConfigError(f"train.seed must be an integer from 0 to {MAX_SEED}, not {self.seed}")

@@ -146,7 +146,7 @@ class Trainer:
         # of the planned steps: a resumed run that goes on longer must keep its learning rates.)
         warmup_steps = min(c.warmup_steps, max(1, self.steps_per_epoch // 2))
         warmup = min(1.0, (step + 1) / warmup_steps) if c.warmup_steps else 1.0
-        if c.schedule == "cosine":
+        if c.schedule in ("cosine", None):  # None: the default
             progress = min(1.0, step / max(1, self.total_steps))
             decay = c.min_lr_ratio + (1 - c.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
         elif c.schedule == "plateau":

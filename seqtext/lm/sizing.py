@@ -36,6 +36,12 @@ PARAMETERS_PER_CHARACTER = 8.0
 DROPOUT_BY_PASSES = {"char": ((2, 0.0), (8, 0.1), (32, 0.2), (None, 0.3)),
                      "word": ((2, 0.1), (8, 0.3), (None, 0.5)),
                      "sentencepiece": ((4, 0.1), (16, 0.2), (None, 0.3))}
+# A corpus the budget reads more than EARLY_STOP_PASSES times halves the learning rate at each
+# evaluation (one a pass) without improvement and stops after EARLY_STOP_PATIENCE of them: 300 KB
+# of subwords read 93 times in 30 minutes under the cosine schedule was best after 7 passes and
+# never again, at dropout 0.3 or 0.5 (docs/studies/lm_sizing.md).
+EARLY_STOP_PASSES = 16
+EARLY_STOP_PATIENCE = 5
 
 
 @dataclass(frozen=True)
@@ -63,12 +69,15 @@ class Choice:
     tokens: float  # training tokens the budget buys with this rung
     passes: float  # how many times the budget reads the corpus
     probe_seconds: float | None  # None: sized by epochs or steps, nothing probed
+    patience: int | None  # evaluations without improvement that end the run early (many passes)
 
-    def describe(self, dropout: float) -> str:
-        """The line ``train lm`` prints, with the dropout the run takes (the user's, if given)."""
+    def describe(self, dropout: float, early: int | None) -> str:
+        """The line ``train lm`` prints, with the dropout the run takes (the user's, if given)
+        and ``early``, the patience it takes from the rule (None: not the rule's)."""
         probed = f"; probed {self.probe_seconds:.1f} s" if self.probe_seconds is not None else ""
+        early = f"; learning rate halved at each pass without improvement, stops after {early}" if early else ""
         return (f"network sized to the budget: {self.rung}, dropout {dropout:g} ({self.tokens / 1e6:.3g} M tokens in "
-                f"the budget, {self.passes:.3g} passes over the corpus{probed})")
+                f"the budget, {self.passes:.3g} passes over the corpus{probed}{early})")
 
 
 def recurrent_parameters(rung: Rung, cell: str = "lstm") -> int:
@@ -144,7 +153,8 @@ def choose(unit: str, base: LMConfig, corpus_tokens: int, corpus_characters: int
     rung, tokens = chosen
     passes = tokens / max(1, corpus_tokens)
     probe_seconds = time.perf_counter() - started if budget_seconds is not None else None
-    return Choice(rung, dropout_for(unit, passes), tokens, passes, probe_seconds)
+    patience = EARLY_STOP_PATIENCE if passes > EARLY_STOP_PASSES else None
+    return Choice(rung, dropout_for(unit, passes), tokens, passes, probe_seconds, patience)
 
 
 def _sized(base: LMConfig, rung: Rung) -> LMConfig:

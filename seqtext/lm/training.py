@@ -344,7 +344,10 @@ class LanguageModelRecipe(Recipe):
         sizes = {"num_layers": rung.num_layers, "hidden_size": rung.hidden_size, "embedding_dim": rung.embedding_dim,
                  "dropout": dropout}
         self.config, s.model = replace(self.config, **sizes), replace(s.model, **sizes)
-        s.log(choice.describe(dropout))
+        early = choice.patience if train.patience is None and train.eval_every is None else None  # evaluations a pass apart
+        if early:  # and the learning rate halved at each evaluation without improvement, unless set
+            s.train = replace(train, patience=early, schedule=train.schedule or "plateau")
+        s.log(choice.describe(dropout, early))
         return choice.tokens / train.max_time if choice.probe_seconds is not None else None
 
     def _fit_validation(self, s: Session, rate: float | None) -> None:

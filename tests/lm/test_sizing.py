@@ -112,3 +112,16 @@ def test_a_time_budget_bounds_the_validation_unless_max_val_tokens_is_given(tmp_
                       "--max-val-tokens", "60000")
     assert json.loads((tmp_path / "m" / "run.json").read_text())["data"]["max_val_tokens"] == 60_000
     assert "validation during training scores the first" not in output
+
+
+def test_a_corpus_read_many_times_stops_early_unless_the_user_says_otherwise(tmp_path, shakespeare_text):
+    assert sizing.choose("char", CHAR, 10_000, 10_000, 64, 128, budget_tokens=10_000 * 40).patience == sizing.EARLY_STOP_PATIENCE
+    assert sizing.choose("char", CHAR, 10_000, 10_000, 64, 128, budget_tokens=10_000 * 4).patience is None
+    output, _ = train(tmp_path, shakespeare_text[:3_000], "--epochs", "60", "--tokenizer", "char")
+    assert "60 passes over the corpus; learning rate halved at each pass without improvement, stops after 5)" in output
+    run = json.loads((tmp_path / "m" / "run.json").read_text())
+    assert (run["train"]["patience"], run["train"]["schedule"]) == (sizing.EARLY_STOP_PATIENCE, "plateau")
+    for given in (["--patience", "20"], ["--eval-every", "3"]):
+        output, _ = train(tmp_path, shakespeare_text[:3_000], "--epochs", "60", "--tokenizer", "char", *given)
+        assert "without improvement" not in output
+        assert json.loads((tmp_path / "m" / "run.json").read_text())["train"]["patience"] == (20 if given[0] == "--patience" else None)
