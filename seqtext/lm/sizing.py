@@ -71,11 +71,13 @@ class Choice:
     probe_seconds: float | None  # None: sized by epochs or steps, nothing probed
     patience: int | None  # evaluations without improvement that end the run early (many passes)
 
-    def describe(self, dropout: float, early: int | None) -> str:
-        """The line ``train lm`` prints, with the dropout the run takes (the user's, if given)
-        and ``early``, the patience it takes from the rule (None: not the rule's)."""
+    def describe(self, dropout: float, early: int | None, halving: bool) -> str:
+        """The line ``train lm`` prints, with the dropout the run takes (the user's, if given),
+        ``early``, the patience it takes from the rule (None: not the rule's), and whether the
+        learning rate is halved on a plateau."""
         probed = f"; probed {self.probe_seconds:.1f} s" if self.probe_seconds is not None else ""
-        early = f"; learning rate halved at each pass without improvement, stops after {early}" if early else ""
+        halved = ", halving the learning rate at each" if halving else ""
+        early = f"; stops after {early} passes without improvement{halved}" if early else ""
         return (f"network sized to the budget: {self.rung}, dropout {dropout:g} ({self.tokens / 1e6:.3g} M tokens in "
                 f"the budget, {self.passes:.3g} passes over the corpus{probed}{early})")
 

@@ -347,7 +347,7 @@ class LanguageModelRecipe(Recipe):
         early = choice.patience if train.patience is None and train.eval_every is None else None  # evaluations a pass apart
         if early:  # and the learning rate halved at each evaluation without improvement, unless set
             s.train = replace(train, patience=early, schedule=train.schedule or "plateau")
-        s.log(choice.describe(dropout, early))
+        s.log(choice.describe(dropout, early, s.train.schedule == "plateau"))
         return choice.tokens / train.max_time if choice.probe_seconds is not None else None
 
     def _fit_validation(self, s: Session, rate: float | None) -> None:

@@ -118,9 +118,11 @@ def test_a_corpus_read_many_times_stops_early_unless_the_user_says_otherwise(tmp
     assert sizing.choose("char", CHAR, 10_000, 10_000, 64, 128, budget_tokens=10_000 * 40).patience == sizing.EARLY_STOP_PATIENCE
     assert sizing.choose("char", CHAR, 10_000, 10_000, 64, 128, budget_tokens=10_000 * 4).patience is None
     output, _ = train(tmp_path, shakespeare_text[:3_000], "--epochs", "60", "--tokenizer", "char")
-    assert "60 passes over the corpus; learning rate halved at each pass without improvement, stops after 5)" in output
+    assert "60 passes over the corpus; stops after 5 passes without improvement, halving the learning rate at each)" in output
     run = json.loads((tmp_path / "m" / "run.json").read_text())
     assert (run["train"]["patience"], run["train"]["schedule"]) == (sizing.EARLY_STOP_PATIENCE, "plateau")
+    output, _ = train(tmp_path, shakespeare_text[:3_000], "--epochs", "60", "--tokenizer", "char", "--schedule", "cosine")
+    assert "; stops after 5 passes without improvement)" in output
     for given in (["--patience", "20"], ["--eval-every", "3"]):
         output, _ = train(tmp_path, shakespeare_text[:3_000], "--epochs", "60", "--tokenizer", "char", *given)
         assert "without improvement" not in output
