@@ -306,6 +306,8 @@ def settle_by_kind(train: "TrainConfig", kind: str, data=None) -> "TrainConfig":
     elif train.epochs is None:
         by_time = train.max_time is not None and train.max_steps is None
         train = replace(train, epochs=BY_BUDGET if by_time else DEFAULT_EPOCHS.get(kind, EPOCHS_OTHERWISE))
+    if train.schedule is None and kind != "language_model":  # a language model's comes with its size
+        train = replace(train, schedule="cosine")
     if kind == "classifier" and getattr(data, "pretrained_lms", None):
         kind = "classifier_lm"
     return replace(train, lr=DEFAULT_LR[kind]) if train.lr is None and kind in DEFAULT_LR else train
@@ -501,7 +503,7 @@ class TrainConfig:
                                  low=0)
     schedule: str | None = option(None, "Learning rate after warm-up: cosine decay, halve on a validation plateau, or constant "
                                         "[default: cosine; plateau for a language model sized to a budget that reads its corpus "
-                                        "many times].", choices=SCHEDULES)
+                                        "more than 16 times, unless --patience or --eval-every is given].", choices=SCHEDULES)
     warmup_steps: int = option(100, "Steps of linear learning-rate warm-up.", low=0)
     min_lr_ratio: float = 0.05  # cosine decays to lr * this
     plateau_factor: float = 0.5  # plateau: multiply lr by this when validation stops improving

@@ -179,11 +179,10 @@ def batchify(ids: np.ndarray, batch_size: int) -> np.ndarray:
     return ids[: length * batch_size].reshape(batch_size, length)
 
 
-def window(streams: np.ndarray, start: int, bptt: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Inputs (B, T) and targets (B, T) for the window that starts at ``start``."""
+def window_ids(streams: np.ndarray, start: int, bptt: int) -> torch.Tensor:
+    """The ids (B, T + 1) of the window that starts at ``start``: its inputs and, one on, its targets."""
     end = min(start + bptt, streams.shape[1] - 1)
-    chunk = torch.from_numpy(np.ascontiguousarray(streams[:, start : end + 1]).astype(np.int64))
-    return chunk[:, :-1], targets_of(chunk[:, 1:])
+    return torch.from_numpy(np.ascontiguousarray(streams[:, start : end + 1]).astype(np.int64))
 
 
 def check_stop(stop) -> tuple[str, ...]:

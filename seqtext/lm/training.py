@@ -45,7 +45,7 @@ from seqtext.lm.model import (
     detach_state,
     load_language_model,
     targets_of,
-    window,
+    window_ids,
 )
 from seqtext.lm.scoring import (
     fresh_start_loss,
@@ -137,6 +137,7 @@ class LMTask(Task):
         self.info = info
         self.seed = seed
         batch_size, self.bptt = _fit_batch(train_ids, data.batch_size, data.bptt, "training")
+        self.batch_size = batch_size  # the global batch's rows: this process trains self.rows of them
         self.train_ids = train_ids
         # Several processes: each trains its own block of rows of the global batch of streams.
         distributed.check_divisible(batch_size, "data.batch_size")
@@ -161,20 +162,18 @@ class LMTask(Task):
         if start == 0:
             self.state = None
         for index in range(start, self.steps_per_epoch()):
-            inputs, targets = window(self.streams, index * self.bptt, self.bptt)
-            fresh = self.fresh_windows(epoch, index, inputs.size(1))
-            if self.singletons is not None:  # the same draws for the same (seed, epoch, step)
-                draws = torch.Generator().manual_seed(mix_seed(self.seed, epoch, index, 1))
-                inputs, targets = self.as_unknown(inputs, draws), self.as_unknown(targets, draws)
-                if fresh is not None:
-                    fresh = (self.as_unknown(fresh[0], draws), self.as_unknown(fresh[1], draws))
-            yield inputs, targets, fresh
+            chunk = window_ids(self.streams, index * self.bptt, self.bptt)
+            if self.singletons is not None:
+                chunk = self.as_unknown(chunk, mix_seed(self.seed, epoch, index, 1), self.batch_size, self.rows)
+            yield chunk[:, :-1], targets_of(chunk[:, 1:]), self.fresh_windows(epoch, index, chunk.size(1) - 1)
 
-    def as_unknown(self, ids: torch.Tensor, draws: torch.Generator) -> torch.Tensor:
-        """``ids`` with each token seen once in the corpus replaced by <unk> at the chance
-        ``data.singleton_unk`` (-100, a target not scored, stays)."""
-        hit = self.singletons[ids.clamp(min=0)] & (torch.rand(ids.shape, generator=draws) < self.singleton_unk)
-        return ids.masked_fill(hit & (ids >= 0), UNK)
+    def as_unknown(self, ids: torch.Tensor, seed: int, total: int, rows: slice = slice(None)) -> torch.Tensor:
+        """``ids``, rows ``rows`` of a global batch of ``total`` rows, with each token seen once in
+        the corpus replaced by <unk> at the chance ``data.singleton_unk``. The draws cover the
+        global batch and depend only on ``seed``: N processes (each its rows) read what one
+        reads, and a token is <unk> alike as an input and as the target before it."""
+        chance = torch.rand((total, ids.size(1)), generator=torch.Generator().manual_seed(seed))[rows]
+        return ids.masked_fill(self.singletons[ids] & (chance < self.singleton_unk), UNK)
 
     def fresh_windows(self, epoch: int, index: int, length: int):
         """``fresh_rows`` windows of ``length`` tokens, each at a line start after <bos>; the same
@@ -190,11 +189,13 @@ class LMTask(Task):
             if len(hits):
                 p += int(hits[0])  # just after the line-start token
             rows.append(np.asarray(self.train_ids[p : p + length], dtype=np.int64))
-        rows = distributed.shard(rows)  # the same global rows on every rank; each takes its share
-        if not rows:
-            return None
         targets = torch.from_numpy(np.stack(rows))
-        inputs = torch.cat([torch.full((len(rows), 1), BOS, dtype=torch.long), targets[:, :-1]], dim=1)
+        if self.singletons is not None:
+            targets = self.as_unknown(targets, mix_seed(self.seed, epoch, index, 2), len(rows))
+        targets = distributed.shard(targets)  # the same global rows on every rank; each takes its share
+        if not len(targets):
+            return None
+        inputs = torch.cat([torch.full((len(targets), 1), BOS, dtype=torch.long), targets[:, :-1]], dim=1)
         return inputs, targets_of(targets)
 
     def loss(self, batch):
@@ -296,6 +297,7 @@ class LanguageModelRecipe(Recipe):
         self._encode(s, reader)
         self._check_validation()
         rate = self._size_network(s, reader.characters) if self.sized else None
+        s.train = replace(s.train, schedule=s.train.schedule or "cosine")  # saved as a value, so --resume can compare
         check_network_fits(lambda: RecurrentLM(self.config), "model.hidden_size, model.num_layers, model.embedding_dim")
         self._fit_validation(s, rate)
         return Run(
@@ -324,6 +326,8 @@ class LanguageModelRecipe(Recipe):
         # The network is sized to corpus and budget (lm/sizing.py) unless the user gave its size.
         self.sized = base is None and all(getattr(model, f) is None for f in SIZED_FIELDS)
         self.dropout_given = model.dropout is not None
+        if base is not None and data.singleton_unk is None:
+            data = replace(data, singleton_unk=0.0)  # fine-tuning: the base may know the new text's rare words
         s.model, s.data, s.train = settle_unit_defaults(model, data, s.train, base.tokenizer.kind if base else None)
 
     def _size_network(self, s: Session, characters: int) -> float | None:

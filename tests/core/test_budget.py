@@ -74,6 +74,7 @@ def test_no_limit_given_trains_for_the_default_budget_and_a_given_one_wins():
     lm = settle_by_kind(TrainConfig(), "language_model")
     assert (lm.max_time, lm.epochs, lm.max_steps) == (DEFAULT_BUDGET["language_model"], BY_BUDGET, None)
     tagger, classifier = settle_by_kind(TrainConfig(), "tagger"), settle_by_kind(TrainConfig(), "classifier")
+    assert (tagger.schedule, classifier.schedule, lm.schedule) == ("cosine", "cosine", None)  # an LM's comes with its size
     assert (tagger.max_time, tagger.epochs) == (DEFAULT_BUDGET["tagger"], 14)  # their epochs, within the budget
     assert (classifier.max_time, classifier.epochs) == (DEFAULT_BUDGET["classifier"], 10)
     # The user's limits win, and a budget alone runs as many epochs as it allows.

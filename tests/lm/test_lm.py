@@ -352,4 +352,4 @@ def test_epochs_and_learning_rate_left_out_are_settled_by_model_kind():
     settled = settle_by_kind(TrainConfig(), "language_model")
     assert (settled.max_time, settled.epochs) == (DEFAULT_BUDGET["language_model"], BY_BUDGET)
     assert settle_by_kind(TrainConfig(), "tagger").max_time == DEFAULT_BUDGET["tagger"]
-    assert settle_by_kind(TrainConfig(epochs=3, lr=1e-4), "tagger") == TrainConfig(epochs=3, lr=1e-4)
+    assert settle_by_kind(TrainConfig(epochs=3, lr=1e-4), "tagger") == TrainConfig(epochs=3, lr=1e-4, schedule="cosine")

@@ -90,6 +90,7 @@ def test_size_options_the_user_gives_win(tmp_path, shakespeare_text):
                           "--layers", "1", "--embedding-dim", "16", "--dropout", "0.05")
     assert "network sized" not in output
     assert (model["num_layers"], model["hidden_size"], model["embedding_dim"], model["dropout"]) == (1, 48, 16, 0.05)
+    assert json.loads((tmp_path / "m" / "run.json").read_text())["train"]["schedule"] == "cosine"  # a value --resume compares
 
 
 def test_a_step_budget_sizes_without_probing(tmp_path, shakespeare_text, monkeypatch):
@@ -114,9 +115,13 @@ def test_a_time_budget_bounds_the_validation_unless_max_val_tokens_is_given(tmp_
     assert "validation during training scores the first" not in output
 
 
-def test_a_corpus_read_many_times_stops_early_unless_the_user_says_otherwise(tmp_path, shakespeare_text):
+def test_a_corpus_read_many_times_gets_a_patience():
     assert sizing.choose("char", CHAR, 10_000, 10_000, 64, 128, budget_tokens=10_000 * 40).patience == sizing.EARLY_STOP_PATIENCE
     assert sizing.choose("char", CHAR, 10_000, 10_000, 64, 128, budget_tokens=10_000 * 4).patience is None
+
+
+@pytest.mark.slow
+def test_a_corpus_read_many_times_stops_early_unless_the_user_says_otherwise(tmp_path, shakespeare_text):
     output, _ = train(tmp_path, shakespeare_text[:3_000], "--epochs", "60", "--tokenizer", "char")
     assert "60 passes over the corpus; stops after 5 passes without improvement, halving the learning rate at each)" in output
     run = json.loads((tmp_path / "m" / "run.json").read_text())
