@@ -87,9 +87,19 @@ def _fit_batch(ids: np.ndarray, batch_size: int, bptt: int, what: str) -> tuple[
     return fitted_batch, fitted_bptt
 
 
+def fresh_rows(batch_size: int, fresh_share: float) -> int:
+    """The fresh-start rows beside ``batch_size`` carried streams."""
+    return int(round(batch_size * fresh_share))
+
+
 def rows_with_fresh(batch_size: int, fresh_share: float) -> int:
     """Rows of a training batch: the carried streams and the fresh-start rows beside them."""
-    return batch_size + int(round(batch_size * fresh_share))
+    return batch_size + fresh_rows(batch_size, fresh_share)
+
+
+def _run_device(train: TrainConfig) -> torch.device:
+    """The device this process trains on: where the sizing probe times a step."""
+    return distributed.local_device(resolve_device(train.device))
 
 
 def _fitted_shape(tokens: int, batch_size: int, bptt: int) -> tuple[int, int]:
@@ -144,7 +154,7 @@ class LMTask(Task):
         rows = batch_size // distributed.world_size()
         self.rows = slice(distributed.rank() * rows, (distributed.rank() + 1) * rows)
         self.streams = batchify(train_ids, batch_size)[self.rows]  # (B / world, N / B)
-        self.fresh_rows = int(round(batch_size * data.fresh_share))
+        self.fresh_rows = fresh_rows(batch_size, data.fresh_share)
         self.starts = np.fromiter(line_start_ids(tokenizer), dtype=np.int64)
         # A held-out tenth of a huge corpus would take hours to score at every evaluation: the
         # first max_val_tokens of it are scored (all of it when it is smaller, as usual).
@@ -342,7 +352,7 @@ class LanguageModelRecipe(Recipe):
         limits += [train.max_steps * rows * data.bptt] if train.max_steps else []
         choice = sizing.choose(data.tokenizer, self.config, tokens, characters, rows, data.bptt, budget_seconds=train.max_time,
                                budget_tokens=min(limits) if limits else None, sample=self.train_ids,
-                               device=distributed.local_device(resolve_device(train.device)), processes=distributed.world_size())
+                               device=_run_device(train), processes=distributed.world_size())
         rung = choice.rung
         dropout = self.config.dropout if self.dropout_given else choice.dropout
         sizes = {"num_layers": rung.num_layers, "hidden_size": rung.hidden_size, "embedding_dim": rung.embedding_dim,
@@ -365,7 +375,7 @@ class LanguageModelRecipe(Recipe):
         if rate is None:
             self._check_batch_fits(s)  # the probe trains on a whole batch
             rate = sizing.probe_rate(self.config, rows_with_fresh(data.batch_size, data.fresh_share), data.bptt,
-                                     self.train_ids, device=distributed.local_device(resolve_device(s.train.device)))
+                                     self.train_ids, device=_run_device(s.train))
             rate *= distributed.world_size()
         cap = max(MIN_VALIDATION_TOKENS, int(VALIDATION_SHARE * budget * EVAL_SPEEDUP * rate))
         if data.max_val_tokens is None or cap < data.max_val_tokens:
